@@ -1,0 +1,72 @@
+//! The one domain error. Messages are i18n keys (`err.*`), never text: the web layer renders
+//! them in the user's language, as JSON with a stable code or beside the form field.
+
+use std::fmt;
+
+/// A validation failure on one input field: which field, which rule (an i18n key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub rule: &'static str,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, rule: &'static str) -> Self {
+        Self { field, rule }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.rule)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// Bad input; nothing was written.
+    #[error("invalid input: {0:?}")]
+    Invalid(Vec<FieldError>),
+    /// The policy refused; `reason` is an i18n key.
+    #[error("denied: {reason}")]
+    Denied { reason: &'static str },
+    /// Not logged in, or the session ended.
+    #[error("unauthenticated")]
+    Unauthenticated,
+    /// Login failed; one message whether or not the user exists (R-AUTH-2).
+    #[error("bad credentials")]
+    BadCredentials,
+    /// The password expired or is a one-time password: change it before anything else.
+    #[error("password change required")]
+    PasswordChangeRequired,
+    #[error("not found")]
+    NotFound,
+    /// A state rule refused the change (e.g. closing an institution that still has users).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// Storage or another internal failure; details go to the log, never to the user.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl DomainError {
+    pub fn invalid(field: &'static str, rule: &'static str) -> Self {
+        Self::Invalid(vec![FieldError::new(field, rule)])
+    }
+
+    /// The stable code of the JSON API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "invalid_input",
+            Self::Denied { .. } => "forbidden",
+            Self::Unauthenticated => "unauthenticated",
+            Self::BadCredentials => "bad_credentials",
+            Self::PasswordChangeRequired => "password_change_required",
+            Self::NotFound => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+pub type DomainResult<T> = Result<T, DomainError>;

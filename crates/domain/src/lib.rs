@@ -1,0 +1,13 @@
+//! PCIS domain: the words of SPEC §13 as types, the one policy module that decides every
+//! permission, password rules and the audit chain. Nothing here does I/O, so all of it is
+//! testable without a database or a clock.
+
+pub mod audit;
+pub mod error;
+pub mod institution;
+pub mod password;
+pub mod policy;
+pub mod role;
+pub mod user;
+
+pub use error::{DomainError, FieldError};

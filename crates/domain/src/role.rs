@@ -1,0 +1,132 @@
+//! Roles (角色) and actions. The permission matrix itself is data, seeded by a migration
+//! (`role_permission`) and loaded at start; these enums only name what exists, so that a
+//! matrix row naming an unknown role or action is refused and an action without any row is
+//! caught by the matrix test.
+
+use serde::Serialize;
+
+macro_rules! code_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(into = "&'static str")]
+        pub enum $name { $($(#[$vm])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            pub fn parse(code: &str) -> Option<Self> {
+                match code { $($code => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl From<$name> for &'static str {
+            fn from(v: $name) -> &'static str { v.code() }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+code_enum! {
+    /// The role catalogue of R-USR-3.
+    Role {
+        SysAdmin = "sys_admin",
+        SecurityAuditor = "security_auditor",
+        BizAdmin = "biz_admin",
+        BankLeader = "bank_leader",
+        DeptHead = "dept_head",
+        DeptStaff = "dept_staff",
+        AmSupervisor = "am_supervisor",
+        AccountManager = "account_manager",
+        VipHead = "vip_head",
+        VipSpecialist = "vip_specialist",
+        CreditReviewer = "credit_reviewer",
+        DataEntry = "data_entry",
+        ReportViewer = "report_viewer",
+    }
+}
+
+code_enum! {
+    /// Every operation the policy decides. Self-service (log in, log out, change one's own
+    /// password, see one's own home page) needs no grant and is not listed.
+    Action {
+        InstitutionView = "institution.view",
+        InstitutionManage = "institution.manage",
+        UserView = "user.view",
+        UserCreate = "user.create",
+        UserEditRoles = "user.edit_roles",
+        UserFreeze = "user.freeze",
+        UserUnlock = "user.unlock",
+        UserResetPassword = "user.reset_password",
+        UserForceLogout = "user.force_logout",
+        AuditSearch = "audit.search",
+    }
+}
+
+code_enum! {
+    /// How far a grant reaches.
+    Scope {
+        /// The actor's own institution and everything below it (R-ORG-2).
+        Subtree = "subtree",
+        /// The whole deployment (e.g. the credit reviewer's one-customer lookup).
+        All = "all",
+    }
+}
+
+impl Role {
+    /// The role whose holder may grant or revoke this one (R-USR-4: an administrator cannot
+    /// grant a role they do not administer). Security roles belong to the system
+    /// administrator, business roles to the business administrator.
+    pub fn administered_by(self) -> Role {
+        match self {
+            Role::SysAdmin | Role::SecurityAuditor | Role::BizAdmin => Role::SysAdmin,
+            _ => Role::BizAdmin,
+        }
+    }
+
+    /// Roles that may be held at most once per institution of the given level (R-USR-5),
+    /// and the level they must be held at.
+    pub fn one_per_institution_level(self) -> Option<u8> {
+        match self {
+            Role::AmSupervisor => Some(5),
+            Role::VipHead => Some(3),
+            _ => None,
+        }
+    }
+}
+
+/// Pairs of roles one person may never hold together (R-USR-4).
+pub const CONFLICTING_ROLES: &[(Role, Role)] = &[(Role::SysAdmin, Role::SecurityAuditor)];
+
+/// One row of the permission matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    pub role: Role,
+    pub action: Action,
+    pub scope: Scope,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.code()), Some(*r));
+        }
+        for a in Action::ALL {
+            assert_eq!(Action::parse(a.code()), Some(*a));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}
