@@ -22,8 +22,19 @@ impl fmt::Display for FieldError {
     }
 }
 
+/// A bad row of an uploaded file: its 1-based line number (header is line 1), field, rule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RowError {
+    pub row: u64,
+    pub field: &'static str,
+    pub rule: &'static str,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
+    /// Bad rows in an uploaded file; nothing was written.
+    #[error("invalid rows: {0:?}")]
+    InvalidRows(Vec<RowError>),
     /// Bad input; nothing was written.
     #[error("invalid input: {0:?}")]
     Invalid(Vec<FieldError>),
@@ -58,6 +69,7 @@ impl DomainError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Invalid(_) => "invalid_input",
+            Self::InvalidRows(_) => "invalid_rows",
             Self::Denied { .. } => "forbidden",
             Self::Unauthenticated => "unauthenticated",
             Self::BadCredentials => "bad_credentials",

@@ -10,4 +10,4 @@ pub mod policy;
 pub mod role;
 pub mod user;
 
-pub use error::{DomainError, FieldError};
+pub use error::{DomainError, DomainResult, FieldError, RowError};

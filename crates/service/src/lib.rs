@@ -1,1 +1,127 @@
+//! PCIS use cases. Each operation reads straight down: open a transaction, ask the policy,
+//! do the work, write the audit record in the same transaction, commit. A denial is audited
+//! in a transaction of its own (the business one is dropped first) and returned as 403.
 
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod institutions;
+pub mod users;
+
+use std::sync::Arc;
+
+use pcis_domain::audit::{AuditEntry, AuditWho, Outcome};
+use pcis_domain::policy::{Actor, Policy};
+use pcis_domain::{DomainError, DomainResult};
+use pcis_store::{Db, DbError, Tx};
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::SecurityConfig;
+
+/// Where a request came from, for the audit record.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// Key material the services need. Loaded by the binary from the key file or environment,
+/// never from the database.
+#[derive(Clone)]
+pub struct Keys {
+    pub audit_hmac: Arc<[u8]>,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys(..)")
+    }
+}
+
+/// The services and what they share.
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub policy: Arc<Policy>,
+    pub config: Arc<SecurityConfig>,
+    pub keys: Keys,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl App {
+    /// Loads the permission matrix from the (migrated) database.
+    pub async fn new(db: Db, config: SecurityConfig, keys: Keys, clock: Arc<dyn Clock>) -> DomainResult<App> {
+        let mut tx = db.begin_read().await.db()?;
+        let grants = pcis_store::matrix::load(&mut tx).await.db()?;
+        drop(tx);
+        Ok(App { db, policy: Arc::new(Policy::new(grants)), config: Arc::new(config), keys, clock })
+    }
+
+    /// Writes an audit record inside the caller's transaction.
+    pub(crate) async fn record(&self, tx: &mut Tx, entry: AuditEntry) -> DomainResult<()> {
+        pcis_store::audit::append(tx, &self.keys.audit_hmac, &entry, self.clock.now()).await.db()?;
+        Ok(())
+    }
+
+    /// Turns a policy refusal into an audited 403: the business transaction is dropped
+    /// (rolled back) first, then the denial is recorded on its own.
+    pub(crate) async fn deny(&self, tx: Tx, entry: AuditEntry, error: DomainError) -> DomainError {
+        drop(tx);
+        let DomainError::Denied { reason } = error else { return error };
+        let entry = AuditEntry { outcome: Outcome::Denied, reason: reason.to_owned(), ..entry };
+        let result = async {
+            let mut tx = self.db.begin().await.db()?;
+            self.record(&mut tx, entry).await?;
+            tx.commit().await.db()
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "could not record a denial");
+        }
+        error
+    }
+}
+
+/// Who, from where: the actor side of an audit record.
+pub fn who(actor: &Actor, meta: &RequestMeta) -> AuditWho {
+    AuditWho {
+        user_id: Some(actor.user_id.0),
+        username: actor.username.clone(),
+        roles: actor.roles.iter().map(|r| r.code()).collect::<Vec<_>>().join(","),
+        institution_id: Some(actor.institution_id.0),
+        ip: meta.ip.clone(),
+        user_agent: truncate(&meta.user_agent, 200),
+    }
+}
+
+/// An audit entry that succeeded; callers adjust what differs.
+pub fn entry(who: AuditWho, action: &str, target_type: &str, target_id: impl ToString) -> AuditEntry {
+    AuditEntry {
+        who,
+        action: action.to_owned(),
+        target_type: target_type.to_owned(),
+        target_id: target_id.to_string(),
+        detail: String::new(),
+        reason: String::new(),
+        outcome: Outcome::Success,
+    }
+}
+
+pub(crate) fn truncate(s: &str, max_chars: usize) -> String {
+    s.chars().take(max_chars).collect()
+}
+
+/// Storage failures become an internal error; the detail goes to the log, never the user.
+pub(crate) trait DbExt<T> {
+    fn db(self) -> DomainResult<T>;
+}
+
+impl<T> DbExt<T> for Result<T, DbError> {
+    fn db(self) -> DomainResult<T> {
+        self.map_err(|e| {
+            tracing::error!(error = %e, "storage error");
+            DomainError::Internal("storage".into())
+        })
+    }
+}

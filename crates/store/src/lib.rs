@@ -1,1 +1,29 @@
+//! PCIS storage. One implementation serves SQLite (embedded default) and PostgreSQL
+//! (production): queries are written once in the SQL both accept, with `$n` placeholders,
+//! and [`on_tx!`] runs the same code against whichever connection the transaction holds.
+//! Only what truly differs (bulk paths, later) is written per backend.
+//!
+//! Every function takes the caller's transaction, so a service's change and its audit
+//! record commit or roll back together.
+
+pub mod db;
+pub mod audit;
+pub mod institutions;
+pub mod matrix;
+pub mod sessions;
+pub mod users;
+
+pub use db::{Backend, Db, Tx, is_unique_violation, micros, from_micros};
+pub use sqlx::Error as DbError;
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// One page of a list, with the total for "共 N 条".
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
 

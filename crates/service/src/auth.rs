@@ -1,0 +1,215 @@
+//! Authentication and sessions (R-AUTH-1..3, R-AUTH-5).
+//! Invariants: one answer for every failed login whether or not the user exists; tokens
+//! carry 256 random bits and only their SHA-256 is stored; a frozen or deregistered user has
+//! no live session; a user whose password is one-time or expired can do nothing but change it.
+
+use pcis_domain::audit::{AuditWho, Outcome};
+use pcis_domain::password;
+use pcis_domain::policy::Actor;
+use pcis_domain::user::{UserId, UserStatus, Username};
+use pcis_domain::{DomainError, DomainResult, FieldError};
+use pcis_store::{from_micros, sessions, users};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use time::Duration;
+
+use crate::{App, DbExt, RequestMeta, entry, truncate, who};
+
+/// What a successful login hands to the client. The token goes into the cookie or the
+/// `Authorization: Bearer` header and nowhere else.
+#[derive(Debug)]
+pub struct NewSession {
+    pub token: String,
+    pub csrf_token: String,
+    pub must_change_password: bool,
+}
+
+/// An authenticated request's session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub actor: Actor,
+    pub token_hash: String,
+    pub csrf_token: String,
+    /// One-time or expired password: only the change-password page and logout are open.
+    pub must_change_password: bool,
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+impl App {
+    pub async fn login(&self, username: &str, password: &str, meta: &RequestMeta) -> DomainResult<NewSession> {
+        let now = self.clock.now();
+        let name = Username::parse(username).map(|u| u.as_str().to_owned()).unwrap_or_default();
+        let mut tx = self.db.begin().await.db()?;
+        let info = if name.is_empty() { None } else { users::login_info_by_name(&mut tx, &name).await.db()? };
+        let anon = AuditWho {
+            username: truncate(&username.trim().to_lowercase(), 32),
+            ip: meta.ip.clone(),
+            user_agent: truncate(&meta.user_agent, 200),
+            ..AuditWho::default()
+        };
+        let Some(info) = info else {
+            password::verify_against_dummy(password);
+            let e = entry(anon, "session.login", "user", "");
+            self.record(&mut tx, pcis_domain::audit::AuditEntry { outcome: Outcome::Failed, reason: "unknown_user".into(), ..e }).await?;
+            tx.commit().await.db()?;
+            return Err(DomainError::BadCredentials);
+        };
+        let id = UserId(info.id);
+        let mut who = anon;
+        who.user_id = Some(info.id);
+        let fail = |reason: &str| pcis_domain::audit::AuditEntry {
+            outcome: Outcome::Failed,
+            reason: reason.to_owned(),
+            ..entry(who.clone(), "session.login", "user", info.id)
+        };
+        if info.locked_until_us.is_some_and(|t| from_micros(t) > now) {
+            password::verify_against_dummy(password);
+            self.record(&mut tx, fail("locked")).await?;
+            tx.commit().await.db()?;
+            return Err(DomainError::BadCredentials);
+        }
+        if UserStatus::parse(&info.status) != Some(UserStatus::Active) {
+            password::verify_against_dummy(password);
+            self.record(&mut tx, fail("not_active")).await?;
+            tx.commit().await.db()?;
+            return Err(DomainError::BadCredentials);
+        }
+        if !password::verify(password, &info.password_hash) {
+            let failures = info.failed_logins + 1;
+            if failures >= self.config.lockout_failures {
+                let until = now + Duration::minutes(self.config.lockout_minutes);
+                users::set_login_failures(&mut tx, id, 0, Some(until)).await.db()?;
+                self.record(&mut tx, fail("bad_password")).await?;
+                let lock = entry(who.clone(), "session.lock", "user", info.id);
+                self.record(&mut tx, pcis_domain::audit::AuditEntry { detail: format!("{{\"failures\":{failures}}}"), ..lock }).await?;
+            } else {
+                users::set_login_failures(&mut tx, id, failures, None).await.db()?;
+                self.record(&mut tx, fail("bad_password")).await?;
+            }
+            tx.commit().await.db()?;
+            return Err(DomainError::BadCredentials);
+        }
+        users::set_login_failures(&mut tx, id, 0, None).await.db()?;
+        let token = random_token();
+        let csrf_token = random_token();
+        let new = sessions::NewSession {
+            token_hash: &hash_token(&token),
+            user_id: id,
+            csrf_token: &csrf_token,
+            ip: &meta.ip,
+            user_agent: &truncate(&meta.user_agent, 200),
+        };
+        sessions::insert(&mut tx, &new, now).await.db()?;
+        self.record(&mut tx, entry(who, "session.login", "user", info.id)).await?;
+        tx.commit().await.db()?;
+        let must_change_password = info.must_change_password || self.password_expired(info.password_changed_us);
+        Ok(NewSession { token, csrf_token, must_change_password })
+    }
+
+    fn password_expired(&self, changed_us: i64) -> bool {
+        self.clock.now() - from_micros(changed_us) > Duration::days(self.config.password.max_age_days)
+    }
+
+    /// Resolves a session token; ends sessions that idled out, outlived their absolute
+    /// lifetime or belong to a user who is no longer active.
+    pub async fn authenticate(&self, token: &str, meta: &RequestMeta) -> DomainResult<Session> {
+        let now = self.clock.now();
+        let token_hash = hash_token(token);
+        let mut tx = self.db.begin_read().await.db()?;
+        let row = sessions::get(&mut tx, &token_hash).await.db()?.ok_or(DomainError::Unauthenticated)?;
+        if row.ended_us.is_some() {
+            return Err(DomainError::Unauthenticated);
+        }
+        let user = UserId(row.user_id);
+        let loaded = users::load_actor(&mut tx, user).await.db()?;
+        let info = users::login_info(&mut tx, user).await.db()?;
+        drop(tx);
+        let expiry = if now - from_micros(row.last_seen_us) > self.config.idle() {
+            Some("idle")
+        } else if now - from_micros(row.created_us) > self.config.absolute() {
+            Some("absolute")
+        } else if !matches!(loaded, Some((_, UserStatus::Active))) {
+            Some("user_inactive")
+        } else {
+            None
+        };
+        let mut tx = self.db.begin().await.db()?;
+        if let Some(reason) = expiry {
+            sessions::end(&mut tx, &token_hash, reason, now).await.db()?;
+            let who = AuditWho { user_id: Some(row.user_id), ip: meta.ip.clone(), ..AuditWho::default() };
+            self.record(&mut tx, pcis_domain::audit::AuditEntry { reason: reason.into(), ..entry(who, "session.expire", "user", row.user_id) }).await?;
+            tx.commit().await.db()?;
+            return Err(DomainError::Unauthenticated);
+        }
+        // Touch at most every 30 s: idle expiry needs minutes, not every request's write.
+        if now - from_micros(row.last_seen_us) > Duration::seconds(30) {
+            sessions::touch(&mut tx, &token_hash, now).await.db()?;
+            tx.commit().await.db()?;
+        }
+        let (actor, _) = loaded.ok_or(DomainError::Unauthenticated)?;
+        let info = info.ok_or(DomainError::Unauthenticated)?;
+        Ok(Session {
+            actor,
+            token_hash,
+            csrf_token: row.csrf_token,
+            must_change_password: info.must_change_password || self.password_expired(info.password_changed_us),
+        })
+    }
+
+    pub async fn logout(&self, session: &Session, meta: &RequestMeta) -> DomainResult<()> {
+        let mut tx = self.db.begin().await.db()?;
+        sessions::end(&mut tx, &session.token_hash, "logout", self.clock.now()).await.db()?;
+        self.record(&mut tx, entry(who(&session.actor, meta), "session.logout", "user", session.actor.user_id.0)).await?;
+        tx.commit().await.db()
+    }
+
+    /// Changes one's own password: the current one, the composition rule, not one of the last N.
+    pub async fn change_password(
+        &self,
+        session: &Session,
+        meta: &RequestMeta,
+        current: &str,
+        new: &str,
+        confirm: &str,
+    ) -> DomainResult<()> {
+        let actor = &session.actor;
+        let mut errors = Vec::new();
+        if let Err(e) = self.config.password.check(new, "new_password") {
+            errors.push(e);
+        }
+        if new != confirm {
+            errors.push(FieldError::new("confirm_password", "err.password_mismatch"));
+        }
+        let mut tx = self.db.begin().await.db()?;
+        let info = users::login_info(&mut tx, actor.user_id).await.db()?.ok_or(DomainError::Unauthenticated)?;
+        if !password::verify(current, &info.password_hash) {
+            errors.insert(0, FieldError::new("current_password", "err.password_wrong"));
+        }
+        if errors.is_empty() {
+            let recent = users::recent_password_hashes(&mut tx, actor.user_id, self.config.password.history as i64).await.db()?;
+            if recent.iter().any(|h| password::verify(new, h)) {
+                errors.push(FieldError::new("new_password", "err.password_reused"));
+            }
+        }
+        if !errors.is_empty() {
+            drop(tx);
+            let mut tx = self.db.begin().await.db()?;
+            let e = entry(who(actor, meta), "user.change_password", "user", actor.user_id.0);
+            self.record(&mut tx, pcis_domain::audit::AuditEntry { outcome: Outcome::Failed, reason: errors[0].rule.into(), ..e }).await?;
+            tx.commit().await.db()?;
+            return Err(DomainError::Invalid(errors));
+        }
+        users::set_password(&mut tx, actor.user_id, &password::hash(new), false, self.clock.now()).await.db()?;
+        self.record(&mut tx, entry(who(actor, meta), "user.change_password", "user", actor.user_id.0)).await?;
+        tx.commit().await.db()
+    }
+}

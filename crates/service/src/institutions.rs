@@ -1,0 +1,344 @@
+//! Institution administration (R-ORG-1..3): the tree, create, edit, suspend, close, CSV import.
+//! Invariant: nothing outside the actor's subtree is read or changed; a failed import writes
+//! nothing.
+
+use std::collections::HashMap;
+
+use pcis_domain::institution::{InstStatus, Institution, InstitutionId, InstitutionInput, Level};
+use pcis_domain::policy::Actor;
+use pcis_domain::role::Action;
+use pcis_domain::{DomainError, DomainResult, FieldError, RowError};
+use pcis_store::{Tx, institutions as store};
+use serde_json::json;
+
+use crate::{App, DbExt, RequestMeta, entry, who};
+
+impl App {
+    /// The institutions the actor may see for `action`, in tree order.
+    pub async fn institution_tree(&self, actor: &Actor, meta: &RequestMeta) -> DomainResult<Vec<Institution>> {
+        let tx = self.db.begin().await.db()?;
+        let e = entry(who(actor, meta), "institution.list", "institution", "");
+        let scope = match self.policy.scope(actor, Action::InstitutionView) {
+            Ok(s) => s,
+            Err(err) => return Err(self.deny(tx, e, err).await),
+        };
+        let mut tx = tx;
+        let list = store::list(&mut tx, &scope).await.db()?;
+        self.record(&mut tx, e).await?;
+        tx.commit().await.db()?;
+        Ok(list)
+    }
+
+    /// One institution, if the actor may view it.
+    pub async fn institution(&self, actor: &Actor, meta: &RequestMeta, id: InstitutionId) -> DomainResult<Institution> {
+        let mut tx = self.db.begin().await.db()?;
+        let inst = store::get(&mut tx, id).await.db()?.ok_or(DomainError::NotFound)?;
+        let e = entry(who(actor, meta), "institution.view", "institution", id.0);
+        if let Err(err) = self.policy.authorize(actor, Action::InstitutionView, &inst.path) {
+            return Err(self.deny(tx, e, err).await);
+        }
+        self.record(&mut tx, e).await?;
+        tx.commit().await.db()?;
+        Ok(inst)
+    }
+
+    /// Creates an institution under `parent_code` (empty: the head office of an empty tree).
+    pub async fn create_institution(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        parent_code: &str,
+        input: &InstitutionInput,
+    ) -> DomainResult<Institution> {
+        let mut tx = self.db.begin().await.db()?;
+        let e = entry(who(actor, meta), "institution.create", "institution", input.code.trim());
+        let parent = self.parent_for_new(&mut tx, parent_code, "parent_code").await?;
+        let allowed = match &parent {
+            Some(p) => self.policy.authorize(actor, Action::InstitutionManage, &p.path),
+            // Only a deployment-wide grant could create a second root; none exists.
+            None => Err(DomainError::Denied { reason: "deny.out_of_scope" }),
+        };
+        if let Err(err) = allowed {
+            return Err(self.deny(tx, e, err).await);
+        }
+        let inst = self.insert_child(&mut tx, parent.as_ref(), input).await?;
+        let detail = json!({ "code": inst.code, "name": inst.name, "level": inst.level.get(), "parent": parent_code });
+        self.record(&mut tx, crate::audit::with_detail(e, detail)).await?;
+        tx.commit().await.db()?;
+        Ok(inst)
+    }
+
+    /// The parent a new child would hang under: it must exist, be active and not an outlet.
+    async fn parent_for_new(&self, tx: &mut Tx, code: &str, field: &'static str) -> DomainResult<Option<Institution>> {
+        let code = code.trim().to_ascii_uppercase();
+        if code.is_empty() {
+            return Ok(None);
+        }
+        let parent = store::get_by_code(tx, &code).await.db()?.ok_or(DomainError::invalid(field, "err.inst_parent_unknown"))?;
+        if parent.level == Level::OUTLET {
+            return Err(DomainError::invalid(field, "err.inst_parent_outlet"));
+        }
+        if parent.status != InstStatus::Active {
+            return Err(DomainError::invalid(field, "err.inst_parent_inactive"));
+        }
+        Ok(Some(parent))
+    }
+
+    async fn insert_child(&self, tx: &mut Tx, parent: Option<&Institution>, input: &InstitutionInput) -> DomainResult<Institution> {
+        let level = parent.map_or(Level::HEAD_OFFICE, |p| Level::new(i64::from(p.level.get()) + 1).expect("parent is not an outlet"));
+        let draft = input.parse(level)?;
+        if store::get_by_code(tx, draft.code.as_str()).await.db()?.is_some() {
+            return Err(DomainError::invalid("code", "err.inst_code_taken"));
+        }
+        store::insert(tx, &draft, level, parent, self.clock.now()).await.db()
+    }
+
+    pub async fn update_institution(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: InstitutionId,
+        input: &InstitutionInput,
+    ) -> DomainResult<Institution> {
+        let mut tx = self.db.begin().await.db()?;
+        let before = store::get(&mut tx, id).await.db()?.ok_or(DomainError::NotFound)?;
+        let e = entry(who(actor, meta), "institution.update", "institution", id.0);
+        if let Err(err) = self.policy.authorize(actor, Action::InstitutionManage, &before.path) {
+            return Err(self.deny(tx, e, err).await);
+        }
+        let draft = input.parse(before.level)?;
+        if let Some(other) = store::get_by_code(&mut tx, draft.code.as_str()).await.db()? {
+            if other.id != id {
+                return Err(DomainError::invalid("code", "err.inst_code_taken"));
+            }
+        }
+        store::update(&mut tx, id, &draft, self.clock.now()).await.db()?;
+        let after = store::get(&mut tx, id).await.db()?.ok_or(DomainError::NotFound)?;
+        let detail = json!({
+            "before": { "code": before.code, "name": before.name, "kind": before.kind, "effective_from": before.effective_from.to_string() },
+            "after": { "code": after.code, "name": after.name, "kind": after.kind, "effective_from": after.effective_from.to_string() },
+        });
+        self.record(&mut tx, crate::audit::with_detail(e, detail)).await?;
+        tx.commit().await.db()?;
+        Ok(after)
+    }
+
+    /// Suspends, reactivates or closes. Closing refuses while open children or users remain
+    /// (R-ORG-3); customers join that rule when they exist.
+    pub async fn set_institution_status(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: InstitutionId,
+        status: InstStatus,
+        reason: &str,
+    ) -> DomainResult<()> {
+        let mut tx = self.db.begin().await.db()?;
+        let inst = store::get(&mut tx, id).await.db()?.ok_or(DomainError::NotFound)?;
+        let action = match status {
+            InstStatus::Active => "institution.reactivate",
+            InstStatus::Suspended => "institution.suspend",
+            InstStatus::Closed => "institution.close",
+        };
+        let mut e = entry(who(actor, meta), action, "institution", id.0);
+        e.reason = crate::truncate(reason.trim(), 200);
+        if let Err(err) = self.policy.authorize(actor, Action::InstitutionManage, &inst.path) {
+            return Err(self.deny(tx, e, err).await);
+        }
+        if e.reason.is_empty() {
+            return Err(DomainError::invalid("reason", "err.required"));
+        }
+        if inst.status == InstStatus::Closed {
+            return Err(DomainError::Conflict("err.inst_closed_final"));
+        }
+        if inst.id == actor.institution_id {
+            return Err(DomainError::Denied { reason: "deny.self_action" });
+        }
+        if status == InstStatus::Closed {
+            if store::count_open_children(&mut tx, id).await.db()? > 0 {
+                return Err(DomainError::Conflict("err.inst_has_children"));
+            }
+            if store::count_users(&mut tx, id).await.db()? > 0 {
+                return Err(DomainError::Conflict("err.inst_has_users"));
+            }
+        }
+        store::set_status(&mut tx, id, status, self.clock.now()).await.db()?;
+        let detail = json!({ "before": inst.status, "after": status });
+        self.record(&mut tx, crate::audit::with_detail(e, detail)).await?;
+        tx.commit().await.db()
+    }
+
+    /// Imports institutions from CSV (columns `code,name,level,parent_code,kind,effective_from`),
+    /// UTF-8 or GB18030. All rows are checked first; one bad row and nothing is written.
+    /// Existing codes are updated in place, so the same file can be loaded twice.
+    pub async fn import_institutions(&self, actor: &Actor, meta: &RequestMeta, bytes: &[u8]) -> DomainResult<ImportSummary> {
+        let text = crate::audit::decode_text(bytes);
+        let rows = parse_csv(&text)?;
+        let mut tx = self.db.begin().await.db()?;
+        let e = entry(who(actor, meta), "institution.import", "institution", "");
+        if let Err(err) = self.policy.scope(actor, Action::InstitutionManage) {
+            return Err(self.deny(tx, e, err).await);
+        }
+        let mut errors = Vec::new();
+        let mut summary = ImportSummary::default();
+        // Parents first: a row's parent is either stored already or an earlier level in the file.
+        let mut ordered: Vec<&CsvRow> = rows.iter().collect();
+        ordered.sort_by_key(|r| (r.level, r.line));
+        let mut created: HashMap<String, Institution> = HashMap::new();
+        for row in ordered {
+            let mut row_err = |field: &'static str, rule: &'static str| errors.push(RowError { row: row.line, field, rule });
+            let Some(level) = Level::new(row.level) else {
+                row_err("level", "err.inst_level_range");
+                continue;
+            };
+            let parent = if row.parent_code.is_empty() {
+                None
+            } else if let Some(p) = created.get(&row.parent_code) {
+                Some(p.clone())
+            } else {
+                store::get_by_code(&mut tx, &row.parent_code).await.db()?
+            };
+            let parent_level = parent.as_ref().map_or(0, |p| p.level.get());
+            if level != Level::HEAD_OFFICE && parent.is_none() {
+                row_err("parent_code", "err.inst_parent_unknown");
+                continue;
+            }
+            if i64::from(parent_level) + 1 != i64::from(level.get()) {
+                row_err("level", "err.inst_level_parent");
+                continue;
+            }
+            let Some(parent) = parent else {
+                // A root row: only acceptable if it matches the existing root exactly.
+                match store::get_by_code(&mut tx, &row.input.code.trim().to_ascii_uppercase()).await.db()? {
+                    Some(root) if root.level == Level::HEAD_OFFICE => {
+                        summary.unchanged += 1;
+                        created.insert(root.code.clone(), root);
+                    }
+                    _ => row_err("parent_code", "err.inst_root_exists"),
+                }
+                continue;
+            };
+            if !self.policy.scope(actor, Action::InstitutionManage).is_ok_and(|s| s.admits(&parent.path)) {
+                row_err("parent_code", "deny.out_of_scope");
+                continue;
+            }
+            let draft = match row.input.parse(level) {
+                Ok(d) => d,
+                Err(DomainError::Invalid(fs)) => {
+                    errors.extend(fs.into_iter().map(|f| RowError { row: row.line, field: f.field, rule: f.rule }));
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
+            match store::get_by_code(&mut tx, draft.code.as_str()).await.db()? {
+                Some(existing) if existing.parent_id == Some(parent.id) => {
+                    if existing.name == draft.name && existing.kind == draft.kind && existing.effective_from == draft.effective_from {
+                        summary.unchanged += 1;
+                    } else {
+                        store::update(&mut tx, existing.id, &draft, self.clock.now()).await.db()?;
+                        summary.updated += 1;
+                    }
+                    created.insert(existing.code.clone(), existing);
+                }
+                Some(_) => row_err("code", "err.inst_code_taken"),
+                None => {
+                    if parent.status != InstStatus::Active {
+                        row_err("parent_code", "err.inst_parent_inactive");
+                        continue;
+                    }
+                    let inst = store::insert(&mut tx, &draft, level, Some(&parent), self.clock.now()).await.db()?;
+                    summary.inserted += 1;
+                    created.insert(inst.code.clone(), inst);
+                }
+            }
+        }
+        if !errors.is_empty() {
+            errors.sort_by_key(|e| e.row);
+            return Err(DomainError::InvalidRows(errors));
+        }
+        summary.read = rows.len() as u64;
+        let detail = json!({ "read": summary.read, "inserted": summary.inserted, "updated": summary.updated, "unchanged": summary.unchanged });
+        self.record(&mut tx, crate::audit::with_detail(e, detail)).await?;
+        tx.commit().await.db()?;
+        Ok(summary)
+    }
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ImportSummary {
+    pub read: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+struct CsvRow {
+    line: u64,
+    level: i64,
+    parent_code: String,
+    input: InstitutionInput,
+}
+
+const COLUMNS: [&str; 6] = ["code", "name", "level", "parent_code", "kind", "effective_from"];
+
+fn parse_csv(text: &str) -> DomainResult<Vec<CsvRow>> {
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|_| DomainError::invalid("file", "err.csv_header"))?
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    if header != COLUMNS {
+        return Err(DomainError::Invalid(vec![FieldError::new("file", "err.csv_header")]));
+    }
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i as u64 + 2;
+        let Ok(r) = record else {
+            errors.push(RowError { row: line, field: "file", rule: "err.csv_row_shape" });
+            continue;
+        };
+        let Ok(level) = r[2].trim().parse::<i64>() else {
+            errors.push(RowError { row: line, field: "level", rule: "err.inst_level_range" });
+            continue;
+        };
+        rows.push(CsvRow {
+            line,
+            level,
+            parent_code: r[3].trim().to_ascii_uppercase(),
+            input: InstitutionInput {
+                code: r[0].to_owned(),
+                name: r[1].to_owned(),
+                kind: r[4].trim().to_owned(),
+                effective_from: r[5].to_owned(),
+            },
+        });
+    }
+    if rows.len() > 100_000 {
+        return Err(DomainError::invalid("file", "err.csv_too_large"));
+    }
+    if errors.is_empty() { Ok(rows) } else { Err(DomainError::InvalidRows(errors)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_must_match() {
+        assert!(matches!(parse_csv("a,b\n1,2\n"), Err(DomainError::Invalid(_))));
+        let rows = parse_csv("code,name,level,parent_code,kind,effective_from\nB1,北京分行,2,HO,,\n").unwrap();
+        assert_eq!(rows[0].line, 2);
+        assert_eq!(rows[0].parent_code, "HO");
+    }
+
+    #[test]
+    fn bad_level_names_row() {
+        let Err(DomainError::InvalidRows(e)) = parse_csv("code,name,level,parent_code,kind,effective_from\nB1,x,two,HO,,\n") else {
+            panic!()
+        };
+        assert_eq!(e, vec![RowError { row: 2, field: "level", rule: "err.inst_level_range" }]);
+    }
+}

@@ -1,0 +1,171 @@
+//! The audit log in storage: append under the chain head's row lock, search, and read in
+//! order for verification.
+
+use pcis_domain::audit::{AuditEntry, AuditRecord, AuditWho, Outcome, chain_hash};
+use pcis_domain::policy::ScopeFilter;
+use time::OffsetDateTime;
+
+use crate::db::{Arg, SqlBuilder};
+use crate::{DbResult, Page, Tx, bind_args, from_micros, micros, on_tx};
+
+/// Appends one record. Updating the single chain-head row first serialises concurrent
+/// appenders (row lock on PostgreSQL, the write lock on SQLite) until the transaction ends,
+/// so the chain never forks; if the business transaction rolls back, so does its record.
+pub async fn append(tx: &mut Tx, key: &[u8], entry: &AuditEntry, at: OffsetDateTime) -> DbResult<i64> {
+    let (seq, prev): (i64, String) = on_tx!(tx, c => {
+        sqlx::query_as("UPDATE audit_chain_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash")
+            .fetch_one(c)
+            .await
+    })?;
+    let hash = chain_hash(key, &prev, seq, at, entry);
+    let w = &entry.who;
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at_us, user_id, username, roles, institution_id, ip, user_agent, action,
+                                    target_type, target_id, detail, reason, outcome, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(seq)
+        .bind(micros(at))
+        .bind(w.user_id)
+        .bind(&w.username)
+        .bind(&w.roles)
+        .bind(w.institution_id)
+        .bind(&w.ip)
+        .bind(&w.user_agent)
+        .bind(&entry.action)
+        .bind(&entry.target_type)
+        .bind(&entry.target_id)
+        .bind(&entry.detail)
+        .bind(&entry.reason)
+        .bind(entry.outcome.code())
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("UPDATE audit_chain_head SET last_hash = $1 WHERE id = 1").bind(&hash).execute(c).await.map(|r| r.rows_affected())
+    })?;
+    Ok(seq)
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    seq: i64,
+    at_us: i64,
+    user_id: Option<i64>,
+    username: String,
+    roles: String,
+    institution_id: Option<i64>,
+    ip: String,
+    user_agent: String,
+    action: String,
+    target_type: String,
+    target_id: String,
+    detail: String,
+    reason: String,
+    outcome: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl Row {
+    fn into_domain(self) -> DbResult<AuditRecord> {
+        let outcome = Outcome::parse(&self.outcome)
+            .ok_or_else(|| sqlx::Error::Protocol(format!("audit record {} has outcome {:?}", self.seq, self.outcome)))?;
+        Ok(AuditRecord {
+            seq: self.seq,
+            at: from_micros(self.at_us),
+            entry: AuditEntry {
+                who: AuditWho {
+                    user_id: self.user_id,
+                    username: self.username,
+                    roles: self.roles,
+                    institution_id: self.institution_id,
+                    ip: self.ip,
+                    user_agent: self.user_agent,
+                },
+                action: self.action,
+                target_type: self.target_type,
+                target_id: self.target_id,
+                detail: self.detail,
+                reason: self.reason,
+                outcome,
+            },
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        })
+    }
+}
+
+const COLUMNS: &str = "a.seq, a.at_us, a.user_id, a.username, a.roles, a.institution_id, a.ip, a.user_agent, a.action,
+    a.target_type, a.target_id, a.detail, a.reason, a.outcome, a.prev_hash, a.hash";
+
+/// Records in chain order after `after_seq`, at most `limit`, for verification.
+pub async fn read_after(tx: &mut Tx, after_seq: i64, limit: i64) -> DbResult<Vec<AuditRecord>> {
+    let sql = format!("SELECT {COLUMNS} FROM audit_log a WHERE a.seq > $1 ORDER BY a.seq LIMIT $2");
+    let rows: Vec<Row> = on_tx!(tx, c => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after_seq).bind(limit).fetch_all(c).await
+    })?;
+    rows.into_iter().map(Row::into_domain).collect()
+}
+
+/// The head as the chain table says: the last seq and hash.
+pub async fn head(tx: &mut Tx) -> DbResult<(i64, String)> {
+    on_tx!(tx, c => sqlx::query_as("SELECT seq, last_hash FROM audit_chain_head WHERE id = 1").fetch_one(c).await)
+}
+
+/// Search filters of the auditor's page (R-AUD-3).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub username: String,
+    /// Exact action or a prefix ending in `.` (e.g. `session.`).
+    pub action: String,
+    pub outcome: Option<Outcome>,
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+}
+
+/// Newest first. Records of actors within the scope, plus records with no institution
+/// (failed logins of unknown names) only for a deployment-wide scope.
+pub async fn search(
+    tx: &mut Tx,
+    scope: &ScopeFilter,
+    f: &AuditFilter,
+    page: i64,
+    per_page: i64,
+) -> DbResult<Page<AuditRecord>> {
+    let mut wh = SqlBuilder::new(" FROM audit_log a LEFT JOIN institution i ON i.id = a.institution_id WHERE 1 = 1");
+    if let ScopeFilter::Subtree(_) = scope {
+        wh.scope("i.path", scope);
+    }
+    if !f.username.trim().is_empty() {
+        wh.push(" AND a.username = ").bind(Arg::Text(f.username.trim().to_lowercase()));
+    }
+    let action = f.action.trim();
+    if let Some(prefix) = action.strip_suffix('.') {
+        wh.push(" AND a.action >= ").bind(Arg::Text(format!("{prefix}.")));
+        wh.push(" AND a.action < ").bind(Arg::Text(format!("{prefix}/")));
+    } else if !action.is_empty() {
+        wh.push(" AND a.action = ").bind(Arg::Text(action.to_owned()));
+    }
+    if let Some(o) = f.outcome {
+        wh.push(" AND a.outcome = ").bind(Arg::Text(o.code().into()));
+    }
+    if let Some(from) = f.from {
+        wh.push(" AND a.at_us >= ").bind(Arg::I64(micros(from)));
+    }
+    if let Some(to) = f.to {
+        wh.push(" AND a.at_us < ").bind(Arg::I64(micros(to)));
+    }
+    let count_sql = format!("SELECT COUNT(*){}", wh.sql);
+    let total: i64 = on_tx!(tx, c => {
+        bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &wh.args).fetch_one(c).await
+    })?;
+    let offset = (page.max(1) - 1) * per_page;
+    let sql = format!("SELECT {COLUMNS}{} ORDER BY a.seq DESC LIMIT {per_page} OFFSET {offset}", wh.sql);
+    let rows: Vec<Row> = on_tx!(tx, c => {
+        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), &wh.args).fetch_all(c).await
+    })?;
+    let items = rows.into_iter().map(Row::into_domain).collect::<DbResult<_>>()?;
+    Ok(Page { items, total, page: page.max(1), per_page })
+}

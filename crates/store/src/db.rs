@@ -1,0 +1,202 @@
+//! Connections, transactions and the dispatch that lets one query text run on both backends.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use time::OffsetDateTime;
+
+use crate::DbResult;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool on either backend.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+/// A transaction on either backend. Dropping it without `commit` rolls it back.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Pg(Transaction<'static, Postgres>),
+}
+
+/// Runs `$body` with `$c` bound to the transaction's connection, whichever backend it is.
+/// The body is compiled once per backend, so each arm is fully type-checked.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            $crate::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::Tx::Pg(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+impl Db {
+    /// `sqlite:PATH` (created if missing) or `postgres://…`.
+    pub async fn connect(url: &str) -> DbResult<Db> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Ok(Db::Pg(pool))
+        } else {
+            Err(sqlx::Error::Configuration("database URL must start with sqlite: or postgres://".into()))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Pg(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the forward-only migrations of this backend (R-OPS-3).
+    pub async fn migrate(&self) -> DbResult<()> {
+        match self {
+            Db::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
+            Db::Pg(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of one failing
+    /// when it upgrades from reading.
+    pub async fn begin(&self) -> DbResult<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Pg(p) => Tx::Pg(p.begin().await?),
+        })
+    }
+
+    /// A transaction that only reads.
+    pub async fn begin_read(&self) -> DbResult<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Pg(p) => Tx::Pg(p.begin().await?),
+        })
+    }
+
+    pub async fn ping(&self) -> DbResult<()> {
+        let mut tx = self.begin_read().await?;
+        on_tx!(&mut tx, c => sqlx::query("SELECT 1").execute(c).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Pg(p) => p.close().await,
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> DbResult<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Pg(t) => t.commit().await,
+        }
+    }
+}
+
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Storage form of an instant: UTC microseconds since the epoch.
+pub fn micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
+pub fn from_micros(us: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(us as i128 * 1000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// A bind value of a query assembled at run time (search filters).
+#[derive(Debug, Clone)]
+pub enum Arg {
+    I64(i64),
+    Text(String),
+}
+
+/// A query text with `$n` placeholders and the values to bind, built piece by piece.
+#[derive(Debug, Default)]
+pub struct SqlBuilder {
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+impl SqlBuilder {
+    pub fn new(sql: &str) -> Self {
+        Self { sql: sql.to_owned(), args: Vec::new() }
+    }
+
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder for `arg`.
+    pub fn bind(&mut self, arg: Arg) -> &mut Self {
+        self.args.push(arg);
+        self.sql.push_str(&format!("${}", self.args.len()));
+        self
+    }
+
+    /// Appends `AND <column> within the scope`: nothing for the whole deployment, a path range
+    /// for a subtree (an index range scan on both backends).
+    pub fn scope(&mut self, path_column: &str, scope: &pcis_domain::policy::ScopeFilter) -> &mut Self {
+        if let pcis_domain::policy::ScopeFilter::Subtree(root) = scope {
+            self.push(&format!(" AND {path_column} >= "))
+                .bind(Arg::Text(root.as_str().to_owned()))
+                .push(&format!(" AND {path_column} < "))
+                .bind(Arg::Text(root.subtree_upper_bound()));
+        }
+        self
+    }
+}
+
+/// Binds a builder's values to a query, on whichever backend.
+#[macro_export]
+macro_rules! bind_args {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                $crate::db::Arg::I64(v) => q.bind(*v),
+                $crate::db::Arg::Text(s) => q.bind(s.clone()),
+            };
+        }
+        q
+    }};
+}
