@@ -1,1 +1,179 @@
-fn main() {}
+//! `pcis` — the one binary: serve, demo, migrate, check-config, audit verify.
+//! Exit code 0 on success; otherwise a one-line reason on stderr and a non-zero code.
+
+mod config;
+mod demo;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use pcis_service::{App, SystemClock};
+use pcis_store::Db;
+
+use crate::config::Settings;
+
+#[derive(Parser)]
+#[command(name = "pcis", version, about = "PCIS — 个人客户信息系统 (personal customer information system)")]
+struct Cli {
+    /// Database URL: `sqlite:PATH` or `postgres://…`.
+    #[arg(long, global = true, env = "PCIS_DATABASE_URL")]
+    database: Option<String>,
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "PCIS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Key file (JSON with the audit HMAC key); never stored in the database.
+    #[arg(long, global = true, env = "PCIS_KEY_FILE")]
+    keys: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (migrations are applied first).
+    Serve {
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Create (or reuse) a demo deployment in DIR with demo data and logins, and serve it.
+    Demo {
+        #[arg(long, default_value = "pcis-demo")]
+        dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Validate the configuration and the key file; print the effective settings without secrets.
+    CheckConfig,
+    /// Audit log commands.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the whole hash chain; names the first broken record.
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PCIS_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pcis: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pcis: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Demo { dir, listen } => {
+            demo::run(&dir, &listen, cli.database, cli.config.as_deref()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { listen } => {
+            let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            let listen = listen.unwrap_or_else(|| settings.listen.clone());
+            let app = open(&settings).await?;
+            serve(app, &listen, settings.secure_cookies, |addr| println!("PCIS listening on http://{addr}"))
+                .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            let db = connect(&settings.database_url).await?;
+            db.migrate().await.context("migration failed")?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig => {
+            let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            settings.load_keys()?;
+            println!("{}", settings.describe());
+            println!("configuration OK");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            let app = open(&settings).await?;
+            let report = app.verify_audit(|_| {}).await?;
+            match report.broken {
+                None => {
+                    println!("audit chain intact: {} records", report.records);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(b) => {
+                    let (seq, what) = match b {
+                        pcis_domain::audit::ChainBreak::Altered { seq } => {
+                            (seq, "its content does not match its hash (altered)")
+                        }
+                        pcis_domain::audit::ChainBreak::Unlinked { seq } => {
+                            (seq, "it does not follow the previous record (deleted, inserted or reordered)")
+                        }
+                    };
+                    eprintln!("audit chain BROKEN at record {seq}: {what}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+async fn connect(url: &str) -> anyhow::Result<Db> {
+    Db::connect(url).await.with_context(|| format!("cannot open the database {}", config::redact(url)))
+}
+
+/// Connects, migrates (R-OPS-3) and loads the services.
+pub(crate) async fn open(settings: &Settings) -> anyhow::Result<App> {
+    let keys = settings.load_keys()?;
+    let db = connect(&settings.database_url).await?;
+    db.migrate().await.context("migration failed")?;
+    let app = App::new(db, settings.security.clone(), keys, Arc::new(SystemClock)).await?;
+    Ok(app)
+}
+
+pub(crate) async fn serve(
+    app: App,
+    listen: &str,
+    secure_cookies: bool,
+    on_ready: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<()> {
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() && !secure_cookies {
+        bail!(
+            "refusing plain-HTTP cookies on a non-loopback address; set secure_cookies = true behind a TLS proxy"
+        );
+    }
+    let router = pcis_web::router(app, pcis_web::WebConfig { secure_cookies });
+    on_ready(addr);
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,11 +1,11 @@
 //! Audit search for the security auditor (R-AUD-3) and whole-chain verification (R-AUD-2).
 
+use pcis_domain::DomainResult;
 use pcis_domain::audit::{AuditEntry, AuditRecord, ChainBreak, GENESIS, verify_chain};
 use pcis_domain::policy::Actor;
 use pcis_domain::role::Action;
-use pcis_domain::DomainResult;
-use pcis_store::audit::{self as store, AuditFilter};
 use pcis_store::Page;
+use pcis_store::audit::{self as store, AuditFilter};
 
 use crate::{App, DbExt, RequestMeta, entry, who};
 
@@ -31,7 +31,8 @@ impl App {
             Err(err) => return Err(self.deny(tx, e, err).await),
         };
         let result = store::search(&mut tx, &scope, filter, page, 50).await.db()?;
-        let detail = serde_json::json!({ "username": filter.username, "action": filter.action, "page": page });
+        let detail =
+            serde_json::json!({ "username": filter.username, "action": filter.action, "page": page });
         self.record(&mut tx, with_detail(e, detail)).await?;
         tx.commit().await.db()?;
         Ok(result)

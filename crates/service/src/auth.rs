@@ -45,11 +45,17 @@ fn random_token() -> String {
 }
 
 impl App {
-    pub async fn login(&self, username: &str, password: &str, meta: &RequestMeta) -> DomainResult<NewSession> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        meta: &RequestMeta,
+    ) -> DomainResult<NewSession> {
         let now = self.clock.now();
         let name = Username::parse(username).map(|u| u.as_str().to_owned()).unwrap_or_default();
         let mut tx = self.db.begin().await.db()?;
-        let info = if name.is_empty() { None } else { users::login_info_by_name(&mut tx, &name).await.db()? };
+        let info =
+            if name.is_empty() { None } else { users::login_info_by_name(&mut tx, &name).await.db()? };
         let anon = AuditWho {
             username: truncate(&username.trim().to_lowercase(), 32),
             ip: meta.ip.clone(),
@@ -59,7 +65,15 @@ impl App {
         let Some(info) = info else {
             password::verify_against_dummy(password);
             let e = entry(anon, "session.login", "user", "");
-            self.record(&mut tx, pcis_domain::audit::AuditEntry { outcome: Outcome::Failed, reason: "unknown_user".into(), ..e }).await?;
+            self.record(
+                &mut tx,
+                pcis_domain::audit::AuditEntry {
+                    outcome: Outcome::Failed,
+                    reason: "unknown_user".into(),
+                    ..e
+                },
+            )
+            .await?;
             tx.commit().await.db()?;
             return Err(DomainError::BadCredentials);
         };
@@ -90,7 +104,11 @@ impl App {
                 users::set_login_failures(&mut tx, id, 0, Some(until)).await.db()?;
                 self.record(&mut tx, fail("bad_password")).await?;
                 let lock = entry(who.clone(), "session.lock", "user", info.id);
-                self.record(&mut tx, pcis_domain::audit::AuditEntry { detail: format!("{{\"failures\":{failures}}}"), ..lock }).await?;
+                self.record(
+                    &mut tx,
+                    pcis_domain::audit::AuditEntry { detail: format!("{{\"failures\":{failures}}}"), ..lock },
+                )
+                .await?;
             } else {
                 users::set_login_failures(&mut tx, id, failures, None).await.db()?;
                 self.record(&mut tx, fail("bad_password")).await?;
@@ -111,7 +129,8 @@ impl App {
         sessions::insert(&mut tx, &new, now).await.db()?;
         self.record(&mut tx, entry(who, "session.login", "user", info.id)).await?;
         tx.commit().await.db()?;
-        let must_change_password = info.must_change_password || self.password_expired(info.password_changed_us);
+        let must_change_password =
+            info.must_change_password || self.password_expired(info.password_changed_us);
         Ok(NewSession { token, csrf_token, must_change_password })
     }
 
@@ -146,7 +165,14 @@ impl App {
         if let Some(reason) = expiry {
             sessions::end(&mut tx, &token_hash, reason, now).await.db()?;
             let who = AuditWho { user_id: Some(row.user_id), ip: meta.ip.clone(), ..AuditWho::default() };
-            self.record(&mut tx, pcis_domain::audit::AuditEntry { reason: reason.into(), ..entry(who, "session.expire", "user", row.user_id) }).await?;
+            self.record(
+                &mut tx,
+                pcis_domain::audit::AuditEntry {
+                    reason: reason.into(),
+                    ..entry(who, "session.expire", "user", row.user_id)
+                },
+            )
+            .await?;
             tx.commit().await.db()?;
             return Err(DomainError::Unauthenticated);
         }
@@ -161,14 +187,19 @@ impl App {
             actor,
             token_hash,
             csrf_token: row.csrf_token,
-            must_change_password: info.must_change_password || self.password_expired(info.password_changed_us),
+            must_change_password: info.must_change_password
+                || self.password_expired(info.password_changed_us),
         })
     }
 
     pub async fn logout(&self, session: &Session, meta: &RequestMeta) -> DomainResult<()> {
         let mut tx = self.db.begin().await.db()?;
         sessions::end(&mut tx, &session.token_hash, "logout", self.clock.now()).await.db()?;
-        self.record(&mut tx, entry(who(&session.actor, meta), "session.logout", "user", session.actor.user_id.0)).await?;
+        self.record(
+            &mut tx,
+            entry(who(&session.actor, meta), "session.logout", "user", session.actor.user_id.0),
+        )
+        .await?;
         tx.commit().await.db()
     }
 
@@ -190,12 +221,16 @@ impl App {
             errors.push(FieldError::new("confirm_password", "err.password_mismatch"));
         }
         let mut tx = self.db.begin().await.db()?;
-        let info = users::login_info(&mut tx, actor.user_id).await.db()?.ok_or(DomainError::Unauthenticated)?;
+        let info =
+            users::login_info(&mut tx, actor.user_id).await.db()?.ok_or(DomainError::Unauthenticated)?;
         if !password::verify(current, &info.password_hash) {
             errors.insert(0, FieldError::new("current_password", "err.password_wrong"));
         }
         if errors.is_empty() {
-            let recent = users::recent_password_hashes(&mut tx, actor.user_id, self.config.password.history as i64).await.db()?;
+            let recent =
+                users::recent_password_hashes(&mut tx, actor.user_id, self.config.password.history as i64)
+                    .await
+                    .db()?;
             if recent.iter().any(|h| password::verify(new, h)) {
                 errors.push(FieldError::new("new_password", "err.password_reused"));
             }
@@ -204,12 +239,23 @@ impl App {
             drop(tx);
             let mut tx = self.db.begin().await.db()?;
             let e = entry(who(actor, meta), "user.change_password", "user", actor.user_id.0);
-            self.record(&mut tx, pcis_domain::audit::AuditEntry { outcome: Outcome::Failed, reason: errors[0].rule.into(), ..e }).await?;
+            self.record(
+                &mut tx,
+                pcis_domain::audit::AuditEntry {
+                    outcome: Outcome::Failed,
+                    reason: errors[0].rule.into(),
+                    ..e
+                },
+            )
+            .await?;
             tx.commit().await.db()?;
             return Err(DomainError::Invalid(errors));
         }
-        users::set_password(&mut tx, actor.user_id, &password::hash(new), false, self.clock.now()).await.db()?;
-        self.record(&mut tx, entry(who(actor, meta), "user.change_password", "user", actor.user_id.0)).await?;
+        users::set_password(&mut tx, actor.user_id, &password::hash(new), false, self.clock.now())
+            .await
+            .db()?;
+        self.record(&mut tx, entry(who(actor, meta), "user.change_password", "user", actor.user_id.0))
+            .await?;
         tx.commit().await.db()
     }
 }

@@ -38,7 +38,10 @@ impl SecurityConfig {
             ((1..=10).contains(&self.lockout_failures), "lockout_failures must be between 1 and 10"),
             (self.lockout_minutes >= 1, "lockout_minutes must be at least 1"),
             ((1..=30).contains(&self.session_idle_minutes), "session_idle_minutes must be between 1 and 30"),
-            ((1..=24).contains(&self.session_absolute_hours), "session_absolute_hours must be between 1 and 24"),
+            (
+                (1..=24).contains(&self.session_absolute_hours),
+                "session_absolute_hours must be between 1 and 24",
+            ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
             Some((_, msg)) => Err((*msg).to_owned()),

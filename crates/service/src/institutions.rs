@@ -15,7 +15,11 @@ use crate::{App, DbExt, RequestMeta, entry, who};
 
 impl App {
     /// The institutions the actor may see for `action`, in tree order.
-    pub async fn institution_tree(&self, actor: &Actor, meta: &RequestMeta) -> DomainResult<Vec<Institution>> {
+    pub async fn institution_tree(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> DomainResult<Vec<Institution>> {
         let tx = self.db.begin().await.db()?;
         let e = entry(who(actor, meta), "institution.list", "institution", "");
         let scope = match self.policy.scope(actor, Action::InstitutionView) {
@@ -30,7 +34,12 @@ impl App {
     }
 
     /// One institution, if the actor may view it.
-    pub async fn institution(&self, actor: &Actor, meta: &RequestMeta, id: InstitutionId) -> DomainResult<Institution> {
+    pub async fn institution(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: InstitutionId,
+    ) -> DomainResult<Institution> {
         let mut tx = self.db.begin().await.db()?;
         let inst = store::get(&mut tx, id).await.db()?.ok_or(DomainError::NotFound)?;
         let e = entry(who(actor, meta), "institution.view", "institution", id.0);
@@ -62,19 +71,28 @@ impl App {
             return Err(self.deny(tx, e, err).await);
         }
         let inst = self.insert_child(&mut tx, parent.as_ref(), input).await?;
-        let detail = json!({ "code": inst.code, "name": inst.name, "level": inst.level.get(), "parent": parent_code });
+        let detail =
+            json!({ "code": inst.code, "name": inst.name, "level": inst.level.get(), "parent": parent_code });
         self.record(&mut tx, crate::audit::with_detail(e, detail)).await?;
         tx.commit().await.db()?;
         Ok(inst)
     }
 
     /// The parent a new child would hang under: it must exist, be active and not an outlet.
-    async fn parent_for_new(&self, tx: &mut Tx, code: &str, field: &'static str) -> DomainResult<Option<Institution>> {
+    async fn parent_for_new(
+        &self,
+        tx: &mut Tx,
+        code: &str,
+        field: &'static str,
+    ) -> DomainResult<Option<Institution>> {
         let code = code.trim().to_ascii_uppercase();
         if code.is_empty() {
             return Ok(None);
         }
-        let parent = store::get_by_code(tx, &code).await.db()?.ok_or(DomainError::invalid(field, "err.inst_parent_unknown"))?;
+        let parent = store::get_by_code(tx, &code)
+            .await
+            .db()?
+            .ok_or(DomainError::invalid(field, "err.inst_parent_unknown"))?;
         if parent.level == Level::OUTLET {
             return Err(DomainError::invalid(field, "err.inst_parent_outlet"));
         }
@@ -84,8 +102,15 @@ impl App {
         Ok(Some(parent))
     }
 
-    async fn insert_child(&self, tx: &mut Tx, parent: Option<&Institution>, input: &InstitutionInput) -> DomainResult<Institution> {
-        let level = parent.map_or(Level::HEAD_OFFICE, |p| Level::new(i64::from(p.level.get()) + 1).expect("parent is not an outlet"));
+    async fn insert_child(
+        &self,
+        tx: &mut Tx,
+        parent: Option<&Institution>,
+        input: &InstitutionInput,
+    ) -> DomainResult<Institution> {
+        let level = parent.map_or(Level::HEAD_OFFICE, |p| {
+            Level::new(i64::from(p.level.get()) + 1).expect("parent is not an outlet")
+        });
         let draft = input.parse(level)?;
         if store::get_by_code(tx, draft.code.as_str()).await.db()?.is_some() {
             return Err(DomainError::invalid("code", "err.inst_code_taken"));
@@ -171,7 +196,12 @@ impl App {
     /// Imports institutions from CSV (columns `code,name,level,parent_code,kind,effective_from`),
     /// UTF-8 or GB18030. All rows are checked first; one bad row and nothing is written.
     /// Existing codes are updated in place, so the same file can be loaded twice.
-    pub async fn import_institutions(&self, actor: &Actor, meta: &RequestMeta, bytes: &[u8]) -> DomainResult<ImportSummary> {
+    pub async fn import_institutions(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        bytes: &[u8],
+    ) -> DomainResult<ImportSummary> {
         let text = crate::audit::decode_text(bytes);
         let rows = parse_csv(&text)?;
         let mut tx = self.db.begin().await.db()?;
@@ -186,7 +216,9 @@ impl App {
         ordered.sort_by_key(|r| (r.level, r.line));
         let mut created: HashMap<String, Institution> = HashMap::new();
         for row in ordered {
-            let mut row_err = |field: &'static str, rule: &'static str| errors.push(RowError { row: row.line, field, rule });
+            let mut row_err = |field: &'static str, rule: &'static str| {
+                errors.push(RowError { row: row.line, field, rule })
+            };
             let Some(level) = Level::new(row.level) else {
                 row_err("level", "err.inst_level_range");
                 continue;
@@ -225,14 +257,21 @@ impl App {
             let draft = match row.input.parse(level) {
                 Ok(d) => d,
                 Err(DomainError::Invalid(fs)) => {
-                    errors.extend(fs.into_iter().map(|f| RowError { row: row.line, field: f.field, rule: f.rule }));
+                    errors.extend(fs.into_iter().map(|f| RowError {
+                        row: row.line,
+                        field: f.field,
+                        rule: f.rule,
+                    }));
                     continue;
                 }
                 Err(other) => return Err(other),
             };
             match store::get_by_code(&mut tx, draft.code.as_str()).await.db()? {
                 Some(existing) if existing.parent_id == Some(parent.id) => {
-                    if existing.name == draft.name && existing.kind == draft.kind && existing.effective_from == draft.effective_from {
+                    if existing.name == draft.name
+                        && existing.kind == draft.kind
+                        && existing.effective_from == draft.effective_from
+                    {
                         summary.unchanged += 1;
                     } else {
                         store::update(&mut tx, existing.id, &draft, self.clock.now()).await.db()?;
@@ -246,7 +285,8 @@ impl App {
                         row_err("parent_code", "err.inst_parent_inactive");
                         continue;
                     }
-                    let inst = store::insert(&mut tx, &draft, level, Some(&parent), self.clock.now()).await.db()?;
+                    let inst =
+                        store::insert(&mut tx, &draft, level, Some(&parent), self.clock.now()).await.db()?;
                     summary.inserted += 1;
                     created.insert(inst.code.clone(), inst);
                 }
@@ -329,14 +369,17 @@ mod tests {
     #[test]
     fn header_must_match() {
         assert!(matches!(parse_csv("a,b\n1,2\n"), Err(DomainError::Invalid(_))));
-        let rows = parse_csv("code,name,level,parent_code,kind,effective_from\nB1,北京分行,2,HO,,\n").unwrap();
+        let rows =
+            parse_csv("code,name,level,parent_code,kind,effective_from\nB1,北京分行,2,HO,,\n").unwrap();
         assert_eq!(rows[0].line, 2);
         assert_eq!(rows[0].parent_code, "HO");
     }
 
     #[test]
     fn bad_level_names_row() {
-        let Err(DomainError::InvalidRows(e)) = parse_csv("code,name,level,parent_code,kind,effective_from\nB1,x,two,HO,,\n") else {
+        let Err(DomainError::InvalidRows(e)) =
+            parse_csv("code,name,level,parent_code,kind,effective_from\nB1,x,two,HO,,\n")
+        else {
             panic!()
         };
         assert_eq!(e, vec![RowError { row: 2, field: "level", rule: "err.inst_level_range" }]);

@@ -76,6 +76,13 @@ impl App {
         Ok(result)
     }
 
+    /// Locked accounts the actor could unlock, for the home page's to-do list.
+    pub async fn count_locked_users(&self, actor: &Actor, _meta: &RequestMeta) -> DomainResult<i64> {
+        let scope = self.policy.scope(actor, Action::UserUnlock)?;
+        let mut tx = self.db.begin_read().await.db()?;
+        store::count_locked(&mut tx, &scope, self.clock.now()).await.db()
+    }
+
     pub async fn user(&self, actor: &Actor, meta: &RequestMeta, id: UserId) -> DomainResult<User> {
         let mut tx = self.db.begin().await.db()?;
         let (target, e) = self.target(&mut tx, actor, meta, id, "user.view").await?;
@@ -100,7 +107,12 @@ impl App {
     }
 
     /// Creates an account and returns it with its one-time initial password, shown once.
-    pub async fn create_user(&self, actor: &Actor, meta: &RequestMeta, input: &UserInput) -> DomainResult<(UserId, String)> {
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        input: &UserInput,
+    ) -> DomainResult<(UserId, String)> {
         let draft = input.parse()?;
         let mut tx = self.db.begin().await.db()?;
         let e = entry(who(actor, meta), "user.create", "user", draft.username.as_str());
@@ -119,7 +131,8 @@ impl App {
             return Err(DomainError::invalid("institution_code", "err.inst_parent_inactive"));
         }
         self.check_unique_roles(&mut tx, &draft.roles, inst.id, None).await?;
-        let (name_taken, staff_taken) = store::taken(&mut tx, draft.username.as_str(), &draft.staff_no).await.db()?;
+        let (name_taken, staff_taken) =
+            store::taken(&mut tx, draft.username.as_str(), &draft.staff_no).await.db()?;
         let mut errors = Vec::new();
         if name_taken {
             errors.push(FieldError::new("username", "err.username_taken"));
@@ -131,8 +144,10 @@ impl App {
             return Err(DomainError::Invalid(errors));
         }
         let otp = password::generate_one_time();
-        let id = store::insert(&mut tx, &draft, inst.id, &password::hash(&otp), self.clock.now()).await.db()?;
-        let detail = json!({ "username": draft.username.as_str(), "institution": inst.code, "roles": draft.roles });
+        let id =
+            store::insert(&mut tx, &draft, inst.id, &password::hash(&otp), self.clock.now()).await.db()?;
+        let detail =
+            json!({ "username": draft.username.as_str(), "institution": inst.code, "roles": draft.roles });
         let mut e = with_detail(e, detail);
         e.target_id = id.0.to_string();
         self.record(&mut tx, e).await?;
@@ -156,7 +171,13 @@ impl App {
         Ok(())
     }
 
-    pub async fn set_user_roles(&self, actor: &Actor, meta: &RequestMeta, id: UserId, codes: &[String]) -> DomainResult<()> {
+    pub async fn set_user_roles(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: UserId,
+        codes: &[String],
+    ) -> DomainResult<()> {
         let roles = parse_roles(codes).map_err(|e| DomainError::Invalid(vec![e]))?;
         let mut tx = self.db.begin().await.db()?;
         let (target, e) = self.target(&mut tx, actor, meta, id, "user.edit_roles").await?;
@@ -175,14 +196,23 @@ impl App {
     }
 
     /// Freeze (冻结), deregister (注销), reactivate, unlock or force logout (用户强退).
-    pub async fn account_op(&self, actor: &Actor, meta: &RequestMeta, id: UserId, op: AccountOp, reason: &str) -> DomainResult<()> {
+    pub async fn account_op(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: UserId,
+        op: AccountOp,
+        reason: &str,
+    ) -> DomainResult<()> {
         let mut tx = self.db.begin().await.db()?;
         let (target, mut e) = self.target(&mut tx, actor, meta, id, op.audit_action()).await?;
         e.reason = crate::truncate(reason.trim(), 200);
         if let Err(err) = self.policy.authorize_on_user(actor, op.action(), id, &target.path) {
             return Err(self.deny(tx, e, err).await);
         }
-        if e.reason.is_empty() && matches!(op, AccountOp::Freeze | AccountOp::Deregister | AccountOp::ForceLogout) {
+        if e.reason.is_empty()
+            && matches!(op, AccountOp::Freeze | AccountOp::Deregister | AccountOp::ForceLogout)
+        {
             return Err(DomainError::invalid("reason", "err.required"));
         }
         let now = self.clock.now();
@@ -200,7 +230,8 @@ impl App {
                 if status == UserStatus::Active {
                     return Err(DomainError::Conflict("err.user_already_active"));
                 }
-                self.check_unique_roles(&mut tx, &target.user.roles, target.user.institution_id, Some(id)).await?;
+                self.check_unique_roles(&mut tx, &target.user.roles, target.user.institution_id, Some(id))
+                    .await?;
                 store::set_status(&mut tx, id, UserStatus::Active, now).await.db()?;
                 0
             }
@@ -208,14 +239,22 @@ impl App {
                 store::set_login_failures(&mut tx, id, 0, None).await.db()?;
                 0
             }
-            AccountOp::ForceLogout => sessions::end_all_for_user(&mut tx, id, "force_logout", now).await.db()?,
+            AccountOp::ForceLogout => {
+                sessions::end_all_for_user(&mut tx, id, "force_logout", now).await.db()?
+            }
         };
-        self.record(&mut tx, with_detail(e, json!({ "status_before": status, "sessions_ended": ended }))).await?;
+        self.record(&mut tx, with_detail(e, json!({ "status_before": status, "sessions_ended": ended })))
+            .await?;
         tx.commit().await.db()
     }
 
     /// Sets a new one-time password, unlocks and ends the user's sessions; returns the password.
-    pub async fn reset_password(&self, actor: &Actor, meta: &RequestMeta, id: UserId) -> DomainResult<String> {
+    pub async fn reset_password(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: UserId,
+    ) -> DomainResult<String> {
         let mut tx = self.db.begin().await.db()?;
         let (target, e) = self.target(&mut tx, actor, meta, id, "user.reset_password").await?;
         if let Err(err) = self.policy.authorize_on_user(actor, Action::UserResetPassword, id, &target.path) {

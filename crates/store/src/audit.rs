@@ -70,8 +70,9 @@ struct Row {
 
 impl Row {
     fn into_domain(self) -> DbResult<AuditRecord> {
-        let outcome = Outcome::parse(&self.outcome)
-            .ok_or_else(|| sqlx::Error::Protocol(format!("audit record {} has outcome {:?}", self.seq, self.outcome)))?;
+        let outcome = Outcome::parse(&self.outcome).ok_or_else(|| {
+            sqlx::Error::Protocol(format!("audit record {} has outcome {:?}", self.seq, self.outcome))
+        })?;
         Ok(AuditRecord {
             seq: self.seq,
             at: from_micros(self.at_us),
@@ -97,7 +98,8 @@ impl Row {
     }
 }
 
-const COLUMNS: &str = "a.seq, a.at_us, a.user_id, a.username, a.roles, a.institution_id, a.ip, a.user_agent, a.action,
+const COLUMNS: &str =
+    "a.seq, a.at_us, a.user_id, a.username, a.roles, a.institution_id, a.ip, a.user_agent, a.action,
     a.target_type, a.target_id, a.detail, a.reason, a.outcome, a.prev_hash, a.hash";
 
 /// Records in chain order after `after_seq`, at most `limit`, for verification.
@@ -134,7 +136,8 @@ pub async fn search(
     page: i64,
     per_page: i64,
 ) -> DbResult<Page<AuditRecord>> {
-    let mut wh = SqlBuilder::new(" FROM audit_log a LEFT JOIN institution i ON i.id = a.institution_id WHERE 1 = 1");
+    let mut wh =
+        SqlBuilder::new(" FROM audit_log a LEFT JOIN institution i ON i.id = a.institution_id WHERE 1 = 1");
     if let ScopeFilter::Subtree(_) = scope {
         wh.scope("i.path", scope);
     }

@@ -1,6 +1,8 @@
 //! Institutions (机构) in storage. Subtree reads are path ranges; see `InstPath`.
 
-use pcis_domain::institution::{InstKind, InstPath, InstStatus, Institution, InstitutionDraft, InstitutionId, Level};
+use pcis_domain::institution::{
+    InstKind, InstPath, InstStatus, Institution, InstitutionDraft, InstitutionId, Level,
+};
 use pcis_domain::policy::ScopeFilter;
 use time::{Date, OffsetDateTime};
 
@@ -99,7 +101,12 @@ pub async fn list(tx: &mut Tx, scope: &ScopeFilter) -> DbResult<Vec<Institution>
     rows.into_iter().map(Row::into_domain).collect()
 }
 
-pub async fn update(tx: &mut Tx, id: InstitutionId, draft: &InstitutionDraft, now: OffsetDateTime) -> DbResult<()> {
+pub async fn update(
+    tx: &mut Tx,
+    id: InstitutionId,
+    draft: &InstitutionDraft,
+    now: OffsetDateTime,
+) -> DbResult<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE institution SET code = $1, name = $2, kind = $3, effective_from = $4, updated_us = $5 WHERE id = $6")
             .bind(draft.code.as_str())
@@ -116,7 +123,12 @@ pub async fn update(tx: &mut Tx, id: InstitutionId, draft: &InstitutionDraft, no
     Ok(())
 }
 
-pub async fn set_status(tx: &mut Tx, id: InstitutionId, status: InstStatus, now: OffsetDateTime) -> DbResult<()> {
+pub async fn set_status(
+    tx: &mut Tx,
+    id: InstitutionId,
+    status: InstStatus,
+    now: OffsetDateTime,
+) -> DbResult<()> {
     let effective_to = (status == InstStatus::Closed).then(|| now.date());
     on_tx!(tx, c => {
         sqlx::query("UPDATE institution SET status = $1, effective_to = $2, updated_us = $3 WHERE id = $4")

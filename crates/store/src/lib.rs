@@ -6,14 +6,14 @@
 //! Every function takes the caller's transaction, so a service's change and its audit
 //! record commit or roll back together.
 
-pub mod db;
 pub mod audit;
+pub mod db;
 pub mod institutions;
 pub mod matrix;
 pub mod sessions;
 pub mod users;
 
-pub use db::{Backend, Db, Tx, is_unique_violation, micros, from_micros};
+pub use db::{Backend, Db, Tx, from_micros, is_unique_violation, micros};
 pub use sqlx::Error as DbError;
 
 pub type DbResult<T> = Result<T, DbError>;
@@ -26,4 +26,3 @@ pub struct Page<T> {
     pub page: i64,
     pub per_page: i64,
 }
-

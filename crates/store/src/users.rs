@@ -36,7 +36,14 @@ pub struct PlacedUser {
 impl Row {
     fn into_domain(self) -> DbResult<PlacedUser> {
         let bad = || sqlx::Error::Protocol(format!("user {} has an invalid stored value", self.id));
-        let roles = self.roles.unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(Role::parse).collect::<Option<Vec<_>>>().ok_or_else(bad)?;
+        let roles = self
+            .roles
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(Role::parse)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(bad)?;
         let mut roles = roles;
         roles.sort();
         Ok(PlacedUser {
@@ -124,7 +131,9 @@ pub async fn list(
         let like = format!("{}%", escape_like(text));
         wh.push(" AND (u.username LIKE ").bind(Arg::Text(like.to_lowercase()));
         wh.push(" ESCAPE '\\' OR u.display_name LIKE ").bind(Arg::Text(like.clone()));
-        wh.push(" ESCAPE '\\' OR u.staff_no LIKE ").bind(Arg::Text(like.to_uppercase())).push(" ESCAPE '\\')");
+        wh.push(" ESCAPE '\\' OR u.staff_no LIKE ")
+            .bind(Arg::Text(like.to_uppercase()))
+            .push(" ESCAPE '\\')");
     }
     if let Some(s) = filter.status {
         wh.push(" AND u.status = ").bind(Arg::Text(s.code().into()));
@@ -134,7 +143,8 @@ pub async fn list(
             .bind(Arg::Text(r.code().into()))
             .push(")");
     }
-    let count_sql = format!("SELECT COUNT(*) FROM app_user u JOIN institution i ON i.id = u.institution_id{}", wh.sql);
+    let count_sql =
+        format!("SELECT COUNT(*) FROM app_user u JOIN institution i ON i.id = u.institution_id{}", wh.sql);
     let total: i64 = on_tx!(tx, c => {
         bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &wh.args).fetch_one(c).await
     })?;
@@ -176,7 +186,12 @@ pub async fn set_status(tx: &mut Tx, id: UserId, status: UserStatus, now: Offset
 }
 
 /// How many other live users hold `role` at the institution (R-USR-5).
-pub async fn count_role_holders(tx: &mut Tx, role: Role, institution: InstitutionId, except: Option<UserId>) -> DbResult<i64> {
+pub async fn count_role_holders(
+    tx: &mut Tx,
+    role: Role,
+    institution: InstitutionId,
+    except: Option<UserId>,
+) -> DbResult<i64> {
     on_tx!(tx, c => {
         sqlx::query_scalar(
             "SELECT COUNT(*) FROM app_user u JOIN user_role r ON r.user_id = u.id
@@ -227,7 +242,12 @@ pub async fn login_info(tx: &mut Tx, id: UserId) -> DbResult<Option<LoginInfo>> 
 }
 
 /// Records the outcome of a login attempt: the failure count and any lock.
-pub async fn set_login_failures(tx: &mut Tx, id: UserId, failed: i32, locked_until: Option<OffsetDateTime>) -> DbResult<()> {
+pub async fn set_login_failures(
+    tx: &mut Tx,
+    id: UserId,
+    failed: i32,
+    locked_until: Option<OffsetDateTime>,
+) -> DbResult<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE app_user SET failed_logins = $1, locked_until_us = $2 WHERE id = $3")
             .bind(failed)
@@ -242,7 +262,13 @@ pub async fn set_login_failures(tx: &mut Tx, id: UserId, failed: i32, locked_unt
 }
 
 /// Sets a new password hash and keeps it in the history for the reuse rule.
-pub async fn set_password(tx: &mut Tx, id: UserId, hash: &str, must_change: bool, now: OffsetDateTime) -> DbResult<()> {
+pub async fn set_password(
+    tx: &mut Tx,
+    id: UserId,
+    hash: &str,
+    must_change: bool,
+    now: OffsetDateTime,
+) -> DbResult<()> {
     let now = micros(now);
     on_tx!(tx, c => {
         sqlx::query(
@@ -316,4 +342,13 @@ pub async fn taken(tx: &mut Tx, username: &str, staff_no: &str) -> DbResult<(boo
         .await
     })?;
     Ok((u > 0, s > 0))
+}
+
+/// Users within the scope whose account is locked now.
+pub async fn count_locked(tx: &mut Tx, scope: &ScopeFilter, now: OffsetDateTime) -> DbResult<i64> {
+    let mut q = SqlBuilder::new(
+        "SELECT COUNT(*) FROM app_user u JOIN institution i ON i.id = u.institution_id WHERE u.locked_until_us > ",
+    );
+    q.bind(Arg::I64(micros(now))).scope("i.path", scope);
+    on_tx!(tx, c => bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_one(c).await)
 }

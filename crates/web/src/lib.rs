@@ -1,1 +1,54 @@
+//! PCIS HTTP layer: the server-rendered UI (askama, works without JavaScript) and the JSON
+//! API under `/api/v1`. Handlers parse input, call one service, render. They never decide
+//! access: the services ask the policy module; the navigation asks it too, only to hide.
 
+rust_i18n::i18n!("locales", fallback = "zh-CN");
+
+mod api;
+mod error;
+mod i18n;
+mod pages;
+mod security;
+mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use pcis_service::App;
+
+pub use i18n::{Lang, translate};
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// `Secure` on cookies; off only for the plain-HTTP loopback demo.
+    pub secure_cookies: bool,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub app: App,
+    pub config: Arc<WebConfig>,
+}
+
+/// Largest accepted request body (CSV imports are the biggest legitimate ones).
+const BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+pub fn router(app: App, config: WebConfig) -> Router {
+    let state = AppState { app, config: Arc::new(config) };
+    Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .route("/api/openapi.json", get(api::openapi))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(api::readyz))
+        .route("/static/app.css", get(views::stylesheet))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::session_and_csrf))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(security::headers))
+        .with_state(state)
+}

@@ -1,0 +1,178 @@
+//! `pcis demo`: a ready-to-use deployment in a folder — SQLite database, key file, a
+//! realistic institution tree and one user per role with fresh one-time passwords, written
+//! to `DIR/demo-logins.txt` as `role username password` lines. Running it again reuses the
+//! database and issues new one-time passwords.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use pcis_domain::user::UserInput;
+use pcis_service::bootstrap::SeedInstitution;
+
+use crate::config::{KeyFile, Settings};
+
+pub async fn run(
+    dir: &Path,
+    listen: &str,
+    database: Option<String>,
+    config: Option<&Path>,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let key_file = dir.join("keys.json");
+    if !key_file.exists() {
+        write_private(&key_file, &serde_json::to_string_pretty(&KeyFile::generate())?)?;
+    }
+    let database = database.unwrap_or_else(|| format!("sqlite:{}", dir.join("pcis.db").display()));
+    let mut settings = Settings::load(config, Some(database), Some(key_file))?;
+    settings.secure_cookies = false;
+    let app = crate::open(&settings).await?;
+    app.seed_institutions(&tree()).await?;
+    let mut logins = Vec::new();
+    for (role, username, name, staff_no, inst) in USERS {
+        let input = UserInput {
+            username: username.into(),
+            display_name: name.into(),
+            staff_no: staff_no.into(),
+            institution_code: inst.into(),
+            roles: vec![role.to_string()],
+        };
+        let password =
+            app.provision_user(&input).await.with_context(|| format!("cannot provision {username}"))?;
+        logins.push(format!("{role} {username} {password}"));
+    }
+    let logins_file = dir.join("demo-logins.txt");
+    write_private(&logins_file, &(logins.join("\n") + "\n"))?;
+    let listen = listen.to_owned();
+    crate::serve(app, &listen, false, |addr| {
+        println!("PCIS demo — 个人客户信息系统");
+        println!("URL: http://{addr}/");
+        println!(
+            "Logins (one-time passwords, to be changed at first login; also in {}):",
+            logins_file.display()
+        );
+        println!("  {:<18} {:<12} {}", "role", "username", "password");
+        for l in &logins {
+            let parts: Vec<&str> = l.split(' ').collect();
+            println!("  {:<18} {:<12} {}", parts[0], parts[1], parts[2]);
+        }
+        let _ = std::io::stdout().flush();
+    })
+    .await
+}
+
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(content.as_bytes())?;
+    Ok(())
+}
+
+/// (role, username, name, staff number, institution code)
+const USERS: [(&str, &str, &str, &str, &str); 13] = [
+    ("sys_admin", "sysadmin", "周明", "E0001", "000000"),
+    ("security_auditor", "auditor", "吴静", "E0002", "000000"),
+    ("biz_admin", "bizadmin", "郑强", "E0003", "320000"),
+    ("bank_leader", "leader", "王志刚", "E0004", "320100"),
+    ("dept_head", "depthead", "李红", "E0005", "320100"),
+    ("dept_staff", "deptstaff", "张伟", "E0006", "320100"),
+    ("am_supervisor", "supervisor", "刘洋", "E0007", "3201000101"),
+    ("account_manager", "manager", "陈晨", "E0008", "3201000101"),
+    ("vip_head", "viphead", "杨帆", "E0009", "320100"),
+    ("vip_specialist", "vipspec", "赵敏", "E0010", "320100"),
+    ("credit_reviewer", "credit", "孙磊", "E0011", "320000"),
+    ("data_entry", "entry", "黄丽", "E0012", "3201000101"),
+    ("report_viewer", "reports", "徐涛", "E0013", "32010001"),
+];
+
+/// 1 head office, 2 province branches, 6 city branches, 20 sub-branches, 60 outlets.
+fn tree() -> Vec<SeedInstitution> {
+    let node = |code: String, name: String, parent: Option<String>, kind: &'static str| SeedInstitution {
+        code,
+        name,
+        parent_code: parent,
+        kind,
+    };
+    let mut out = vec![node("000000".into(), "总行".into(), None, "management")];
+    let provinces = [
+        (
+            "320000",
+            "江苏省分行",
+            [
+                ("320100", "南京", &["玄武", "秦淮", "鼓楼", "建邺"][..]),
+                ("320500", "苏州", &["姑苏", "工业园区", "吴中"][..]),
+                ("320200", "无锡", &["梁溪", "滨湖", "新吴"][..]),
+            ],
+        ),
+        (
+            "330000",
+            "浙江省分行",
+            [
+                ("330100", "杭州", &["上城", "西湖", "滨江", "余杭"][..]),
+                ("330200", "宁波", &["海曙", "鄞州", "北仑"][..]),
+                ("330300", "温州", &["鹿城", "瓯海", "龙湾"][..]),
+            ],
+        ),
+    ];
+    let streets = [
+        "中山路",
+        "人民路",
+        "解放路",
+        "建设路",
+        "和平路",
+        "文化路",
+        "新华路",
+        "长江路",
+        "青年路",
+        "学府路",
+        "湖滨路",
+        "东风路",
+    ];
+    let mut n = 0;
+    for (pcode, pname, cities) in provinces {
+        out.push(node(pcode.into(), pname.into(), Some("000000".into()), "management"));
+        for (ccode, cname, districts) in cities {
+            out.push(node(ccode.into(), format!("{cname}分行"), Some(pcode.into()), "management"));
+            for (d, district) in districts.iter().enumerate() {
+                let scode = format!("{ccode}{:02}", d + 1);
+                out.push(node(
+                    scode.clone(),
+                    format!("{cname}{district}支行"),
+                    Some(ccode.into()),
+                    "management",
+                ));
+                for o in 0..3 {
+                    n += 1;
+                    let street = streets[n % streets.len()];
+                    let (name, kind) = if n % 5 == 0 {
+                        (format!("{district}{street}代理网点"), "agency")
+                    } else {
+                        (format!("{district}{street}网点"), "self_run")
+                    };
+                    out.push(node(format!("{scode}{:02}", o + 1), name, Some(scode.clone()), kind));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn demo_tree_has_the_promised_shape() {
+        let t = super::tree();
+        let count = |len: usize| t.iter().filter(|i| i.code.len() == len).count();
+        assert_eq!(t.len(), 1 + 2 + 6 + 20 + 60);
+        assert_eq!(count(8), 20);
+        assert_eq!(count(10), 60);
+        let codes: std::collections::HashSet<_> = t.iter().map(|i| &i.code).collect();
+        assert_eq!(codes.len(), t.len());
+    }
+}

@@ -1,0 +1,327 @@
+//! The JSON API under `/api/v1`, the same operations as the UI through the same services.
+//! Errors are `{"error": {"code", "message", "field"…}}` with a stable code.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use pcis_domain::DomainError;
+use pcis_domain::institution::{InstStatus, InstitutionId, InstitutionInput};
+use pcis_domain::role::Role;
+use pcis_domain::user::{UserId, UserInput, UserStatus};
+use pcis_service::users::AccountOp;
+use pcis_store::users::UserFilter;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::{ApiError, ApiJson};
+use crate::pages::AuditQuery;
+use crate::security::{ApiAuth, Meta};
+use crate::{AppState, Lang};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/session", post(login).delete(logout))
+        .route("/me", get(me))
+        .route("/me/password", post(change_password))
+        .route("/institutions", get(institutions).post(create_institution))
+        .route("/institutions/import", post(import_institutions))
+        .route("/institutions/{id}", get(institution).put(update_institution))
+        .route("/institutions/{id}/status", post(institution_status))
+        .route("/users", get(users).post(create_user))
+        .route("/users/{id}", get(user))
+        .route("/users/{id}/roles", put(user_roles))
+        .route("/users/{id}/account", post(user_account))
+        .route("/users/{id}/reset-password", post(reset_password))
+        .route("/audit", get(audit))
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn err(lang: Lang) -> impl Fn(DomainError) -> ApiError {
+    move |e| ApiError::new(e, lang)
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("../static/openapi.json"))
+}
+
+pub async fn readyz(State(st): State<AppState>) -> Response {
+    match st.app.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "database not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+async fn login(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiJson(b): ApiJson<LoginBody>,
+) -> ApiResult {
+    let s = st.app.login(&b.username, &b.password, &meta).await.map_err(err(lang))?;
+    let body = json!({ "token": s.token, "csrf_token": s.csrf_token, "must_change_password": s.must_change_password });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn logout(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+) -> ApiResult {
+    st.app.logout(&auth.session, &meta).await.map_err(err(lang))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn me(ApiAuth(auth): ApiAuth) -> Json<serde_json::Value> {
+    let a = &auth.session.actor;
+    Json(json!({
+        "id": a.user_id, "username": a.username, "display_name": a.display_name, "staff_no": a.staff_no,
+        "institution_id": a.institution_id, "institution_name": a.institution_name, "roles": a.roles,
+        "must_change_password": auth.session.must_change_password,
+    }))
+}
+
+#[derive(Deserialize)]
+struct PasswordBody {
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+}
+
+async fn change_password(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiJson(b): ApiJson<PasswordBody>,
+) -> ApiResult {
+    st.app
+        .change_password(&auth.session, &meta, &b.current_password, &b.new_password, &b.confirm_password)
+        .await
+        .map_err(err(lang))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn institutions(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+) -> ApiResult {
+    let list = st.app.institution_tree(&auth.session.actor, &meta).await.map_err(err(lang))?;
+    Ok(Json(json!({ "items": list })).into_response())
+}
+
+async fn institution(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    let inst = st.app.institution(&auth.session.actor, &meta, InstitutionId(id)).await.map_err(err(lang))?;
+    Ok(Json(inst).into_response())
+}
+
+#[derive(Deserialize)]
+struct NewInstitutionBody {
+    #[serde(default)]
+    parent_code: String,
+    #[serde(flatten)]
+    input: InstitutionInput,
+}
+
+async fn create_institution(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiJson(b): ApiJson<NewInstitutionBody>,
+) -> ApiResult {
+    let inst = st
+        .app
+        .create_institution(&auth.session.actor, &meta, &b.parent_code, &b.input)
+        .await
+        .map_err(err(lang))?;
+    Ok((StatusCode::CREATED, Json(inst)).into_response())
+}
+
+async fn update_institution(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<InstitutionInput>,
+) -> ApiResult {
+    let inst = st
+        .app
+        .update_institution(&auth.session.actor, &meta, InstitutionId(id), &b)
+        .await
+        .map_err(err(lang))?;
+    Ok(Json(inst).into_response())
+}
+
+#[derive(Deserialize)]
+struct StatusBody {
+    status: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn institution_status(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<StatusBody>,
+) -> ApiResult {
+    let status = InstStatus::parse(&b.status)
+        .ok_or_else(|| ApiError::new(DomainError::invalid("status", "err.required"), lang))?;
+    st.app
+        .set_institution_status(&auth.session.actor, &meta, InstitutionId(id), status, &b.reason)
+        .await
+        .map_err(err(lang))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The CSV file as the request body (`text/csv`), UTF-8 or GB18030.
+async fn import_institutions(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    body: Bytes,
+) -> ApiResult {
+    let summary = st.app.import_institutions(&auth.session.actor, &meta, &body).await.map_err(err(lang))?;
+    Ok(Json(summary).into_response())
+}
+
+#[derive(Deserialize)]
+struct UsersQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+async fn users(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    Query(q): Query<UsersQuery>,
+) -> ApiResult {
+    let filter = UserFilter { text: q.q, status: UserStatus::parse(&q.status), role: Role::parse(&q.role) };
+    let page = st
+        .app
+        .list_users(&auth.session.actor, &meta, &filter, q.page.unwrap_or(1).clamp(1, 100_000))
+        .await
+        .map_err(err(lang))?;
+    Ok(Json(page).into_response())
+}
+
+async fn user(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    let u = st.app.user(&auth.session.actor, &meta, UserId(id)).await.map_err(err(lang))?;
+    Ok(Json(u).into_response())
+}
+
+async fn create_user(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiJson(b): ApiJson<UserInput>,
+) -> ApiResult {
+    let (id, otp) = st.app.create_user(&auth.session.actor, &meta, &b).await.map_err(err(lang))?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id, "one_time_password": otp }))).into_response())
+}
+
+#[derive(Deserialize)]
+struct RolesBody {
+    roles: Vec<String>,
+}
+
+async fn user_roles(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<RolesBody>,
+) -> ApiResult {
+    st.app.set_user_roles(&auth.session.actor, &meta, UserId(id), &b.roles).await.map_err(err(lang))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct AccountBody {
+    op: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn user_account(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    Path(id): Path<i64>,
+    ApiJson(b): ApiJson<AccountBody>,
+) -> ApiResult {
+    let op = AccountOp::parse(&b.op)
+        .ok_or_else(|| ApiError::new(DomainError::invalid("op", "err.required"), lang))?;
+    st.app.account_op(&auth.session.actor, &meta, UserId(id), op, &b.reason).await.map_err(err(lang))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn reset_password(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    Path(id): Path<i64>,
+) -> ApiResult {
+    let otp = st.app.reset_password(&auth.session.actor, &meta, UserId(id)).await.map_err(err(lang))?;
+    Ok(Json(json!({ "one_time_password": otp })).into_response())
+}
+
+async fn audit(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult {
+    let filter = q.filter().map_err(err(lang))?;
+    let page = st
+        .app
+        .search_audit(&auth.session.actor, &meta, &filter, q.page.unwrap_or(1).clamp(1, 1_000_000))
+        .await
+        .map_err(err(lang))?;
+    Ok(Json(page).into_response())
+}

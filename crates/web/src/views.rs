@@ -1,0 +1,167 @@
+//! Page models and templates. One typed struct per page; askama escapes every value.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use pcis_domain::policy::{Actor, Policy};
+use pcis_domain::role::Action;
+use pcis_domain::{DomainError, FieldError};
+
+use crate::i18n::{Lang, translate};
+
+/// What every page's frame needs: language, CSRF token, the top bar and the navigation.
+pub struct Ctx {
+    pub lang: Lang,
+    pub csrf: String,
+    pub path: String,
+    pub user: Option<UserBar>,
+    pub nav: Vec<NavGroup>,
+    pub crumbs: Vec<(String, String)>,
+}
+
+pub struct UserBar {
+    pub name: String,
+    pub staff_no: String,
+    pub roles: String,
+    pub institution: String,
+}
+
+pub struct NavGroup {
+    pub label: String,
+    pub items: Vec<NavItem>,
+}
+
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: String,
+    pub active: bool,
+}
+
+impl Ctx {
+    pub fn anonymous(lang: Lang, csrf: String, path: &str) -> Ctx {
+        Ctx { lang, csrf, path: path.to_owned(), user: None, nav: Vec::new(), crumbs: Vec::new() }
+    }
+
+    /// The frame for a logged-in user; the navigation shows only what the policy grants.
+    pub fn for_actor(lang: Lang, csrf: &str, path: &str, actor: &Actor, policy: &Policy) -> Ctx {
+        let t = |k: &str| translate(lang, k, &[]);
+        let roles =
+            actor.roles.iter().map(|r| t(&format!("role.{}", r.code()))).collect::<Vec<_>>().join("、");
+        let entries: [(&str, Action, &'static str, &str); 3] = [
+            ("nav.group_admin", Action::InstitutionView, "/institutions", "nav.institutions"),
+            ("nav.group_admin", Action::UserView, "/users", "nav.users"),
+            ("nav.group_audit", Action::AuditSearch, "/audit", "nav.audit"),
+        ];
+        let mut nav: Vec<NavGroup> = Vec::new();
+        for (group, action, href, label) in entries {
+            if !policy.can(actor, action) {
+                continue;
+            }
+            let item = NavItem { href, label: t(label), active: path.starts_with(href) };
+            match nav.iter_mut().find(|g| g.label == t(group)) {
+                Some(g) => g.items.push(item),
+                None => nav.push(NavGroup { label: t(group), items: vec![item] }),
+            }
+        }
+        Ctx {
+            lang,
+            csrf: csrf.to_owned(),
+            path: path.to_owned(),
+            user: Some(UserBar {
+                name: actor.display_name.clone(),
+                staff_no: actor.staff_no.clone(),
+                roles,
+                institution: actor.institution_name.clone(),
+            }),
+            nav,
+            crumbs: Vec::new(),
+        }
+    }
+
+    pub fn crumb(mut self, label_key: &str, href: &str) -> Ctx {
+        self.crumbs.push((self.t(label_key), href.to_owned()));
+        self
+    }
+
+    pub fn t(&self, key: &str) -> String {
+        translate(self.lang, key, &[])
+    }
+
+    pub fn t1(&self, key: &str, name: &str, value: impl std::fmt::Display) -> String {
+        translate(self.lang, key, &[(name, &value.to_string())])
+    }
+
+    pub fn is_en(&self) -> bool {
+        self.lang == Lang::En
+    }
+
+    pub fn html_lang(&self) -> &'static str {
+        self.lang.code()
+    }
+
+    pub fn nav_home_active(&self) -> bool {
+        self.path == "/"
+    }
+}
+
+/// Field errors of a form, translated, shown beside each field.
+#[derive(Default)]
+pub struct FieldErrors(HashMap<&'static str, String>);
+
+impl FieldErrors {
+    pub fn from_fields(lang: Lang, fields: &[FieldError]) -> Self {
+        let mut map = HashMap::new();
+        for f in fields {
+            map.entry(f.field).or_insert_with(|| translate(lang, f.rule, &[]));
+        }
+        Self(map)
+    }
+
+    pub fn get(&self, field: &str) -> &str {
+        self.0.get(field).map_or("", String::as_str)
+    }
+
+    pub fn has(&self, field: &str) -> bool {
+        self.0.contains_key(field)
+    }
+}
+
+/// A form-level outcome: field errors to show, or another error to render as a page.
+pub fn form_errors(lang: Lang, e: DomainError) -> Result<FieldErrors, DomainError> {
+    match e {
+        DomainError::Invalid(fields) => Ok(FieldErrors::from_fields(lang, &fields)),
+        other => Err(other),
+    }
+}
+
+pub fn render<T: Template>(page: &T) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    ctx: Ctx,
+    status: u16,
+    message: String,
+}
+
+pub fn error_page(lang: Lang, status: StatusCode, message: &str) -> Response {
+    let ctx = Ctx::anonymous(lang, String::new(), "");
+    render(&ErrorPage { ctx, status: status.as_u16(), message: message.to_owned() })
+}
+
+pub async fn stylesheet() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../static/app.css"),
+    )
+}
