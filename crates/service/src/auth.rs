@@ -152,9 +152,9 @@ impl App {
         let loaded = users::load_actor(&mut tx, user).await.db()?;
         let info = users::login_info(&mut tx, user).await.db()?;
         drop(tx);
-        let expiry = if now - from_micros(row.last_seen_us) > self.config.idle() {
+        let expiry = if now - from_micros(row.last_seen_us) >= self.config.idle() {
             Some("idle")
-        } else if now - from_micros(row.created_us) > self.config.absolute() {
+        } else if now - from_micros(row.created_us) >= self.config.absolute() {
             Some("absolute")
         } else if !matches!(loaded, Some((_, UserStatus::Active))) {
             Some("user_inactive")

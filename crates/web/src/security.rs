@@ -196,7 +196,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiAuth {
         let Some(auth) = auth else {
             return Err(ApiError::new(DomainError::Unauthenticated, lang));
         };
-        let path = parts.uri.path();
+        // Nested routers see a stripped path; the original decides.
+        let path =
+            parts.extensions.get::<axum::extract::OriginalUri>().map_or(parts.uri.path(), |u| u.0.path());
         if auth.session.must_change_password && path != "/api/v1/me/password" && path != "/api/v1/session" {
             return Err(ApiError::new(DomainError::PasswordChangeRequired, lang));
         }

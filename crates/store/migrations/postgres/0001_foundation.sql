@@ -73,7 +73,7 @@ CREATE TABLE session (
     ended_us     BIGINT,
     end_reason   TEXT
 );
-CREATE INDEX session_user ON session (user_id, ended_us);
+CREATE INDEX session_by_user ON session (user_id, ended_us);
 
 CREATE TABLE audit_chain_head (
     id        INTEGER PRIMARY KEY CHECK (id = 1),

@@ -1,0 +1,140 @@
+//! Login, lockout, sessions, forced logout and CSRF (R-AUTH-1..3, 5) through the real server.
+
+use pcis_domain::role::Role;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{Api, Backend, PASSWORD, spawn_app, username_of};
+
+both_backends!(
+    one_time_password_must_be_changed_first,
+    lockout_after_five_failures,
+    idle_session_expires,
+    forced_logout_ends_sessions
+);
+
+async fn one_time_password_must_be_changed_first(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let name = username_of(Role::BizAdmin);
+    let mut api = Api::anonymous(&app);
+    let r = api.login(&name, &app.passwords[&name]).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.body["must_change_password"], true);
+    let r = api.get("/api/v1/users").await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "password_change_required"));
+    // Composition rule, named field.
+    let r = api
+        .post("/api/v1/me/password", json!({ "current_password": app.passwords[&name], "new_password": "short1", "confirm_password": "short1" }))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["error"]["field"], "new_password");
+    assert_eq!(r.body["error"]["fields"][0]["rule"], "err.password_too_short");
+    // Reusing the current (one-time) password is refused.
+    let otp = app.passwords[&name].clone();
+    let r = api
+        .post(
+            "/api/v1/me/password",
+            json!({ "current_password": otp, "new_password": otp, "confirm_password": otp }),
+        )
+        .await;
+    assert_eq!(r.body["error"]["fields"][0]["rule"], "err.password_reused", "{:?}", r.body);
+    let r = api
+        .post(
+            "/api/v1/me/password",
+            json!({ "current_password": otp, "new_password": PASSWORD, "confirm_password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get("/api/v1/users").await.status, StatusCode::OK);
+    // The old password no longer works; the new one does.
+    assert_eq!(Api::anonymous(&app).login(&name, &otp).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(Api::anonymous(&app).login(&name, PASSWORD).await.status, StatusCode::CREATED);
+}
+
+async fn lockout_after_five_failures(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let victim = username_of(Role::AccountManager);
+    app.api_as(Role::AccountManager).await; // sets the known password
+    let mut anon = Api::anonymous(&app);
+    let unknown = anon.login("nobody_here", "Wrong12345").await;
+    for _ in 0..5 {
+        let r = anon.login(&victim, "Wrong12345").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        // One message whether or not the user exists (R-AUTH-2).
+        assert_eq!(r.body, unknown.body);
+    }
+    let r = anon.login(&victim, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "locked account must refuse the right password");
+    assert_eq!(r.body, unknown.body);
+    assert_eq!(app.audit_actions("session.lock").await.len(), 1);
+    // A business administrator unlocks.
+    let admin = app.api_as(Role::BizAdmin).await;
+    let id = app.user_id(&victim).await;
+    let r = admin.post(&format!("/api/v1/users/{id}/account"), json!({ "op": "unlock" })).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    assert_eq!(anon.login(&victim, PASSWORD).await.status, StatusCode::CREATED);
+    // …or the lock ends by itself after 30 minutes.
+    for _ in 0..5 {
+        Api::anonymous(&app).login(&victim, "Wrong12345").await;
+    }
+    assert_eq!(Api::anonymous(&app).login(&victim, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    app.clock.advance(time::Duration::minutes(31));
+    assert_eq!(Api::anonymous(&app).login(&victim, PASSWORD).await.status, StatusCode::CREATED);
+}
+
+async fn idle_session_expires(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let api = app.api_as(Role::SysAdmin).await;
+    assert_eq!(api.get("/api/v1/me").await.status, StatusCode::OK);
+    app.clock.advance(time::Duration::minutes(14));
+    assert_eq!(api.get("/api/v1/me").await.status, StatusCode::OK, "activity keeps the session");
+    app.clock.advance(time::Duration::minutes(16));
+    let r = api.get("/api/v1/me").await;
+    assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+    assert!(!app.audit_actions("session.expire").await.is_empty());
+    // Absolute lifetime: active every 10 minutes, still ends after 8 hours.
+    let api = app.api_as(Role::SysAdmin).await;
+    for _ in 0..48 {
+        app.clock.advance(time::Duration::minutes(10));
+        if api.get("/api/v1/me").await.status != StatusCode::OK {
+            break;
+        }
+    }
+    assert_eq!(api.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn forced_logout_ends_sessions(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let victim = app.api_as(Role::DeptHead).await;
+    let second = app.api_as(Role::DeptHead).await;
+    let admin = app.api_as(Role::BizAdmin).await;
+    let id = app.user_id(&username_of(Role::DeptHead)).await;
+    let r = admin.post(&format!("/api/v1/users/{id}/account"), json!({ "op": "force_logout" })).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a reason is required");
+    assert_eq!(r.body["error"]["field"], "reason");
+    let r = admin
+        .post(&format!("/api/v1/users/{id}/account"), json!({ "op": "force_logout", "reason": "离岗" }))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(victim.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(second.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    // Freezing also ends sessions and refuses new logins.
+    let victim = app.api_as(Role::DeptHead).await;
+    let r =
+        admin.post(&format!("/api/v1/users/{id}/account"), json!({ "op": "freeze", "reason": "调离" })).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(victim.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        Api::anonymous(&app).login(&username_of(Role::DeptHead), PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // An administrator cannot act on their own account.
+    let own = app.user_id(&username_of(Role::BizAdmin)).await;
+    let r =
+        admin.post(&format!("/api/v1/users/{own}/account"), json!({ "op": "freeze", "reason": "x" })).await;
+    assert_eq!(
+        (r.status, r.body["error"]["reason"].as_str()),
+        (StatusCode::FORBIDDEN, Some("deny.self_action"))
+    );
+}

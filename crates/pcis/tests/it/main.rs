@@ -1,0 +1,11 @@
+//! Behaviour tests through the real HTTP server and the real CLI, each on SQLite and on
+//! PostgreSQL (`PCIS_TEST_POSTGRES_URL`). With `PCIS_TEST_REQUIRE_ALL=1` (CI) a part that
+//! would be skipped fails instead.
+
+mod helpers;
+
+mod api_admin;
+mod api_auth;
+mod browser;
+mod cli;
+mod matrix;
