@@ -111,6 +111,21 @@ impl Settings {
     }
 }
 
+/// Writes a file only its owner can read (keys, one-time passwords).
+pub fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(content.as_bytes())?;
+    Ok(())
+}
+
 /// A database URL with any password replaced.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {

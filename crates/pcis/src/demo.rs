@@ -10,7 +10,7 @@ use anyhow::Context;
 use pcis_domain::user::UserInput;
 use pcis_service::bootstrap::SeedInstitution;
 
-use crate::config::{KeyFile, Settings};
+use crate::config::{KeyFile, Settings, write_private};
 
 pub async fn run(
     dir: &Path,
@@ -59,19 +59,6 @@ pub async fn run(
         let _ = std::io::stdout().flush();
     })
     .await
-}
-
-fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(content.as_bytes())?;
-    Ok(())
 }
 
 /// (role, username, name, staff number, institution code)

@@ -49,11 +49,36 @@ enum Command {
     Migrate,
     /// Validate the configuration and the key file; print the effective settings without secrets.
     CheckConfig,
+    /// Create the head office (if the tree is empty) and a system administrator with a
+    /// one-time password, printed once. Run again, it issues a new one-time password.
+    Bootstrap {
+        #[arg(long)]
+        head_office_code: String,
+        #[arg(long)]
+        head_office_name: String,
+        #[arg(long)]
+        admin_username: String,
+        #[arg(long)]
+        admin_name: String,
+        #[arg(long)]
+        admin_staff_no: String,
+    },
+    /// Key file commands.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Audit log commands.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new key file (mode 0600) at the configured path; refuses to overwrite one.
+    Init,
 }
 
 #[derive(Subcommand)]
@@ -113,6 +138,50 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             settings.load_keys()?;
             println!("{}", settings.describe());
             println!("configuration OK");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys { command: KeysCommand::Init } => {
+            let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            if settings.key_file.exists() {
+                bail!("{} exists; refusing to overwrite a key file", settings.key_file.display());
+            }
+            config::write_private(
+                &settings.key_file,
+                &serde_json::to_string_pretty(&config::KeyFile::generate())?,
+            )?;
+            println!(
+                "key file written: {} (keep it safe: without it the audit chain cannot be verified)",
+                settings.key_file.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bootstrap {
+            head_office_code,
+            head_office_name,
+            admin_username,
+            admin_name,
+            admin_staff_no,
+        } => {
+            let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            let app = open(&settings).await?;
+            let root = pcis_service::bootstrap::SeedInstitution {
+                code: head_office_code.clone(),
+                name: head_office_name,
+                parent_code: None,
+                kind: "management",
+            };
+            app.seed_institutions(&[root]).await?;
+            let input = pcis_domain::user::UserInput {
+                username: admin_username.clone(),
+                display_name: admin_name,
+                staff_no: admin_staff_no,
+                institution_code: head_office_code,
+                roles: vec!["sys_admin".into()],
+            };
+            let password = app.provision_user(&input).await?;
+            println!(
+                "system administrator {admin_username}: one-time password {password} (must be changed at first login)"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit { command: AuditCommand::Verify } => {

@@ -325,3 +325,20 @@ async fn audit(
         .map_err(err(lang))?;
     Ok(Json(page).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every API route is documented and every documented path exists.
+    #[test]
+    fn openapi_matches_the_routes() {
+        let doc: serde_json::Value = serde_json::from_str(include_str!("../static/openapi.json")).unwrap();
+        let documented: std::collections::BTreeSet<String> =
+            doc["paths"].as_object().unwrap().keys().cloned().collect();
+        let routed: std::collections::BTreeSet<String> = include_str!("api.rs")
+            .split(".route(\"")
+            .skip(1)
+            .map(|rest| format!("/api/v1{}", &rest[..rest.find('"').unwrap()]))
+            .collect();
+        assert_eq!(documented, routed);
+    }
+}

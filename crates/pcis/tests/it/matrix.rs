@@ -1,1 +1,397 @@
-//! (being written)
+//! The permission matrix (R-USR-6), cell by cell through the real JSON API: every role × every
+//! action × a target inside and outside the actor's subtree (R-ORG-2). The expected answer is
+//! computed from the matrix rows stored in the database, so the test follows the data, and a
+//! new action fails here twice over: it has no matrix row, and `request_for` does not compile
+//! until it says how to exercise the action over HTTP.
+
+use std::collections::HashMap;
+
+use pcis_domain::audit::Outcome;
+use pcis_domain::role::{Action, Grant, Role, Scope};
+use pcis_domain::user::UserInput;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::{Api, Backend, Reply, TestApp, home_of, seed_tree, spawn_app, username_of};
+
+both_backends!(every_cell_of_the_matrix, lists_and_lookups_stay_in_scope);
+
+/// Which branch of the seeded tree a request aims at. Every test user sits on P1's branch
+/// (see `home_of`), so targets there are normally in scope and targets under P2 never are;
+/// whether a target really is in an actor's scope is still computed per role from the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Side {
+    P1,
+    P2,
+}
+
+impl Side {
+    const ALL: [Side; 2] = [Side::P1, Side::P2];
+
+    /// Where the side's targets live: an outlet, the deepest level, so that the P1 outlet is
+    /// inside every test user's home subtree (homes are P1, C1, S1 or O1 itself).
+    fn outlet(self) -> &'static str {
+        match self {
+            Side::P1 => "O1",
+            Side::P2 => "O3",
+        }
+    }
+
+    /// For names and staff numbers of the users made per side.
+    fn tag(self) -> &'static str {
+        match self {
+            Side::P1 => "p1",
+            Side::P2 => "p2",
+        }
+    }
+}
+
+/// What the requests of one side act on, prepared before any actor logs in.
+struct SideTargets {
+    institution_id: i64,
+    /// The outlet's current fields: a PUT of these is an edit that changes nothing.
+    unchanged: Value,
+    /// The account the account operations (view, freeze, unlock, reset, force logout) act on;
+    /// none of these change what later cells decide, and it is never an actor itself.
+    account_user: i64,
+    /// Per acting role, a user whose roles only that actor changes, so each attempt starts
+    /// from the roles `role_change_for` expects.
+    roles_user: HashMap<Role, i64>,
+}
+
+/// One HTTP request exercising one action.
+struct Request {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+    /// The institution the target belongs to (None: the action has no per-record target).
+    target: Option<&'static str>,
+    /// The audit action the service records for it, also when it is denied.
+    audit_action: &'static str,
+}
+
+/// The roles an actor grants in `user.create` (the second) and swaps in `user.edit_roles`
+/// (first → second). Chosen among the roles the actor administers when it administers any
+/// (R-USR-4), so that a denial of a granted cell means the matrix, not the separation of
+/// duties; `expected` still accounts for the latter.
+fn role_change_for(actor: Role) -> (Role, Role) {
+    if actor == Role::SysAdmin {
+        (Role::SecurityAuditor, Role::BizAdmin)
+    } else {
+        (Role::DeptStaff, Role::AccountManager)
+    }
+}
+
+/// The request that exercises `action` as `actor` against the side's targets; `None` where the
+/// side does not apply (the audit search has no per-record target, so it has one side only).
+/// No wildcard arm: a new `Action` must be given a request here before this compiles.
+fn request_for(action: Action, side: Side, actor: Role, t: &SideTargets) -> Option<Request> {
+    let to = |method: Method, path: String, body: Option<Value>, audit_action| {
+        Some(Request { method, path, body, target: Some(side.outlet()), audit_action })
+    };
+    let user = t.account_user;
+    let account = |op: &str| Some(json!({ "op": op, "reason": "测试" }));
+    let (_, granted) = role_change_for(actor);
+    match action {
+        Action::InstitutionView => {
+            to(Method::GET, format!("/api/v1/institutions/{}", t.institution_id), None, "institution.view")
+        }
+        Action::InstitutionManage => to(
+            Method::PUT,
+            format!("/api/v1/institutions/{}", t.institution_id),
+            Some(t.unchanged.clone()),
+            "institution.update",
+        ),
+        Action::UserView => to(Method::GET, format!("/api/v1/users/{user}"), None, "user.view"),
+        Action::UserCreate => {
+            // One creation per actor and side, so the name and staff number are unique.
+            let n = Role::ALL.iter().position(|r| *r == actor).unwrap();
+            let body = json!({
+                "username": format!("new_{}_{}", actor.code(), side.tag()),
+                "display_name": "矩阵新用户",
+                "staff_no": format!("N{n:02}{}", side.tag()),
+                "institution_code": side.outlet(),
+                "roles": [granted.code()],
+            });
+            to(Method::POST, "/api/v1/users".into(), Some(body), "user.create")
+        }
+        Action::UserEditRoles => to(
+            Method::PUT,
+            format!("/api/v1/users/{}/roles", t.roles_user[&actor]),
+            Some(json!({ "roles": [granted.code()] })),
+            "user.edit_roles",
+        ),
+        Action::UserFreeze => {
+            to(Method::POST, format!("/api/v1/users/{user}/account"), account("freeze"), "user.freeze")
+        }
+        Action::UserUnlock => {
+            to(Method::POST, format!("/api/v1/users/{user}/account"), account("unlock"), "user.unlock")
+        }
+        Action::UserResetPassword => to(
+            Method::POST,
+            format!("/api/v1/users/{user}/reset-password"),
+            Some(json!({})),
+            "user.reset_password",
+        ),
+        Action::UserForceLogout => to(
+            Method::POST,
+            format!("/api/v1/users/{user}/account"),
+            account("force_logout"),
+            "user.force_logout",
+        ),
+        Action::AuditSearch => match side {
+            Side::P1 => Some(Request {
+                method: Method::GET,
+                path: "/api/v1/audit".into(),
+                body: None,
+                target: None,
+                audit_action: "audit.search",
+            }),
+            Side::P2 => None,
+        },
+    }
+}
+
+/// Whether the institution `code` is `home` or below it in the seeded tree.
+fn within(home: &str, code: &str) -> bool {
+    let tree = seed_tree();
+    let mut at = Some(code.to_owned());
+    while let Some(c) = at {
+        if c == home {
+            return true;
+        }
+        at = tree.iter().find(|i| i.code == c).and_then(|i| i.parent_code.clone());
+    }
+    false
+}
+
+/// The policy's answer for the seeded user of `actor` (who holds that one role, at
+/// `home_of(actor)`): allowed, or the denial reason, in the order the services check — a
+/// grant, then its scope, then who administers the roles being granted or revoked.
+fn expected(grants: &[Grant], actor: Role, action: Action, target: Option<&str>) -> Result<(), &'static str> {
+    let scopes: Vec<Scope> =
+        grants.iter().filter(|g| g.role == actor && g.action == action).map(|g| g.scope).collect();
+    if scopes.is_empty() {
+        return Err("deny.no_permission");
+    }
+    let everywhere = scopes.contains(&Scope::All);
+    if let Some(code) = target {
+        if !everywhere && !within(home_of(actor), code) {
+            return Err("deny.out_of_scope");
+        }
+    }
+    let (from, to) = role_change_for(actor);
+    let changed = match action {
+        Action::UserCreate => vec![to],
+        Action::UserEditRoles => vec![from, to],
+        _ => vec![],
+    };
+    if changed.iter().any(|r| r.administered_by() != actor) {
+        return Err("deny.role_not_administered");
+    }
+    Ok(())
+}
+
+/// `None` when the reply is what was expected: any 2xx when allowed; when denied, 403 with
+/// code `forbidden` and the expected `deny.*` reason.
+fn judge(want: Result<(), &str>, got: &Reply) -> Option<String> {
+    let reason = got.body["error"]["reason"].as_str().unwrap_or("");
+    let ok = match want {
+        Ok(()) => got.status.is_success(),
+        Err(want_reason) => {
+            got.status == StatusCode::FORBIDDEN
+                && got.code() == "forbidden"
+                && reason.starts_with("deny.")
+                && reason == want_reason
+        }
+    };
+    let want = match want {
+        Ok(()) => "allowed (2xx)".to_owned(),
+        Err(r) => format!("403 {r}"),
+    };
+    (!ok).then(|| format!("expected {want}, got {} {}", got.status, got.body))
+}
+
+async fn load_grants(app: &TestApp) -> Vec<Grant> {
+    let mut tx = app.app.db.begin_read().await.unwrap();
+    pcis_store::matrix::load(&mut tx).await.expect("load the permission matrix")
+}
+
+/// Provisions a user outside the API (the test administrators cannot reach O3) and returns
+/// its id.
+async fn provision(app: &TestApp, username: &str, staff_no: &str, at: &str, role: Role) -> (i64, String) {
+    let input = UserInput {
+        username: username.into(),
+        display_name: "矩阵目标".into(),
+        staff_no: staff_no.into(),
+        institution_code: at.into(),
+        roles: vec![role.code().into()],
+    };
+    let otp = app.app.provision_user(&input).await.expect("provision");
+    (app.user_id(username).await, otp)
+}
+
+async fn side_targets(app: &TestApp, side: Side) -> SideTargets {
+    let outlet = side.outlet();
+    let inst = {
+        let mut tx = app.app.db.begin_read().await.unwrap();
+        pcis_store::institutions::get_by_code(&mut tx, outlet).await.unwrap().unwrap()
+    };
+    let unchanged = json!({
+        "code": inst.code,
+        "name": inst.name,
+        "kind": inst.kind.code(),
+        "effective_from": inst.effective_from.to_string(),
+    });
+    let tag = side.tag();
+    let (account_user, _) =
+        provision(app, &format!("acct_{tag}"), &format!("A{tag}"), outlet, Role::DeptStaff).await;
+    let mut roles_user = HashMap::new();
+    for (n, actor) in Role::ALL.iter().enumerate() {
+        let name = format!("roles_{}_{tag}", actor.code());
+        let (id, _) =
+            provision(app, &name, &format!("R{n:02}{tag}"), outlet, role_change_for(*actor).0).await;
+        roles_user.insert(*actor, id);
+    }
+    SideTargets { institution_id: inst.id.0, unchanged, account_user, roles_user }
+}
+
+async fn every_cell_of_the_matrix(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let grants = load_grants(&app).await;
+    // Deny by default makes a forgotten row look like a working refusal; demand one per action.
+    for action in Action::ALL {
+        assert!(
+            grants.iter().any(|g| g.action == *action),
+            "action {action} has no row in the permission matrix (role_permission)"
+        );
+    }
+    let mut targets = HashMap::new();
+    for side in Side::ALL {
+        targets.insert(side, side_targets(&app, side).await);
+    }
+
+    let mut cells = 0;
+    let mut mismatches = Vec::new();
+    // (actor, audit action) of every refusal, to find in the audit trail afterwards.
+    let mut refusals = Vec::new();
+    for role in Role::ALL {
+        let api = app.api_as(*role).await;
+        for action in Action::ALL {
+            for side in Side::ALL {
+                let Some(req) = request_for(*action, side, *role, &targets[&side]) else { continue };
+                let want = expected(&grants, *role, *action, req.target);
+                let got = api.call(req.method.clone(), &req.path, req.body.clone()).await;
+                cells += 1;
+                if let Some(problem) = judge(want, &got) {
+                    mismatches.push(format!(
+                        "{role} × {action} × {side:?} ({} {}): {problem}",
+                        req.method, req.path
+                    ));
+                }
+                if want.is_err() {
+                    refusals.push((username_of(*role), req.audit_action.to_owned()));
+                }
+                // Put the shared account back, so every cell sees an ordinary active user.
+                if *action == Action::UserFreeze && got.status.is_success() {
+                    let r = api.post(&req.path, json!({ "op": "reactivate" })).await;
+                    assert_eq!(r.status, StatusCode::NO_CONTENT, "reactivate after freeze: {:?}", r.body);
+                }
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {cells} matrix cells disagree with role_permission:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    assert!(refusals.len() < cells, "the matrix allows nothing at all");
+
+    // Every refusal left exactly one `denied` audit record naming the actor and the action, and
+    // nothing that was allowed was recorded as denied.
+    let mut denied = Vec::new();
+    for prefix in ["institution.", "user.", "audit."] {
+        for rec in app.audit_actions(prefix).await {
+            if rec.entry.outcome == Outcome::Denied {
+                denied.push((rec.entry.who.username, rec.entry.action));
+            }
+        }
+    }
+    refusals.sort();
+    denied.sort();
+    assert!(!denied.is_empty());
+    assert_eq!(denied, refusals, "denied audit records (left) versus refused cells (right)");
+}
+
+/// Asserts a 403 with the given reason.
+fn assert_denied(r: &Reply, reason: &str, what: &str) {
+    assert_eq!(
+        (r.status, r.code(), r.body["error"]["reason"].as_str()),
+        (StatusCode::FORBIDDEN, "forbidden", Some(reason)),
+        "{what}: {:?}",
+        r.body
+    );
+}
+
+/// The values of `field` in the `items` of a list reply.
+fn items(r: &Reply, field: &str) -> Vec<Value> {
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["items"].as_array().expect("items").iter().map(|i| i[field].clone()).collect()
+}
+
+/// The list endpoints apply the scope in the query itself, not only on single lookups.
+async fn lists_and_lookups_stay_in_scope(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    // A user under P2, out of every test administrator's reach, who has been active there.
+    let (far, otp) = provision(&app, "far_o3", "FAR1", "O3", Role::AccountManager).await;
+    assert_eq!(Api::anonymous(&app).login("far_o3", &otp).await.status, StatusCode::CREATED);
+
+    // Without a grant there is no list at all.
+    let am = app.api_as(Role::AccountManager).await;
+    for path in ["/api/v1/users", "/api/v1/institutions"] {
+        assert_denied(&am.get(path).await, "deny.no_permission", path);
+    }
+
+    // A lookup beyond the subtree is refused, not just hidden.
+    let biz = app.api_as(Role::BizAdmin).await;
+    assert_denied(&biz.get(&format!("/api/v1/users/{far}")).await, "deny.out_of_scope", "user at O3");
+
+    // The user lists of both P1 administrators hold every seeded user (all on P1's branch)
+    // and nothing from under P2.
+    let mut p1_branch = Vec::new();
+    for code in ["P1", "C1", "S1", "O1", "O2"] {
+        p1_branch.push(json!(app.institution_id(code).await));
+    }
+    for role in [Role::BizAdmin, Role::SysAdmin] {
+        let api = app.api_as(role).await;
+        let r = api.get("/api/v1/users").await;
+        let names = items(&r, "username");
+        assert!(r.body["total"].as_i64() == Some(names.len() as i64), "one page holds all: {:?}", r.body);
+        assert!(!names.contains(&json!("far_o3")), "{role} sees a user under P2: {names:?}");
+        for seeded in Role::ALL {
+            assert!(names.contains(&json!(username_of(*seeded))), "{role} misses {}", username_of(*seeded));
+        }
+        for inst in items(&r, "institution_id") {
+            assert!(p1_branch.contains(&inst), "{role} sees a user of institution {inst}");
+        }
+    }
+
+    // The institution tree likewise stops at P1's branch.
+    let codes = items(&biz.get("/api/v1/institutions").await, "code");
+    assert_eq!(codes.len(), 5, "{codes:?}");
+    for code in ["P1", "C1", "S1", "O1", "O2"] {
+        assert!(codes.contains(&json!(code)), "{code} missing from {codes:?}");
+    }
+
+    // The security auditor at P1 sees what P1's people did, not what happened under P2 —
+    // though the far user's login is recorded.
+    let auditor = app.api_as(Role::SecurityAuditor).await;
+    let mine = items(&auditor.get("/api/v1/audit?username=u_biz_admin").await, "action");
+    assert!(!mine.is_empty(), "the auditor should see u_biz_admin's records");
+    let far_records = items(&auditor.get("/api/v1/audit?username=far_o3").await, "action");
+    assert!(far_records.is_empty(), "the auditor at P1 sees records from O3: {far_records:?}");
+    let stored = app.audit_actions("session.").await;
+    assert!(stored.iter().any(|r| r.entry.who.username == "far_o3"), "far_o3's login is not recorded");
+}
