@@ -3,8 +3,7 @@
 //! carry 256 random bits and only their SHA-256 is stored; a frozen or deregistered user has
 //! no live session; a user whose password is one-time or expired can do nothing but change it.
 
-use pcis_domain::audit::{AuditWho, Outcome};
-use pcis_domain::password;
+use pcis_domain::audit::{AuditEntry, AuditWho, Outcome};
 use pcis_domain::policy::Actor;
 use pcis_domain::user::{UserId, UserStatus, Username};
 use pcis_domain::{DomainError, DomainResult, FieldError};
@@ -13,7 +12,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use time::Duration;
 
-use crate::{App, DbExt, RequestMeta, entry, truncate, who};
+use crate::{App, DbExt, RequestMeta, entry, hashing, truncate, who};
 
 /// What a successful login hands to the client. The token goes into the cookie or the
 /// `Authorization: Bearer` header and nowhere else.
@@ -51,71 +50,56 @@ impl App {
         password: &str,
         meta: &RequestMeta,
     ) -> DomainResult<NewSession> {
-        let now = self.clock.now();
         let name = Username::parse(username).map(|u| u.as_str().to_owned()).unwrap_or_default();
-        let mut tx = self.db.begin().await.db()?;
+        // Read, verify outside any transaction (Argon2 is slow), then write the outcome.
+        let mut tx = self.db.begin_read().await.db()?;
         let info =
             if name.is_empty() { None } else { users::login_info_by_name(&mut tx, &name).await.db()? };
-        let anon = AuditWho {
+        drop(tx);
+        let now = self.clock.now();
+        let refusal = match &info {
+            None => Some("unknown_user"),
+            Some(i) if i.locked_until_us.is_some_and(|t| from_micros(t) > now) => Some("locked"),
+            Some(i) if UserStatus::parse(&i.status) != Some(UserStatus::Active) => Some("not_active"),
+            Some(_) => None,
+        };
+        let verified = match (&info, refusal) {
+            (Some(i), None) => hashing::verify(password, &i.password_hash).await,
+            _ => {
+                hashing::verify_against_dummy(password).await;
+                false
+            }
+        };
+        let mut who = AuditWho {
             username: truncate(&username.trim().to_lowercase(), 32),
             ip: meta.ip.clone(),
             user_agent: truncate(&meta.user_agent, 200),
             ..AuditWho::default()
         };
-        let Some(info) = info else {
-            password::verify_against_dummy(password);
-            let e = entry(anon, "session.login", "user", "");
-            self.record(
-                &mut tx,
-                pcis_domain::audit::AuditEntry {
-                    outcome: Outcome::Failed,
-                    reason: "unknown_user".into(),
-                    ..e
-                },
-            )
-            .await?;
+        who.user_id = info.as_ref().map(|i| i.id);
+        let target = info.as_ref().map_or(String::new(), |i| i.id.to_string());
+        let mut tx = self.db.begin().await.db()?;
+        let (Some(info), true) = (info, verified) else {
+            let reason = refusal.unwrap_or("bad_password");
+            let e = entry(who.clone(), "session.login", "user", &target);
+            self.record(&mut tx, AuditEntry { outcome: Outcome::Failed, reason: reason.into(), ..e }).await?;
+            if let (Some(id), None) = (who.user_id, refusal) {
+                let failures = users::increment_login_failures(&mut tx, UserId(id)).await.db()?;
+                if failures >= self.config.lockout_failures {
+                    let until = now + Duration::minutes(self.config.lockout_minutes);
+                    users::set_login_failures(&mut tx, UserId(id), 0, Some(until)).await.db()?;
+                    let lock = entry(who, "session.lock", "user", id);
+                    self.record(
+                        &mut tx,
+                        AuditEntry { detail: format!("{{\"failures\":{failures}}}"), ..lock },
+                    )
+                    .await?;
+                }
+            }
             tx.commit().await.db()?;
             return Err(DomainError::BadCredentials);
         };
         let id = UserId(info.id);
-        let mut who = anon;
-        who.user_id = Some(info.id);
-        let fail = |reason: &str| pcis_domain::audit::AuditEntry {
-            outcome: Outcome::Failed,
-            reason: reason.to_owned(),
-            ..entry(who.clone(), "session.login", "user", info.id)
-        };
-        if info.locked_until_us.is_some_and(|t| from_micros(t) > now) {
-            password::verify_against_dummy(password);
-            self.record(&mut tx, fail("locked")).await?;
-            tx.commit().await.db()?;
-            return Err(DomainError::BadCredentials);
-        }
-        if UserStatus::parse(&info.status) != Some(UserStatus::Active) {
-            password::verify_against_dummy(password);
-            self.record(&mut tx, fail("not_active")).await?;
-            tx.commit().await.db()?;
-            return Err(DomainError::BadCredentials);
-        }
-        if !password::verify(password, &info.password_hash) {
-            let failures = info.failed_logins + 1;
-            if failures >= self.config.lockout_failures {
-                let until = now + Duration::minutes(self.config.lockout_minutes);
-                users::set_login_failures(&mut tx, id, 0, Some(until)).await.db()?;
-                self.record(&mut tx, fail("bad_password")).await?;
-                let lock = entry(who.clone(), "session.lock", "user", info.id);
-                self.record(
-                    &mut tx,
-                    pcis_domain::audit::AuditEntry { detail: format!("{{\"failures\":{failures}}}"), ..lock },
-                )
-                .await?;
-            } else {
-                users::set_login_failures(&mut tx, id, failures, None).await.db()?;
-                self.record(&mut tx, fail("bad_password")).await?;
-            }
-            tx.commit().await.db()?;
-            return Err(DomainError::BadCredentials);
-        }
         users::set_login_failures(&mut tx, id, 0, None).await.db()?;
         let token = random_token();
         let csrf_token = random_token();
@@ -167,10 +151,7 @@ impl App {
             let who = AuditWho { user_id: Some(row.user_id), ip: meta.ip.clone(), ..AuditWho::default() };
             self.record(
                 &mut tx,
-                pcis_domain::audit::AuditEntry {
-                    reason: reason.into(),
-                    ..entry(who, "session.expire", "user", row.user_id)
-                },
+                AuditEntry { reason: reason.into(), ..entry(who, "session.expire", "user", row.user_id) },
             )
             .await?;
             tx.commit().await.db()?;
@@ -220,40 +201,28 @@ impl App {
         if new != confirm {
             errors.push(FieldError::new("confirm_password", "err.password_mismatch"));
         }
-        let mut tx = self.db.begin().await.db()?;
+        let mut tx = self.db.begin_read().await.db()?;
         let info =
             users::login_info(&mut tx, actor.user_id).await.db()?.ok_or(DomainError::Unauthenticated)?;
-        if !password::verify(current, &info.password_hash) {
+        let history = self.config.password.history as i64;
+        let recent = users::recent_password_hashes(&mut tx, actor.user_id, history).await.db()?;
+        drop(tx);
+        if !hashing::verify(current, &info.password_hash).await {
             errors.insert(0, FieldError::new("current_password", "err.password_wrong"));
         }
-        if errors.is_empty() {
-            let recent =
-                users::recent_password_hashes(&mut tx, actor.user_id, self.config.password.history as i64)
-                    .await
-                    .db()?;
-            if recent.iter().any(|h| password::verify(new, h)) {
-                errors.push(FieldError::new("new_password", "err.password_reused"));
-            }
+        if errors.is_empty() && hashing::verify_any(new, recent).await {
+            errors.push(FieldError::new("new_password", "err.password_reused"));
         }
+        let new_hash = if errors.is_empty() { hashing::hash(new).await } else { String::new() };
+        let mut tx = self.db.begin().await.db()?;
         if !errors.is_empty() {
-            drop(tx);
-            let mut tx = self.db.begin().await.db()?;
             let e = entry(who(actor, meta), "user.change_password", "user", actor.user_id.0);
-            self.record(
-                &mut tx,
-                pcis_domain::audit::AuditEntry {
-                    outcome: Outcome::Failed,
-                    reason: errors[0].rule.into(),
-                    ..e
-                },
-            )
-            .await?;
+            let failed = AuditEntry { outcome: Outcome::Failed, reason: errors[0].rule.into(), ..e };
+            self.record(&mut tx, failed).await?;
             tx.commit().await.db()?;
             return Err(DomainError::Invalid(errors));
         }
-        users::set_password(&mut tx, actor.user_id, &password::hash(new), false, self.clock.now())
-            .await
-            .db()?;
+        users::set_password(&mut tx, actor.user_id, &new_hash, false, self.clock.now()).await.db()?;
         self.record(&mut tx, entry(who(actor, meta), "user.change_password", "user", actor.user_id.0))
             .await?;
         tx.commit().await.db()

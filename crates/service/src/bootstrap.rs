@@ -66,13 +66,13 @@ impl App {
     /// password (to be changed at first login), unlocked and active. Returns the password.
     pub async fn provision_user(&self, input: &UserInput) -> DomainResult<String> {
         let draft = input.parse()?;
+        let otp = password::generate_one_time();
+        let hash = crate::hashing::hash(&otp).await;
         let mut tx = self.db.begin().await.db()?;
         let inst = institutions::get_by_code(&mut tx, &draft.institution_code)
             .await
             .db()?
             .ok_or(pcis_domain::DomainError::invalid("institution_code", "err.inst_unknown"))?;
-        let otp = password::generate_one_time();
-        let hash = password::hash(&otp);
         let now = self.clock.now();
         let existing = users::login_info_by_name(&mut tx, draft.username.as_str()).await.db()?;
         let id = match existing {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+mod hashing;
 pub mod institutions;
 pub mod users;
 

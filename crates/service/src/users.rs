@@ -13,7 +13,7 @@ use pcis_store::{Page, Tx, institutions, sessions};
 use serde_json::json;
 
 use crate::audit::with_detail;
-use crate::{App, DbExt, RequestMeta, entry, who};
+use crate::{App, DbExt, RequestMeta, entry, hashing, who};
 
 /// The administrative operations on one account, each a separate permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +114,9 @@ impl App {
         input: &UserInput,
     ) -> DomainResult<(UserId, String)> {
         let draft = input.parse()?;
+        // Hash before the transaction: the write lock is not held through Argon2.
+        let otp = password::generate_one_time();
+        let otp_hash = hashing::hash(&otp).await;
         let mut tx = self.db.begin().await.db()?;
         let e = entry(who(actor, meta), "user.create", "user", draft.username.as_str());
         let inst = institutions::get_by_code(&mut tx, &draft.institution_code)
@@ -143,9 +146,7 @@ impl App {
         if !errors.is_empty() {
             return Err(DomainError::Invalid(errors));
         }
-        let otp = password::generate_one_time();
-        let id =
-            store::insert(&mut tx, &draft, inst.id, &password::hash(&otp), self.clock.now()).await.db()?;
+        let id = store::insert(&mut tx, &draft, inst.id, &otp_hash, self.clock.now()).await.db()?;
         let detail =
             json!({ "username": draft.username.as_str(), "institution": inst.code, "roles": draft.roles });
         let mut e = with_detail(e, detail);
@@ -255,6 +256,8 @@ impl App {
         meta: &RequestMeta,
         id: UserId,
     ) -> DomainResult<String> {
+        let otp = password::generate_one_time();
+        let otp_hash = hashing::hash(&otp).await;
         let mut tx = self.db.begin().await.db()?;
         let (target, e) = self.target(&mut tx, actor, meta, id, "user.reset_password").await?;
         if let Err(err) = self.policy.authorize_on_user(actor, Action::UserResetPassword, id, &target.path) {
@@ -263,9 +266,8 @@ impl App {
         if target.user.status == UserStatus::Deregistered {
             return Err(DomainError::Conflict("err.user_deregistered"));
         }
-        let otp = password::generate_one_time();
         let now = self.clock.now();
-        store::set_password(&mut tx, id, &password::hash(&otp), true, now).await.db()?;
+        store::set_password(&mut tx, id, &otp_hash, true, now).await.db()?;
         let ended = sessions::end_all_for_user(&mut tx, id, "password_reset", now).await.db()?;
         self.record(&mut tx, with_detail(e, json!({ "sessions_ended": ended }))).await?;
         tx.commit().await.db()?;

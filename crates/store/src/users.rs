@@ -352,3 +352,14 @@ pub async fn count_locked(tx: &mut Tx, scope: &ScopeFilter, now: OffsetDateTime)
     q.bind(Arg::I64(micros(now))).scope("i.path", scope);
     on_tx!(tx, c => bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_one(c).await)
 }
+
+/// Counts one more failed login atomically and returns the new count, so concurrent
+/// failures are all counted.
+pub async fn increment_login_failures(tx: &mut Tx, id: UserId) -> DbResult<i32> {
+    on_tx!(tx, c => {
+        sqlx::query_scalar("UPDATE app_user SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
+            .bind(id.0)
+            .fetch_one(c)
+            .await
+    })
+}
