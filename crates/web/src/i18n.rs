@@ -53,6 +53,17 @@ mod tests {
     }
 
     #[test]
+    fn every_role_has_a_name_and_duties_in_both_languages() {
+        for role in pcis_domain::role::Role::ALL {
+            for lang in [Lang::Zh, Lang::En] {
+                for key in [format!("role.{}", role.code()), format!("role_desc.{}", role.code())] {
+                    assert_ne!(translate(lang, &key, &[]), key);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_domain_message_key_is_translated() {
         // Keys used by the domain and the service layer as rules and reasons.
         let src = [

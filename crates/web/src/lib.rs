@@ -45,6 +45,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(api::readyz))
         .route("/static/app.css", get(views::stylesheet))
+        .route("/static/app.js", get(views::script))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::session_and_csrf))

@@ -246,6 +246,8 @@ struct HomePage {
     welcome: String,
     /// (label, link, count)
     todos: Vec<(String, String, i64)>,
+    /// (role name, what the role does)
+    duties: Vec<(String, String)>,
 }
 
 async fn home(State(st): State<AppState>, lang: Lang, Meta(meta): Meta, UiAuth(auth): UiAuth) -> PageResult {
@@ -258,7 +260,12 @@ async fn home(State(st): State<AppState>, lang: Lang, Meta(meta): Meta, UiAuth(a
         }
     }
     let welcome = crate::translate(lang, "home.welcome", &[("name", &actor.display_name)]);
-    Ok(render(&HomePage { ctx: ctx(&st, lang, &auth, "/"), welcome, todos }))
+    let duties = actor
+        .roles
+        .iter()
+        .map(|r| (t(lang, &format!("role.{}", r.code())), t(lang, &format!("role_desc.{}", r.code()))))
+        .collect();
+    Ok(render(&HomePage { ctx: ctx(&st, lang, &auth, "/"), welcome, todos, duties }))
 }
 
 // ---- institutions ----

@@ -159,6 +159,16 @@ pub fn error_page(lang: Lang, status: StatusCode, message: &str) -> Response {
     render(&ErrorPage { ctx, status: status.as_u16(), message: message.to_owned() })
 }
 
+pub async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/app.js"),
+    )
+}
+
 pub async fn stylesheet() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
