@@ -176,10 +176,11 @@ fn expected(grants: &[Grant], actor: Role, action: Action, target: Option<&str>)
         return Err("deny.no_permission");
     }
     let everywhere = scopes.contains(&Scope::All);
-    if let Some(code) = target {
-        if !everywhere && !within(home_of(actor), code) {
-            return Err("deny.out_of_scope");
-        }
+    if let Some(code) = target
+        && !everywhere
+        && !within(home_of(actor), code)
+    {
+        return Err("deny.out_of_scope");
     }
     let (from, to) = role_change_for(actor);
     let changed = match action {
