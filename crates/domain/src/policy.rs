@@ -120,10 +120,10 @@ impl Policy {
             }
         }
         for role in after {
-            if let Some(required) = role.one_per_institution_level() {
-                if level.get() != required {
-                    return Err(DomainError::Invalid(vec![FieldError::new("roles", "err.role_level")]));
-                }
+            if let Some(required) = role.one_per_institution_level()
+                && level.get() != required
+            {
+                return Err(DomainError::Invalid(vec![FieldError::new("roles", "err.role_level")]));
             }
         }
         Ok(())

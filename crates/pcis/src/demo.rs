@@ -51,7 +51,7 @@ pub async fn run(
             "Logins (one-time passwords, to be changed at first login; also in {}):",
             logins_file.display()
         );
-        println!("  {:<18} {:<12} {}", "role", "username", "password");
+        println!("  {:<18} {:<12} password", "role", "username");
         for l in &logins {
             let parts: Vec<&str> = l.split(' ').collect();
             println!("  {:<18} {:<12} {}", parts[0], parts[1], parts[2]);

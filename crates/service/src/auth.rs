@@ -76,7 +76,11 @@ impl App {
             user_agent: truncate(&meta.user_agent, 200),
             ..AuditWho::default()
         };
-        who.user_id = info.as_ref().map(|i| i.id);
+        if let Some(i) = &info {
+            who.user_id = Some(i.id);
+            who.institution_id = Some(i.institution_id);
+            who.roles = i.roles.clone().unwrap_or_default();
+        }
         let target = info.as_ref().map_or(String::new(), |i| i.id.to_string());
         let mut tx = self.db.begin().await.db()?;
         let (Some(info), true) = (info, verified) else {
@@ -148,7 +152,10 @@ impl App {
         let mut tx = self.db.begin().await.db()?;
         if let Some(reason) = expiry {
             sessions::end(&mut tx, &token_hash, reason, now).await.db()?;
-            let who = AuditWho { user_id: Some(row.user_id), ip: meta.ip.clone(), ..AuditWho::default() };
+            let who = match &loaded {
+                Some((actor, _)) => who(actor, meta),
+                None => AuditWho { user_id: Some(row.user_id), ip: meta.ip.clone(), ..AuditWho::default() },
+            };
             self.record(
                 &mut tx,
                 AuditEntry { reason: reason.into(), ..entry(who, "session.expire", "user", row.user_id) },

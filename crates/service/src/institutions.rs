@@ -132,10 +132,10 @@ impl App {
             return Err(self.deny(tx, e, err).await);
         }
         let draft = input.parse(before.level)?;
-        if let Some(other) = store::get_by_code(&mut tx, draft.code.as_str()).await.db()? {
-            if other.id != id {
-                return Err(DomainError::invalid("code", "err.inst_code_taken"));
-            }
+        if let Some(other) = store::get_by_code(&mut tx, draft.code.as_str()).await.db()?
+            && other.id != id
+        {
+            return Err(DomainError::invalid("code", "err.inst_code_taken"));
         }
         store::update(&mut tx, id, &draft, self.clock.now()).await.db()?;
         let after = store::get(&mut tx, id).await.db()?.ok_or(DomainError::NotFound)?;

@@ -69,7 +69,7 @@ impl Row {
 const SELECT: &str = "SELECT u.id, u.username, u.display_name, u.staff_no, u.institution_id,
         i.name AS institution_name, i.path AS institution_path, i.level AS institution_level,
         u.status, u.locked_until_us, u.must_change_password,
-        (SELECT STRING_AGG(r.role, ',') FROM user_role r WHERE r.user_id = u.id) AS roles
+        (SELECT STRING_AGG(r.role, ',' ORDER BY r.role) FROM user_role r WHERE r.user_id = u.id) AS roles
     FROM app_user u JOIN institution i ON i.id = u.institution_id";
 
 pub async fn insert(
@@ -215,14 +215,19 @@ pub struct LoginInfo {
     pub must_change_password: bool,
     pub failed_logins: i32,
     pub locked_until_us: Option<i64>,
+    /// For the audit record of the attempt: where the account sits and its roles.
+    pub institution_id: i64,
+    pub roles: Option<String>,
 }
+
+const LOGIN_INFO: &str = "SELECT id, status, password_hash, password_changed_us, must_change_password, failed_logins,
+        locked_until_us, institution_id,
+        (SELECT STRING_AGG(r.role, ',' ORDER BY r.role) FROM user_role r WHERE r.user_id = app_user.id) AS roles
+    FROM app_user";
 
 pub async fn login_info_by_name(tx: &mut Tx, username: &str) -> DbResult<Option<LoginInfo>> {
     on_tx!(tx, c => {
-        sqlx::query_as(
-            "SELECT id, status, password_hash, password_changed_us, must_change_password, failed_logins, locked_until_us
-             FROM app_user WHERE username = $1",
-        )
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{LOGIN_INFO} WHERE username = $1")))
         .bind(username)
         .fetch_optional(c)
         .await
@@ -231,10 +236,7 @@ pub async fn login_info_by_name(tx: &mut Tx, username: &str) -> DbResult<Option<
 
 pub async fn login_info(tx: &mut Tx, id: UserId) -> DbResult<Option<LoginInfo>> {
     on_tx!(tx, c => {
-        sqlx::query_as(
-            "SELECT id, status, password_hash, password_changed_us, must_change_password, failed_logins, locked_until_us
-             FROM app_user WHERE id = $1",
-        )
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{LOGIN_INFO} WHERE id = $1")))
         .bind(id.0)
         .fetch_optional(c)
         .await

@@ -48,7 +48,12 @@ pub fn routes() -> Router<AppState> {
 type PageResult = Result<Response, PageError>;
 
 fn ctx(st: &AppState, lang: Lang, auth: &Auth, path: &str) -> Ctx {
-    Ctx::for_actor(lang, &auth.session.csrf_token, path, &auth.session.actor, &st.app.policy)
+    let mut ctx = Ctx::for_actor(lang, &auth.session.csrf_token, path, &auth.session.actor, &st.app.policy);
+    if auth.session.must_change_password {
+        // Nothing else is open until the password is changed; don't offer it.
+        ctx.nav.clear();
+    }
+    ctx
 }
 
 fn err(lang: Lang) -> impl Fn(DomainError) -> PageError {
@@ -1078,6 +1083,18 @@ impl AuditQuery {
     }
 }
 
+/// Reasons are i18n keys (`err.*`, `deny.*`), system codes (`audit_reason.*`) or free text
+/// typed by staff, which is shown as written.
+fn reason_text(lang: Lang, reason: &str) -> String {
+    let key = if reason.starts_with("err.") || reason.starts_with("deny.") {
+        reason.to_owned()
+    } else {
+        format!("audit_reason.{reason}")
+    };
+    let text = t(lang, &key);
+    if text == key { reason.to_owned() } else { text }
+}
+
 fn outcome_class(o: Outcome) -> &'static str {
     match o {
         Outcome::Success => "success",
@@ -1125,7 +1142,7 @@ async fn audit(
                     },
                     outcome: t(lang, &format!("outcome.{}", a.entry.outcome.code())),
                     outcome_class: outcome_class(a.entry.outcome),
-                    reason: a.entry.reason.clone(),
+                    reason: reason_text(lang, &a.entry.reason),
                     ip: a.entry.who.ip.clone(),
                     detail: a.entry.detail.clone(),
                 })

@@ -137,10 +137,8 @@ async fn presented_token(
     if is_api {
         return Ok((None, req));
     }
-    if let Some(q) = req.uri().query() {
-        if let Some(v) = form_field(q.as_bytes(), "_csrf") {
-            return Ok((Some(v), req));
-        }
+    if let Some(v) = req.uri().query().and_then(|q| form_field(q.as_bytes(), "_csrf")) {
+        return Ok((Some(v), req));
     }
     let is_form = req
         .headers()

@@ -83,7 +83,8 @@ pub struct TestApp {
     pub db_url: String,
     pub app: App,
     pub clock: Arc<ManualClock>,
-    pub dir: tempfile::TempDir,
+    /// Holds the temporary files (SQLite database, key file) until the test ends.
+    pub _dir: tempfile::TempDir,
     pub key_file: PathBuf,
     /// username → one-time password, for every seeded user.
     pub passwords: HashMap<String, String>,
@@ -162,7 +163,7 @@ pub async fn spawn_app_with(backend: Backend, config: SecurityConfig) -> Option<
             .await
             .unwrap();
     });
-    Some(TestApp { base: format!("http://{addr}"), db_url, app, clock, dir, key_file, passwords })
+    Some(TestApp { base: format!("http://{addr}"), db_url, app, clock, _dir: dir, key_file, passwords })
 }
 
 fn hex_decode(s: &str) -> Vec<u8> {
