@@ -45,18 +45,22 @@ pub async fn run(
     write_private(&logins_file, &(logins.join("\n") + "\n"))?;
     let listen = listen.to_owned();
     crate::serve(app, &listen, false, |addr| {
-        println!("PCIS demo — 个人客户信息系统");
-        println!("URL: http://{addr}/");
-        println!(
+        // Write errors are ignored: a closed stdout (a script that read the URL and went
+        // away) must not take the server down.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "PCIS demo — 个人客户信息系统");
+        let _ = writeln!(out, "URL: http://{addr}/");
+        let _ = writeln!(
+            out,
             "Logins (one-time passwords, to be changed at first login; also in {}):",
             logins_file.display()
         );
-        println!("  {:<18} {:<12} password", "role", "username");
+        let _ = writeln!(out, "  {:<18} {:<12} password", "role", "username");
         for l in &logins {
             let parts: Vec<&str> = l.split(' ').collect();
-            println!("  {:<18} {:<12} {}", parts[0], parts[1], parts[2]);
+            let _ = writeln!(out, "  {:<18} {:<12} {}", parts[0], parts[1], parts[2]);
         }
-        let _ = std::io::stdout().flush();
+        let _ = out.flush();
     })
     .await
 }

@@ -8,6 +8,7 @@ use crate::both_backends;
 use crate::helpers::{Api, Backend, PASSWORD, spawn_app, username_of};
 
 both_backends!(
+    branch_auditor_sees_logins_of_its_subtree,
     one_time_password_must_be_changed_first,
     lockout_after_five_failures,
     idle_session_expires,
@@ -137,4 +138,23 @@ async fn forced_logout_ends_sessions(b: Backend) {
         (r.status, r.body["error"]["reason"].as_str()),
         (StatusCode::FORBIDDEN, Some("deny.self_action"))
     );
+}
+
+/// Login records carry the user's institution, so an auditor below head office sees the
+/// logins, failures and locks of its own subtree (and nothing above or beside it).
+async fn branch_auditor_sees_logins_of_its_subtree(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    app.api_as(Role::DeptHead).await;
+    Api::anonymous(&app).login(&username_of(Role::DeptHead), "Wrong12345").await;
+    let auditor = app.api_as(Role::SecurityAuditor).await;
+    let r = auditor
+        .get(&format!("/api/v1/audit?action=session.login&username={}", username_of(Role::DeptHead)))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let outcomes: Vec<&str> =
+        r.body["items"].as_array().unwrap().iter().map(|i| i["outcome"].as_str().unwrap()).collect();
+    assert!(outcomes.contains(&"success") && outcomes.contains(&"failed"), "{outcomes:?}");
+    let record = &r.body["items"][0];
+    assert_eq!(record["who"]["roles"], "dept_head");
+    assert!(record["who"]["institution_id"].is_i64());
 }
