@@ -63,6 +63,7 @@ pub struct User {
     pub institution_name: String,
     pub status: UserStatus,
     pub roles: Vec<Role>,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub locked_until: Option<time::OffsetDateTime>,
     pub must_change_password: bool,
 }

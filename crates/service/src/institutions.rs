@@ -202,13 +202,12 @@ impl App {
         meta: &RequestMeta,
         bytes: &[u8],
     ) -> DomainResult<ImportSummary> {
-        let text = crate::audit::decode_text(bytes);
-        let rows = parse_csv(&text)?;
         let mut tx = self.db.begin().await.db()?;
         let e = entry(who(actor, meta), "institution.import", "institution", "");
         if let Err(err) = self.policy.scope(actor, Action::InstitutionManage) {
             return Err(self.deny(tx, e, err).await);
         }
+        let rows = parse_csv(&crate::audit::decode_text(bytes))?;
         let mut errors = Vec::new();
         let mut summary = ImportSummary::default();
         // Parents first: a row's parent is either stored already or an earlier level in the file.

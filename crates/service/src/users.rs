@@ -189,6 +189,9 @@ impl App {
         if let Err(err) = allowed {
             return Err(self.deny(tx, e, err).await);
         }
+        if target.user.status == UserStatus::Deregistered {
+            return Err(DomainError::Conflict("err.user_deregistered"));
+        }
         self.check_unique_roles(&mut tx, &roles, target.user.institution_id, Some(id)).await?;
         store::set_roles(&mut tx, id, &roles).await.db()?;
         let detail = json!({ "before": target.user.roles, "after": roles });

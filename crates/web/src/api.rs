@@ -1,8 +1,7 @@
 //! The JSON API under `/api/v1`, the same operations as the UI through the same services.
 //! Errors are `{"error": {"code", "message", "field"…}}` with a stable code.
 
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -16,7 +15,7 @@ use pcis_store::users::UserFilter;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::error::{ApiError, ApiJson};
+use crate::error::{ApiBody, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::pages::AuditQuery;
 use crate::security::{ApiAuth, Meta};
 use crate::{AppState, Lang};
@@ -130,7 +129,7 @@ async fn institution(
     lang: Lang,
     Meta(meta): Meta,
     ApiAuth(auth): ApiAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult {
     let inst = st.app.institution(&auth.session.actor, &meta, InstitutionId(id)).await.map_err(err(lang))?;
     Ok(Json(inst).into_response())
@@ -164,7 +163,7 @@ async fn update_institution(
     lang: Lang,
     Meta(meta): Meta,
     ApiAuth(auth): ApiAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<InstitutionInput>,
 ) -> ApiResult {
     let inst = st
@@ -187,7 +186,7 @@ async fn institution_status(
     lang: Lang,
     Meta(meta): Meta,
     ApiAuth(auth): ApiAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<StatusBody>,
 ) -> ApiResult {
     let status = InstStatus::parse(&b.status)
@@ -205,7 +204,7 @@ async fn import_institutions(
     lang: Lang,
     Meta(meta): Meta,
     ApiAuth(auth): ApiAuth,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> ApiResult {
     let summary = st.app.import_institutions(&auth.session.actor, &meta, &body).await.map_err(err(lang))?;
     Ok(Json(summary).into_response())
@@ -228,7 +227,7 @@ async fn users(
     lang: Lang,
     Meta(meta): Meta,
     ApiAuth(auth): ApiAuth,
-    Query(q): Query<UsersQuery>,
+    ApiQuery(q): ApiQuery<UsersQuery>,
 ) -> ApiResult {
     let filter = UserFilter { text: q.q, status: UserStatus::parse(&q.status), role: Role::parse(&q.role) };
     let page = st
@@ -244,7 +243,7 @@ async fn user(
     lang: Lang,
     Meta(meta): Meta,
     ApiAuth(auth): ApiAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult {
     let u = st.app.user(&auth.session.actor, &meta, UserId(id)).await.map_err(err(lang))?;
     Ok(Json(u).into_response())
@@ -271,7 +270,7 @@ async fn user_roles(
     lang: Lang,
     Meta(meta): Meta,
     ApiAuth(auth): ApiAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<RolesBody>,
 ) -> ApiResult {
     st.app.set_user_roles(&auth.session.actor, &meta, UserId(id), &b.roles).await.map_err(err(lang))?;
@@ -290,7 +289,7 @@ async fn user_account(
     lang: Lang,
     Meta(meta): Meta,
     ApiAuth(auth): ApiAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<AccountBody>,
 ) -> ApiResult {
     let op = AccountOp::parse(&b.op)
@@ -304,7 +303,7 @@ async fn reset_password(
     lang: Lang,
     Meta(meta): Meta,
     ApiAuth(auth): ApiAuth,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult {
     let otp = st.app.reset_password(&auth.session.actor, &meta, UserId(id)).await.map_err(err(lang))?;
     Ok(Json(json!({ "one_time_password": otp })).into_response())
@@ -315,7 +314,7 @@ async fn audit(
     lang: Lang,
     Meta(meta): Meta,
     ApiAuth(auth): ApiAuth,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult {
     let filter = q.filter().map_err(err(lang))?;
     let page = st

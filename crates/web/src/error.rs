@@ -68,6 +68,7 @@ impl IntoResponse for PageError {
             (None, StatusCode::NOT_FOUND) => "err.not_found",
             (None, StatusCode::METHOD_NOT_ALLOWED) => "err.method",
             (None, StatusCode::PAYLOAD_TOO_LARGE) => "err.too_large",
+            (None, StatusCode::BAD_REQUEST) => "err.bad_request",
             (None, _) => "err.internal",
         };
         (self.status, views::error_page(self.lang, self.status, &translate(self.lang, key, &[])))
@@ -170,5 +171,65 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 _ => ApiError::plain(StatusCode::BAD_REQUEST, "bad_json", "err.bad_json", lang),
             }),
         }
+    }
+}
+
+impl ApiError {
+    fn bad_request(lang: Lang) -> Self {
+        Self::plain(StatusCode::BAD_REQUEST, "bad_request", "err.bad_request", lang)
+    }
+}
+
+impl PageError {
+    fn bad_request(lang: Lang) -> Self {
+        Self::status(StatusCode::BAD_REQUEST, lang)
+    }
+}
+
+/// A path or query extractor whose rejection (a malformed id, a non-numeric page) is a 400
+/// in the presentation's own form rather than axum's plain text.
+macro_rules! parts_extractor {
+    ($(#[$m:meta])* $name:ident wraps $inner:ident, rejects as $error:ident) => {
+        $(#[$m])*
+        pub struct $name<T>(pub T);
+
+        impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts<S> for $name<T> {
+            type Rejection = $error;
+
+            async fn from_request_parts(
+                parts: &mut axum::http::request::Parts,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                let lang = parts.extensions.get::<Lang>().copied().unwrap_or_default();
+                match axum::extract::$inner::<T>::from_request_parts(parts, state).await {
+                    Ok(v) => Ok($name(v.0)),
+                    Err(_) => Err($error::bad_request(lang)),
+                }
+            }
+        }
+    };
+}
+
+parts_extractor!(/// `Path` for the JSON API.
+    ApiPath wraps Path, rejects as ApiError);
+parts_extractor!(/// `Query` for the JSON API.
+    ApiQuery wraps Query, rejects as ApiError);
+parts_extractor!(/// `Path` for HTML pages.
+    PagePath wraps Path, rejects as PageError);
+parts_extractor!(/// `Query` for HTML pages.
+    PageQuery wraps Query, rejects as PageError);
+
+/// The raw request body for the API (CSV uploads); too large is a JSON 413.
+pub struct ApiBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(ApiBody)
+            .map_err(|_| ApiError::plain(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "err.too_large", lang))
     }
 }

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -18,7 +18,7 @@ use pcis_store::audit::AuditFilter;
 use pcis_store::users::UserFilter;
 use serde::Deserialize;
 
-use crate::error::PageError;
+use crate::error::{PageError, PagePath, PageQuery};
 use crate::security::{Auth, Meta, PRE_SESSION_COOKIE, SESSION_COOKIE, UiAuth};
 use crate::views::{Ctx, FieldErrors, form_errors, render};
 use crate::{AppState, Lang};
@@ -162,7 +162,11 @@ struct LangQuery {
 }
 
 /// Sets the language cookie and returns to a local page (never an external URL).
-async fn switch_lang(Path(code): Path<String>, Query(q): Query<LangQuery>, jar: CookieJar) -> Response {
+async fn switch_lang(
+    Path(code): Path<String>,
+    PageQuery(q): PageQuery<LangQuery>,
+    jar: CookieJar,
+) -> Response {
     let lang = Lang::parse(&code).unwrap_or_default();
     let back = if q.back.starts_with('/') && !q.back.starts_with("//") { q.back } else { "/".into() };
     let c = Cookie::build(("lang", lang.code()))
@@ -316,7 +320,7 @@ async fn institutions(
     lang: Lang,
     Meta(meta): Meta,
     UiAuth(auth): UiAuth,
-    Query(q): Query<NoticeQuery>,
+    PageQuery(q): PageQuery<NoticeQuery>,
 ) -> PageResult {
     let list = st.app.institution_tree(&auth.session.actor, &meta).await.map_err(err(lang))?;
     let base = list.first().map_or(0, |i| i.path.depth());
@@ -416,7 +420,7 @@ async fn new_institution(
     lang: Lang,
     Meta(meta): Meta,
     UiAuth(auth): UiAuth,
-    Query(q): Query<ParentQuery>,
+    PageQuery(q): PageQuery<ParentQuery>,
 ) -> PageResult {
     let parent = find_parent(&st, &auth, &meta, &q.parent).await.map_err(err(lang))?;
     Ok(render(&new_form(&st, lang, &auth, &parent, InstitutionInput::default(), FieldErrors::default())))
@@ -490,7 +494,7 @@ async fn edit_institution(
     lang: Lang,
     Meta(meta): Meta,
     UiAuth(auth): UiAuth,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
 ) -> PageResult {
     let inst = st.app.institution(&auth.session.actor, &meta, InstitutionId(id)).await.map_err(err(lang))?;
     Ok(render(&edit_form(&st, lang, &auth, &inst, input_of(&inst), FieldErrors::default())))
@@ -501,7 +505,7 @@ async fn update_institution(
     lang: Lang,
     Meta(meta): Meta,
     UiAuth(auth): UiAuth,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     Form(f): Form<InstitutionFormData>,
 ) -> PageResult {
     match st.app.update_institution(&auth.session.actor, &meta, InstitutionId(id), &f.input).await {
@@ -532,7 +536,7 @@ async fn institution_status(
     lang: Lang,
     Meta(meta): Meta,
     UiAuth(auth): UiAuth,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     Form(f): Form<StatusForm>,
 ) -> PageResult {
     let status = InstStatus::parse(&f.status)
@@ -700,7 +704,7 @@ async fn users(
     lang: Lang,
     Meta(meta): Meta,
     UiAuth(auth): UiAuth,
-    Query(q): Query<UsersQuery>,
+    PageQuery(q): PageQuery<UsersQuery>,
 ) -> PageResult {
     let filter =
         UserFilter { text: q.q.clone(), status: UserStatus::parse(&q.status), role: Role::parse(&q.role) };
@@ -923,7 +927,7 @@ async fn user_detail(
     lang: Lang,
     Meta(meta): Meta,
     UiAuth(auth): UiAuth,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
 ) -> PageResult {
     let user = st.app.user(&auth.session.actor, &meta, UserId(id)).await.map_err(err(lang))?;
     Ok(render(&detail_page(&st, lang, &auth, user, Notice::None, FieldErrors::default())))
@@ -965,7 +969,7 @@ async fn user_roles(
     lang: Lang,
     Meta(meta): Meta,
     UiAuth(auth): UiAuth,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     Form(f): Form<RolesForm>,
 ) -> PageResult {
     let result =
@@ -986,7 +990,7 @@ async fn user_account(
     lang: Lang,
     Meta(meta): Meta,
     UiAuth(auth): UiAuth,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     Form(f): Form<AccountForm>,
 ) -> PageResult {
     let op = AccountOp::parse(&f.op)
@@ -1001,7 +1005,7 @@ async fn user_reset_password(
     lang: Lang,
     Meta(meta): Meta,
     UiAuth(auth): UiAuth,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
 ) -> PageResult {
     let result = st.app.reset_password(&auth.session.actor, &meta, UserId(id)).await.map(Notice::Reset);
     after_user_action(&st, lang, &auth, &meta, UserId(id), result).await
@@ -1108,7 +1112,7 @@ async fn audit(
     lang: Lang,
     Meta(meta): Meta,
     UiAuth(auth): UiAuth,
-    Query(q): Query<AuditQuery>,
+    PageQuery(q): PageQuery<AuditQuery>,
 ) -> PageResult {
     let page = q.page.unwrap_or(1).clamp(1, 1_000_000);
     let (result, problem) = match q.filter() {

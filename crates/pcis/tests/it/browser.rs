@@ -1,21 +1,22 @@
-//! The browser UI through a real headless Chromium driven over WebDriver (chromedriver):
-//! first login with a one-time password, the forced password change with a field error in
-//! Chinese, the home page and its role-dependent navigation in both languages, logout, and
-//! the security auditor finding the login in the audit log.
-//!
-//! The WebDriver client is a small one over `reqwest`: fantoccini 0.22 without its TLS
-//! features has no public constructor for a plain-HTTP connector (`ClientBuilder::new` wants a
-//! `hyper_util` connector, which this crate cannot name without depending on `hyper-util`).
+//! The browser UI through a real headless Chromium driven over WebDriver (chromedriver, with
+//! the `fantoccini` client): first login with a one-time password, the forced password change
+//! with a field error in Chinese, the home page and its role-dependent navigation in both
+//! languages, logout, and the security auditor finding the login in the audit log.
 //!
 //! Screenshots for people to look at go to `target/screenshots/`; nothing depends on them.
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use pcis_domain::role::Role;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::both_backends;
 use crate::helpers::{Backend, PASSWORD, TestApp, skip, spawn_app, username_of};
@@ -23,7 +24,6 @@ use crate::helpers::{Backend, PASSWORD, TestApp, skip, spawn_app, username_of};
 both_backends!(first_login_password_change_navigation_and_audit);
 
 const WAIT: Duration = Duration::from_secs(15);
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 async fn first_login_password_change_navigation_and_audit(b: Backend) {
     let Some(driver_path) = chromedriver_path() else {
@@ -50,14 +50,14 @@ async fn biz_admin_walkthrough(app: &TestApp, br: &Browser, shots: &Shots) {
     br.wait_for("html[lang='zh-CN'] #username").await;
     shots.save(br, "01-login").await;
     br.login(&name, "Wrong2026password").await;
-    let alert = br.wait_for(".login .alert-danger").await.text().await;
+    let alert = br.text(".login .alert-danger").await;
     assert!(alert.contains("用户名或密码错误"), "login failure message: {alert:?}");
-    assert_eq!(br.find("#username").await.unwrap().prop("value").await, name);
+    assert_eq!(br.value("#username").await, name);
 
     // The one-time password forces the password page, with the notice.
     br.login(&name, otp).await;
     br.wait_for_path("/password").await;
-    let notice = br.wait_for(".alert-warning").await.text().await;
+    let notice = br.text(".alert-warning").await;
     assert!(notice.contains("请先修改密码"), "must-change notice: {notice:?}");
     // Every other page sends the user back here until the password is changed.
     br.goto(&format!("{}/users", app.base)).await;
@@ -65,7 +65,7 @@ async fn biz_admin_walkthrough(app: &TestApp, br: &Browser, shots: &Shots) {
 
     // Mismatched confirmation: the error beside the confirmation field, in Chinese.
     br.fill_password_form(otp, PASSWORD, "Different2026pw").await;
-    let err = br.wait_for(".field.has-error #confirm_password ~ .field-error").await.text().await;
+    let err = br.text(".field.has-error #confirm_password ~ .field-error").await;
     assert_eq!(err, "两次输入的新密码不一致。");
     let errors = br.find_all(".field-error").await;
     assert_eq!(errors.len(), 1, "only the confirmation field is in error");
@@ -74,7 +74,7 @@ async fn biz_admin_walkthrough(app: &TestApp, br: &Browser, shots: &Shots) {
 
     // The real change.
     br.fill_password_form(otp, PASSWORD, PASSWORD).await;
-    let done = br.wait_for(".alert-success").await.text().await;
+    let done = br.text(".alert-success").await;
     assert!(done.contains("密码已修改"), "success notice: {done:?}");
     assert!(br.find(".alert-warning").await.is_none(), "no must-change notice after the change");
     assert!(br.find(".field-error").await.is_none());
@@ -82,7 +82,7 @@ async fn biz_admin_walkthrough(app: &TestApp, br: &Browser, shots: &Shots) {
     // Home: the welcome and the navigation of a business administrator.
     br.goto(&format!("{}/", app.base)).await;
     br.wait_for_path("/").await;
-    assert_eq!(br.wait_for("main h1").await.text().await, "您好，测试biz_admin");
+    assert_eq!(br.text("main h1").await, "您好，测试biz_admin");
     let nav = br.nav_labels().await;
     for want in ["工作台", "机构管理", "用户管理", "修改密码"] {
         assert!(nav.iter().any(|l| l == want), "nav {nav:?} lacks {want}");
@@ -93,25 +93,24 @@ async fn biz_admin_walkthrough(app: &TestApp, br: &Browser, shots: &Shots) {
     shots.save(br, "03-home-zh").await;
 
     // English, then back to Chinese, staying on the same page.
-    br.wait_for("a[href^='/lang/en']").await.click().await;
+    br.click("a[href^='/lang/en']").await;
     br.wait_for("html[lang='en'] main h1").await;
     br.wait_for_path("/").await;
-    assert_eq!(br.find("main h1").await.unwrap().text().await, "Hello, 测试biz_admin");
+    assert_eq!(br.text("main h1").await, "Hello, 测试biz_admin");
     let nav = br.nav_labels().await;
     for want in ["Workbench", "Institutions", "Users", "Change password"] {
         assert!(nav.iter().any(|l| l == want), "English nav {nav:?} lacks {want}");
     }
     assert!(!nav.iter().any(|l| l == "Audit log"));
-    let logout = br.find("form[action='/logout'] button").await.unwrap().text().await;
-    assert_eq!(logout, "Log out");
+    assert_eq!(br.text("form[action='/logout'] button").await, "Log out");
     shots.save(br, "04-home-en").await;
-    br.wait_for("a[href^='/lang/zh-CN']").await.click().await;
+    br.click("a[href^='/lang/zh-CN']").await;
     br.wait_for("html[lang='zh-CN'] main h1").await;
     br.wait_for_path("/").await;
-    assert_eq!(br.find("main h1").await.unwrap().text().await, "您好，测试biz_admin");
+    assert_eq!(br.text("main h1").await, "您好，测试biz_admin");
 
     // The users list, through the navigation.
-    br.wait_for(".sidenav a[href='/users']").await.click().await;
+    br.click(".sidenav a[href='/users']").await;
     br.wait_for_path("/users").await;
     br.wait_for("table.table tbody tr").await;
     let rows = br.texts("table.table tbody tr").await;
@@ -121,7 +120,7 @@ async fn biz_admin_walkthrough(app: &TestApp, br: &Browser, shots: &Shots) {
     shots.save(br, "05-users").await;
 
     // Logout: the login page, and the home page is closed again.
-    br.wait_for("form[action='/logout'] button").await.click().await;
+    br.click("form[action='/logout'] button").await;
     br.wait_for_path("/login").await;
     br.wait_for("#username").await;
     br.goto(&format!("{}/", app.base)).await;
@@ -143,17 +142,20 @@ async fn auditor_sees_the_login(app: &TestApp, br: &Browser, shots: &Shots) {
     let nav = br.nav_labels().await;
     assert!(nav.iter().any(|l| l == "审计日志"), "auditor nav {nav:?} lacks 审计日志");
     assert!(!nav.iter().any(|l| l == "用户管理"), "auditor must not manage users: {nav:?}");
-    br.wait_for(".sidenav a[href='/audit']").await.click().await;
+    br.click(".sidenav a[href='/audit']").await;
     br.wait_for_path("/audit").await;
     br.wait_for("table.table tbody tr").await;
+    shots.save(br, "06-audit").await;
     let rows = br.texts("table.table tbody tr").await;
+    let own = rows.iter().any(|r| r.contains(&name) && r.contains("user.change_password"));
+    assert!(own, "the auditor's own password change is not listed: {rows:#?}");
+    // The business administrator's logins, the failed one and the successful one.
     let biz = username_of(Role::BizAdmin);
     let logins: Vec<_> = rows.iter().filter(|r| r.contains(&biz) && r.contains("session.login")).collect();
     assert!(logins.iter().any(|r| r.contains("成功")), "no successful login of {biz} in {rows:#?}");
     assert!(logins.iter().any(|r| r.contains("失败")), "no failed login of {biz} in {rows:#?}");
-    shots.save(br, "06-audit").await;
 
-    br.wait_for("form[action='/logout'] button").await.click().await;
+    br.click("form[action='/logout'] button").await;
     br.wait_for_path("/login").await;
 }
 
@@ -171,7 +173,8 @@ fn chromedriver_path() -> Option<PathBuf> {
 struct Driver {
     child: Child,
     port: u16,
-    session: std::sync::Mutex<Option<String>>,
+    /// The browser session to end on drop; `None` once it has been closed normally.
+    session: Option<String>,
     profile: tempfile::TempDir,
 }
 
@@ -186,17 +189,28 @@ impl Driver {
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", path.display()));
         let profile = tempfile::tempdir().unwrap();
-        Driver { child, port, session: std::sync::Mutex::new(None), profile: profile }
+        Driver { child, port, session: None, profile }
     }
 
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Waits until chromedriver accepts connections.
+    async fn ready(&mut self) {
+        let deadline = Instant::now() + WAIT;
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Ok(Some(exit)) = self.child.try_wait() {
+                panic!("chromedriver exited early: {exit}");
+            }
+            assert!(Instant::now() < deadline, "chromedriver did not start listening");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Ends the browser session with a plain blocking request, so it works while unwinding.
-    fn delete_session(&self) {
-        use std::io::{Read, Write};
-        let Some(id) = self.session.lock().ok().and_then(|mut s| s.take()) else { return };
+    fn delete_session(&mut self) {
+        let Some(id) = self.session.take() else { return };
         let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else { return };
         let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
         let req = format!(
@@ -217,39 +231,22 @@ impl Drop for Driver {
     }
 }
 
-// ---- a minimal WebDriver client ----
+// ---- the browser, through fantoccini ----
 
-#[derive(Debug)]
-struct WdError {
-    error: String,
-    message: String,
+/// Unwraps a WebDriver reply, saying what was being done when it failed.
+fn ok<T>(what: &str, r: Result<T, CmdError>) -> T {
+    r.unwrap_or_else(|e| panic!("WebDriver {what}: {e}"))
 }
 
 struct Browser {
-    http: reqwest::Client,
+    client: Client,
     driver: Driver,
-    session: String,
 }
 
 impl Browser {
     async fn open(mut driver: Driver) -> Browser {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let status = http.get(format!("{}/status", driver.url())).send().await;
-            if let Ok(r) = status
-                && let Ok(v) = r.json::<Value>().await
-                && v["value"]["ready"] == true
-            {
-                break;
-            }
-            if let Ok(Some(exit)) = driver.child.try_wait() {
-                panic!("chromedriver exited early: {exit}");
-            }
-            assert!(Instant::now() < deadline, "chromedriver did not become ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let caps = json!({ "capabilities": { "alwaysMatch": {
+        driver.ready().await;
+        let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
@@ -260,56 +257,29 @@ impl Browser {
                     format!("--user-data-dir={}", driver.profile.path().display()),
                 ],
             },
-        }}});
-        let r = http.post(format!("{}/session", driver.url())).json(&caps).send().await;
-        let v: Value = r.expect("new session").json().await.expect("new session reply");
-        let session =
-            v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no browser session: {v}")).to_owned();
-        *driver.session.lock().unwrap() = Some(session.clone());
-        Browser { http, driver, session }
+        });
+        let serde_json::Value::Object(caps) = caps else { unreachable!() };
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&driver.url())
+            .await
+            .unwrap_or_else(|e| panic!("no browser session: {e}"));
+        driver.session = ok("session id", client.session_id().await);
+        Browser { client, driver }
     }
 
     async fn close(self) {
-        let url = format!("{}/session/{}", self.driver.url(), self.session);
-        let _ = self.http.delete(url).send().await;
-        self.driver.session.lock().unwrap().take();
-    }
-
-    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, WdError> {
-        let url = format!("{}/session/{}{path}", self.driver.url(), self.session);
-        let mut req = self.http.request(method.clone(), url);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
-        let ok = res.status().is_success();
-        let v: Value = res.json().await.unwrap_or_else(|e| panic!("WebDriver {method} {path} reply: {e}"));
-        if ok {
-            Ok(v["value"].clone())
-        } else {
-            Err(WdError {
-                error: v["value"]["error"].as_str().unwrap_or("").to_owned(),
-                message: v["value"]["message"].as_str().unwrap_or("").to_owned(),
-            })
-        }
-    }
-
-    async fn must(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        self.cmd(method.clone(), path, body)
-            .await
-            .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e:?}"))
+        let Browser { client, mut driver } = self;
+        ok("close", client.close().await);
+        driver.session = None;
     }
 
     async fn goto(&self, url: &str) {
-        self.must(reqwest::Method::POST, "/url", Some(json!({ "url": url }))).await;
+        ok(&format!("goto {url}"), self.client.goto(url).await);
     }
 
     async fn path(&self) -> String {
-        let url = self.must(reqwest::Method::GET, "/url", None).await;
-        let url = url.as_str().unwrap_or("");
-        let rest = url.split_once("://").map_or(url, |(_, r)| r);
-        let path = rest.find('/').map_or("/", |i| &rest[i..]);
-        path.split(['?', '#']).next().unwrap_or("/").to_owned()
+        ok("current url", self.client.current_url().await).path().to_owned()
     }
 
     async fn wait_for_path(&self, want: &str) {
@@ -324,49 +294,49 @@ impl Browser {
         }
     }
 
-    async fn find(&self, css: &str) -> Option<Element<'_>> {
-        let body = json!({ "using": "css selector", "value": css });
-        match self.cmd(reqwest::Method::POST, "/element", Some(body)).await {
-            Ok(v) => Some(Element { br: self, id: v[ELEMENT_KEY].as_str().unwrap().to_owned() }),
-            Err(e) if e.error == "no such element" => None,
-            Err(e) => panic!("find {css}: {e:?}"),
+    async fn find(&self, css: &str) -> Option<Element> {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(e) => Some(e),
+            Err(e) if e.is_no_such_element() => None,
+            Err(e) => panic!("find {css}: {e}"),
         }
     }
 
-    async fn find_all(&self, css: &str) -> Vec<Element<'_>> {
-        let body = json!({ "using": "css selector", "value": css });
-        let v = self.must(reqwest::Method::POST, "/elements", Some(body)).await;
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|e| Element { br: self, id: e[ELEMENT_KEY].as_str().unwrap().to_owned() })
-                    .collect()
-            })
-            .unwrap_or_default()
+    async fn find_all(&self, css: &str) -> Vec<Element> {
+        ok(&format!("find all {css}"), self.client.find_all(Locator::Css(css)).await)
     }
 
     /// The element once it is there; fails with the page's address and text after a while.
-    async fn wait_for(&self, css: &str) -> Element<'_> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(e) = self.find(css).await {
-                return e;
-            }
-            if Instant::now() >= deadline {
+    async fn wait_for(&self, css: &str) -> Element {
+        match self.client.wait().at_most(WAIT).for_element(Locator::Css(css)).await {
+            Ok(e) => e,
+            Err(CmdError::WaitTimeout) => {
                 let page = match self.find("body").await {
-                    Some(b) => b.text().await,
+                    Some(b) => b.text().await.unwrap_or_default(),
                     None => String::new(),
                 };
                 panic!("no element {css} on {} after {WAIT:?}; the page says:\n{page}", self.path().await);
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err(e) => panic!("wait for {css}: {e}"),
         }
+    }
+
+    async fn click(&self, css: &str) {
+        ok(&format!("click {css}"), self.wait_for(css).await.click().await);
+    }
+
+    async fn text(&self, css: &str) -> String {
+        ok(&format!("text of {css}"), self.wait_for(css).await.text().await)
+    }
+
+    async fn value(&self, css: &str) -> String {
+        ok(&format!("value of {css}"), self.wait_for(css).await.prop("value").await).unwrap_or_default()
     }
 
     async fn texts(&self, css: &str) -> Vec<String> {
         let mut out = Vec::new();
         for e in self.find_all(css).await {
-            out.push(e.text().await);
+            out.push(ok(&format!("text of {css}"), e.text().await));
         }
         out
     }
@@ -375,75 +345,53 @@ impl Browser {
         self.texts(".sidenav a").await
     }
 
+    async fn type_into(&self, css: &str, text: &str) {
+        ok(&format!("type into {css}"), self.wait_for(css).await.send_keys(text).await);
+    }
+
     async fn login(&self, username: &str, password: &str) {
-        let user = self.wait_for("#username").await;
-        user.clear().await;
-        user.send_keys(username).await;
-        self.find("#password").await.unwrap().send_keys(password).await;
-        self.find("form[action='/login'] button[type=submit]").await.unwrap().click().await;
+        ok("clear #username", self.wait_for("#username").await.clear().await);
+        self.type_into("#username", username).await;
+        self.type_into("#password", password).await;
+        self.click("form[action='/login'] button[type=submit]").await;
     }
 
     /// Fills and submits the change-password form; the caller waits for the outcome.
     async fn fill_password_form(&self, current: &str, new: &str, confirm: &str) {
-        self.wait_for("#current_password").await.send_keys(current).await;
-        self.find("#new_password").await.unwrap().send_keys(new).await;
-        self.find("#confirm_password").await.unwrap().send_keys(confirm).await;
+        self.type_into("#current_password", current).await;
+        self.type_into("#new_password", new).await;
+        self.type_into("#confirm_password", confirm).await;
         let form = "form[action='/password']";
         // The submit replaces the page: wait until the old form is gone before looking further.
-        let old = self.find(form).await.unwrap();
-        self.find(&format!("{form} button[type=submit]")).await.unwrap().click().await;
+        let old = self.wait_for(form).await;
+        self.click(&format!("{form} button[type=submit]")).await;
         let deadline = Instant::now() + WAIT;
-        while old.is_attached().await {
+        while is_attached(&old).await {
             assert!(Instant::now() < deadline, "the password form was not submitted");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
+    /// The whole page as PNG: the window is stretched to the page's height for the shot, as
+    /// WebDriver only captures what is in the window.
     async fn screenshot(&self) -> Vec<u8> {
-        let v = self.must(reqwest::Method::GET, "/screenshot", None).await;
-        base64_decode(v.as_str().expect("screenshot data"))
+        let js = "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight";
+        let height = ok("page height", self.client.execute(js, vec![]).await).as_u64().unwrap_or(0);
+        let (width, before) = ok("window size", self.client.get_window_size().await);
+        let resize = |h: u64| self.client.set_window_size(width as u32, h as u32);
+        ok("stretch window", resize(height.max(before)).await);
+        let png = ok("screenshot", self.client.screenshot().await);
+        ok("restore window", resize(before).await);
+        png
     }
 }
 
-struct Element<'a> {
-    br: &'a Browser,
-    id: String,
-}
-
-impl Element<'_> {
-    async fn call(&self, method: reqwest::Method, what: &str, body: Option<Value>) -> Value {
-        self.br.must(method, &format!("/element/{}{what}", self.id), body).await
-    }
-
-    async fn click(&self) {
-        self.call(reqwest::Method::POST, "/click", Some(json!({}))).await;
-    }
-
-    async fn clear(&self) {
-        self.call(reqwest::Method::POST, "/clear", Some(json!({}))).await;
-    }
-
-    async fn send_keys(&self, text: &str) {
-        self.call(reqwest::Method::POST, "/value", Some(json!({ "text": text }))).await;
-    }
-
-    async fn text(&self) -> String {
-        self.call(reqwest::Method::GET, "/text", None).await.as_str().unwrap_or("").to_owned()
-    }
-
-    async fn prop(&self, name: &str) -> String {
-        let v = self.call(reqwest::Method::GET, &format!("/property/{name}"), None).await;
-        v.as_str().unwrap_or("").to_owned()
-    }
-
-    /// False once the page holding the element has been replaced.
-    async fn is_attached(&self) -> bool {
-        let path = format!("/element/{}/name", self.id);
-        match self.br.cmd(reqwest::Method::GET, &path, None).await {
-            Ok(_) => true,
-            Err(e) if e.error == "stale element reference" || e.error == "no such element" => false,
-            Err(e) => panic!("element state: {e:?}"),
-        }
+/// False once the page holding the element has been replaced.
+async fn is_attached(e: &Element) -> bool {
+    match e.tag_name().await {
+        Ok(_) => true,
+        Err(e) if e.is_stale_element_reference() || e.is_no_such_element() => false,
+        Err(e) => panic!("element state: {e}"),
     }
 }
 
@@ -468,27 +416,4 @@ impl Shots {
             std::fs::write(d.join(format!("{name}.png")), png).expect("write screenshot");
         }
     }
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for v in s.bytes().filter_map(val) {
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
 }
