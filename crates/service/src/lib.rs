@@ -21,6 +21,37 @@ use pcis_store::{Db, DbError, Tx};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::SecurityConfig;
 
+/// Every action name the services write into the audit trail, for labels and filters.
+/// A test keeps this list and the services' string literals in step.
+pub const AUDIT_ACTIONS: &[&str] = &[
+    "session.login",
+    "session.logout",
+    "session.lock",
+    "session.expire",
+    "user.change_password",
+    "user.list",
+    "user.view",
+    "user.create",
+    "user.edit_roles",
+    "user.freeze",
+    "user.deregister",
+    "user.reactivate",
+    "user.unlock",
+    "user.force_logout",
+    "user.reset_password",
+    "user.provision",
+    "institution.list",
+    "institution.view",
+    "institution.create",
+    "institution.update",
+    "institution.suspend",
+    "institution.reactivate",
+    "institution.close",
+    "institution.import",
+    "institution.seed",
+    "audit.search",
+];
+
 /// Where a request came from, for the audit record.
 #[derive(Debug, Clone, Default)]
 pub struct RequestMeta {
@@ -125,5 +156,34 @@ impl<T> DbExt<T> for Result<T, DbError> {
             tracing::error!(error = %e, "storage error");
             DomainError::Internal("storage".into())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every audit action string a service writes is listed in `AUDIT_ACTIONS`.
+    #[test]
+    fn audited_actions_are_listed() {
+        let sources = [
+            include_str!("auth.rs"),
+            include_str!("institutions.rs"),
+            include_str!("users.rs"),
+            include_str!("audit.rs"),
+            include_str!("bootstrap.rs"),
+        ];
+        let prefixes = ["session.", "user.", "institution.", "audit."];
+        for text in sources {
+            for part in text.split('"').skip(1).step_by(2) {
+                let looks_like_action = prefixes.iter().any(|p| part.starts_with(p))
+                    && part.matches('.').count() == 1
+                    && part.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_');
+                if looks_like_action && !part.ends_with('.') {
+                    assert!(
+                        super::AUDIT_ACTIONS.contains(&part),
+                        "{part} is audited but not in AUDIT_ACTIONS"
+                    );
+                }
+            }
+        }
     }
 }

@@ -64,6 +64,16 @@ mod tests {
     }
 
     #[test]
+    fn every_audited_action_has_a_label() {
+        for action in pcis_service::AUDIT_ACTIONS {
+            for lang in [Lang::Zh, Lang::En] {
+                let key = format!("audit_action.{action}");
+                assert_ne!(translate(lang, &key, &[]), key);
+            }
+        }
+    }
+
+    #[test]
     fn every_domain_message_key_is_translated() {
         // Keys used by the domain and the service layer as rules and reasons.
         let src = [

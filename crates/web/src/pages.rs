@@ -1018,6 +1018,7 @@ struct AuditRow {
     at: String,
     username: String,
     action: String,
+    action_label: String,
     target: String,
     outcome: String,
     outcome_class: &'static str,
@@ -1032,6 +1033,8 @@ struct AuditPage {
     ctx: Ctx,
     rows: Vec<AuditRow>,
     outcomes: Vec<(&'static str, String)>,
+    /// Known audited actions for the filter's suggestions: (code, label).
+    actions: Vec<(String, String)>,
     f_username: String,
     f_action: String,
     f_outcome: String,
@@ -1087,6 +1090,13 @@ impl AuditQuery {
     }
 }
 
+/// The name of an audited action in the user's language; the code itself if it has none.
+fn action_label(lang: Lang, action: &str) -> String {
+    let key = format!("audit_action.{action}");
+    let text = t(lang, &key);
+    if text == key { action.to_owned() } else { text }
+}
+
 /// Reasons are i18n keys (`err.*`, `deny.*`), system codes (`audit_reason.*`) or free text
 /// typed by staff, which is shown as written.
 fn reason_text(lang: Lang, reason: &str) -> String {
@@ -1139,6 +1149,7 @@ async fn audit(
                     at: a.at.to_offset(cst).format(fmt).unwrap_or_default(),
                     username: a.entry.who.username.clone(),
                     action: a.entry.action.clone(),
+                    action_label: action_label(lang, &a.entry.action),
                     target: if a.entry.target_id.is_empty() {
                         a.entry.target_type.clone()
                     } else {
@@ -1169,6 +1180,7 @@ async fn audit(
             .iter()
             .map(|o| (o.code(), t(lang, &format!("outcome.{}", o.code()))))
             .collect(),
+        actions: pcis_service::AUDIT_ACTIONS.iter().map(|c| (c.to_string(), action_label(lang, c))).collect(),
         f_username: q.username.clone(),
         f_action: q.action.clone(),
         f_outcome: q.outcome.clone(),

@@ -119,6 +119,19 @@ async fn biz_admin_walkthrough(app: &TestApp, br: &Browser, shots: &Shots) {
     assert_eq!(active, ["用户管理"]);
     shots.save(br, "05-users").await;
 
+    // The other administration pages render for the role (looked at as screenshots).
+    br.click(".sidenav a[href='/institutions']").await;
+    br.wait_for("table.table tbody tr").await;
+    assert!(br.texts("table.table tbody tr").await.iter().any(|r| r.contains("中山路网点")));
+    shots.save(br, "07-institutions").await;
+    br.goto(&format!("{}/users/new", app.base)).await;
+    br.wait_for("form[action='/users'] #username").await;
+    shots.save(br, "08-user-new").await;
+    let id = app.user_id("u_account_manager").await;
+    br.goto(&format!("{}/users/{id}", app.base)).await;
+    br.wait_for("form[action$='/account']").await;
+    shots.save(br, "09-user-detail").await;
+
     // Logout: the login page, and the home page is closed again.
     br.click("form[action='/logout'] button").await;
     br.wait_for_path("/login").await;
