@@ -20,6 +20,10 @@ use pcis_store::{Db, DbError, Tx};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::SecurityConfig;
+/// The query shapes the presentation layers pass in and get back; storage itself stays hidden.
+pub use pcis_store::Page;
+pub use pcis_store::audit::AuditFilter;
+pub use pcis_store::users::UserFilter;
 
 /// Every action name the services write into the audit trail, for labels and filters.
 /// A test keeps this list and the services' string literals in step.

@@ -7,16 +7,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use pcis_domain::DomainError;
-use pcis_domain::institution::{InstStatus, InstitutionId, InstitutionInput};
-use pcis_domain::role::Role;
-use pcis_domain::user::{UserId, UserInput, UserStatus};
-use pcis_service::users::AccountOp;
-use pcis_store::users::UserFilter;
+use pcis_domain::institution::{InstitutionId, InstitutionInput};
+use pcis_domain::user::{UserId, UserInput};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::{ApiBody, ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::pages::AuditQuery;
+use crate::inputs::{AccountInput, AuditQuery, RolesInput, StatusInput, UsersQuery};
 use crate::security::{ApiAuth, Meta};
 use crate::{AppState, Lang};
 
@@ -174,23 +171,15 @@ async fn update_institution(
     Ok(Json(inst).into_response())
 }
 
-#[derive(Deserialize)]
-struct StatusBody {
-    status: String,
-    #[serde(default)]
-    reason: String,
-}
-
 async fn institution_status(
     State(st): State<AppState>,
     lang: Lang,
     Meta(meta): Meta,
     ApiAuth(auth): ApiAuth,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(b): ApiJson<StatusBody>,
+    ApiJson(b): ApiJson<StatusInput>,
 ) -> ApiResult {
-    let status = InstStatus::parse(&b.status)
-        .ok_or_else(|| ApiError::new(DomainError::invalid("status", "err.required"), lang))?;
+    let status = b.status().map_err(err(lang))?;
     st.app
         .set_institution_status(&auth.session.actor, &meta, InstitutionId(id), status, &b.reason)
         .await
@@ -210,18 +199,6 @@ async fn import_institutions(
     Ok(Json(summary).into_response())
 }
 
-#[derive(Deserialize)]
-struct UsersQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    page: Option<i64>,
-}
-
 async fn users(
     State(st): State<AppState>,
     lang: Lang,
@@ -229,12 +206,8 @@ async fn users(
     ApiAuth(auth): ApiAuth,
     ApiQuery(q): ApiQuery<UsersQuery>,
 ) -> ApiResult {
-    let filter = UserFilter { text: q.q, status: UserStatus::parse(&q.status), role: Role::parse(&q.role) };
-    let page = st
-        .app
-        .list_users(&auth.session.actor, &meta, &filter, q.page.unwrap_or(1).clamp(1, 100_000))
-        .await
-        .map_err(err(lang))?;
+    let filter = q.filter();
+    let page = st.app.list_users(&auth.session.actor, &meta, &filter, q.page()).await.map_err(err(lang))?;
     Ok(Json(page).into_response())
 }
 
@@ -260,28 +233,16 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(json!({ "id": id, "one_time_password": otp }))).into_response())
 }
 
-#[derive(Deserialize)]
-struct RolesBody {
-    roles: Vec<String>,
-}
-
 async fn user_roles(
     State(st): State<AppState>,
     lang: Lang,
     Meta(meta): Meta,
     ApiAuth(auth): ApiAuth,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(b): ApiJson<RolesBody>,
+    ApiJson(b): ApiJson<RolesInput>,
 ) -> ApiResult {
     st.app.set_user_roles(&auth.session.actor, &meta, UserId(id), &b.roles).await.map_err(err(lang))?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-#[derive(Deserialize)]
-struct AccountBody {
-    op: String,
-    #[serde(default)]
-    reason: String,
 }
 
 async fn user_account(
@@ -290,10 +251,9 @@ async fn user_account(
     Meta(meta): Meta,
     ApiAuth(auth): ApiAuth,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(b): ApiJson<AccountBody>,
+    ApiJson(b): ApiJson<AccountInput>,
 ) -> ApiResult {
-    let op = AccountOp::parse(&b.op)
-        .ok_or_else(|| ApiError::new(DomainError::invalid("op", "err.required"), lang))?;
+    let op = b.op().map_err(err(lang))?;
     st.app.account_op(&auth.session.actor, &meta, UserId(id), op, &b.reason).await.map_err(err(lang))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -317,11 +277,7 @@ async fn audit(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult {
     let filter = q.filter().map_err(err(lang))?;
-    let page = st
-        .app
-        .search_audit(&auth.session.actor, &meta, &filter, q.page.unwrap_or(1).clamp(1, 1_000_000))
-        .await
-        .map_err(err(lang))?;
+    let page = st.app.search_audit(&auth.session.actor, &meta, &filter, q.page()).await.map_err(err(lang))?;
     Ok(Json(page).into_response())
 }
 

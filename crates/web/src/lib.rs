@@ -7,6 +7,7 @@ rust_i18n::i18n!("locales", fallback = "zh-CN");
 mod api;
 mod error;
 mod i18n;
+mod inputs;
 mod pages;
 mod security;
 mod views;

@@ -13,12 +13,10 @@ use pcis_domain::audit::Outcome;
 use pcis_domain::institution::{InstKind, InstStatus, Institution, InstitutionId, InstitutionInput, Level};
 use pcis_domain::role::{Action, Role};
 use pcis_domain::user::{User, UserId, UserInput, UserStatus};
-use pcis_service::users::AccountOp;
-use pcis_store::audit::AuditFilter;
-use pcis_store::users::UserFilter;
 use serde::Deserialize;
 
 use crate::error::{PageError, PagePath, PageQuery};
+use crate::inputs::{AccountInput, AuditQuery, RolesInput, StatusInput, UsersQuery};
 use crate::security::{Auth, Meta, PRE_SESSION_COOKIE, SESSION_COOKIE, UiAuth};
 use crate::views::{Ctx, FieldErrors, form_errors, render};
 use crate::{AppState, Lang};
@@ -523,24 +521,15 @@ async fn update_institution(
     }
 }
 
-#[derive(Deserialize)]
-struct StatusForm {
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    reason: String,
-}
-
 async fn institution_status(
     State(st): State<AppState>,
     lang: Lang,
     Meta(meta): Meta,
     UiAuth(auth): UiAuth,
     PagePath(id): PagePath<i64>,
-    Form(f): Form<StatusForm>,
+    Form(f): Form<StatusInput>,
 ) -> PageResult {
-    let status = InstStatus::parse(&f.status)
-        .ok_or_else(|| PageError::new(DomainError::invalid("status", "err.required"), lang))?;
+    let status = f.status().map_err(err(lang))?;
     match st
         .app
         .set_institution_status(&auth.session.actor, &meta, InstitutionId(id), status, &f.reason)
@@ -671,18 +660,6 @@ struct UsersPage {
     can_create: bool,
 }
 
-#[derive(Deserialize, Default)]
-struct UsersQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    page: Option<i64>,
-}
-
 fn role_names(lang: Lang, roles: &[Role]) -> String {
     roles.iter().map(|r| t(lang, &format!("role.{}", r.code()))).collect::<Vec<_>>().join("、")
 }
@@ -706,9 +683,8 @@ async fn users(
     UiAuth(auth): UiAuth,
     PageQuery(q): PageQuery<UsersQuery>,
 ) -> PageResult {
-    let filter =
-        UserFilter { text: q.q.clone(), status: UserStatus::parse(&q.status), role: Role::parse(&q.role) };
-    let page = q.page.unwrap_or(1).clamp(1, 100_000);
+    let filter = q.filter();
+    let page = q.page();
     let result = st.app.list_users(&auth.session.actor, &meta, &filter, page).await.map_err(err(lang))?;
     let offset = (result.page - 1) * result.per_page;
     let rows = result
@@ -958,31 +934,17 @@ async fn after_user_action(
     Ok((status, render(&detail_page(st, lang, auth, user, notice, errors))).into_response())
 }
 
-#[derive(Deserialize)]
-struct RolesForm {
-    #[serde(default)]
-    roles: Vec<String>,
-}
-
 async fn user_roles(
     State(st): State<AppState>,
     lang: Lang,
     Meta(meta): Meta,
     UiAuth(auth): UiAuth,
     PagePath(id): PagePath<i64>,
-    Form(f): Form<RolesForm>,
+    Form(f): Form<RolesInput>,
 ) -> PageResult {
     let result =
         st.app.set_user_roles(&auth.session.actor, &meta, UserId(id), &f.roles).await.map(|()| Notice::Done);
     after_user_action(&st, lang, &auth, &meta, UserId(id), result).await
-}
-
-#[derive(Deserialize)]
-struct AccountForm {
-    #[serde(default)]
-    op: String,
-    #[serde(default)]
-    reason: String,
 }
 
 async fn user_account(
@@ -991,10 +953,9 @@ async fn user_account(
     Meta(meta): Meta,
     UiAuth(auth): UiAuth,
     PagePath(id): PagePath<i64>,
-    Form(f): Form<AccountForm>,
+    Form(f): Form<AccountInput>,
 ) -> PageResult {
-    let op = AccountOp::parse(&f.op)
-        .ok_or_else(|| PageError::new(DomainError::invalid("op", "err.required"), lang))?;
+    let op = f.op().map_err(err(lang))?;
     let result =
         st.app.account_op(&auth.session.actor, &meta, UserId(id), op, &f.reason).await.map(|()| Notice::Done);
     after_user_action(&st, lang, &auth, &meta, UserId(id), result).await
@@ -1048,48 +1009,6 @@ struct AuditPage {
     next_href: String,
 }
 
-#[derive(Deserialize, Default, Clone, serde::Serialize)]
-pub(crate) struct AuditQuery {
-    #[serde(default)]
-    pub username: String,
-    #[serde(default)]
-    pub action: String,
-    #[serde(default)]
-    pub outcome: String,
-    #[serde(default)]
-    pub from: String,
-    #[serde(default)]
-    pub to: String,
-    #[serde(default)]
-    pub page: Option<i64>,
-}
-
-impl AuditQuery {
-    /// Dates are whole days in China Standard Time (UTC+8), the bank's business day.
-    pub(crate) fn filter(&self) -> Result<AuditFilter, DomainError> {
-        let day = |s: &str,
-                   field: &'static str,
-                   add_day: bool|
-         -> Result<Option<time::OffsetDateTime>, DomainError> {
-            let s = s.trim();
-            if s.is_empty() {
-                return Ok(None);
-            }
-            let d = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
-                .map_err(|_| DomainError::invalid(field, "err.date_format"))?;
-            let d = if add_day { d.next_day().unwrap_or(d) } else { d };
-            Ok(Some(d.midnight().assume_offset(time::macros::offset!(+8))))
-        };
-        Ok(AuditFilter {
-            username: self.username.clone(),
-            action: self.action.clone(),
-            outcome: Outcome::parse(&self.outcome),
-            from: day(&self.from, "from", false)?,
-            to: day(&self.to, "to", true)?,
-        })
-    }
-}
-
 /// The name of an audited action in the user's language; the code itself if it has none.
 fn action_label(lang: Lang, action: &str) -> String {
     let key = format!("audit_action.{action}");
@@ -1124,7 +1043,7 @@ async fn audit(
     UiAuth(auth): UiAuth,
     PageQuery(q): PageQuery<AuditQuery>,
 ) -> PageResult {
-    let page = q.page.unwrap_or(1).clamp(1, 1_000_000);
+    let page = q.page();
     let (result, problem) = match q.filter() {
         Ok(filter) => (
             Some(st.app.search_audit(&auth.session.actor, &meta, &filter, page).await.map_err(err(lang))?),
