@@ -9,6 +9,7 @@ use crate::helpers::{Api, Backend, PASSWORD, spawn_app, username_of};
 
 both_backends!(
     branch_auditor_sees_logins_of_its_subtree,
+    passwords_expire_and_are_not_reused,
     one_time_password_must_be_changed_first,
     lockout_after_five_failures,
     idle_session_expires,
@@ -157,4 +158,40 @@ async fn branch_auditor_sees_logins_of_its_subtree(b: Backend) {
     let record = &r.body["items"][0];
     assert_eq!(record["who"]["roles"], "dept_head");
     assert!(record["who"]["institution_id"].is_i64());
+}
+
+/// R-AUTH-1: after 90 days the password must be changed before anything else, and none of
+/// the last five may come back.
+async fn passwords_expire_and_are_not_reused(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let mut api = app.api_as(Role::DeptStaff).await;
+    let name = username_of(Role::DeptStaff);
+    let change = |current: &str, new: &str| {
+        json!({ "current_password": current, "new_password": new, "confirm_password": new })
+    };
+    let mut current = PASSWORD.to_owned();
+    for i in 1..=4 {
+        let next = format!("Rotated{i}pass");
+        let r = api.post("/api/v1/me/password", change(&current, &next)).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+        current = next;
+    }
+    // PASSWORD is the 5th most recent (after the one-time password): still refused.
+    let r = api.post("/api/v1/me/password", change(&current, PASSWORD)).await;
+    assert_eq!(r.body["error"]["fields"][0]["rule"], "err.password_reused");
+    let r = api.post("/api/v1/me/password", change(&current, "Rotated5pass")).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    current = "Rotated5pass".into();
+
+    app.clock.advance(time::Duration::days(89));
+    let r = api.login(&name, &current).await;
+    assert_eq!(r.body["must_change_password"], false);
+    app.clock.advance(time::Duration::days(2));
+    let r = api.login(&name, &current).await;
+    assert_eq!(r.body["must_change_password"], true, "expired after 90 days");
+    let r = api.get("/api/v1/users").await;
+    assert_eq!(r.code(), "password_change_required");
+    let r = api.post("/api/v1/me/password", change(&current, "Fresh2027pass")).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get("/api/v1/me").await.body["must_change_password"], false);
 }
