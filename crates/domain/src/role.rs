@@ -69,6 +69,7 @@ code_enum! {
         UserResetPassword = "user.reset_password",
         UserForceLogout = "user.force_logout",
         AuditSearch = "audit.search",
+        RoleView = "role.view",
     }
 }
 
@@ -108,7 +109,7 @@ impl Role {
 pub const CONFLICTING_ROLES: &[(Role, Role)] = &[(Role::SysAdmin, Role::SecurityAuditor)];
 
 /// One row of the permission matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Grant {
     pub role: Role,
     pub action: Action,

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 mod hashing;
 pub mod institutions;
+pub mod roles;
 pub mod users;
 
 use std::sync::Arc;
@@ -54,6 +55,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "institution.import",
     "institution.seed",
     "audit.search",
+    "role.view",
 ];
 
 /// Where a request came from, for the audit record.
@@ -174,8 +176,9 @@ mod tests {
             include_str!("users.rs"),
             include_str!("audit.rs"),
             include_str!("bootstrap.rs"),
+            include_str!("roles.rs"),
         ];
-        let prefixes = ["session.", "user.", "institution.", "audit."];
+        let prefixes = ["session.", "user.", "institution.", "audit.", "role."];
         for text in sources {
             for part in text.split('"').skip(1).step_by(2) {
                 let looks_like_action = prefixes.iter().any(|p| part.starts_with(p))

@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/account", post(user_account))
         .route("/users/{id}/reset-password", post(reset_password))
         .route("/audit", get(audit))
+        .route("/roles", get(roles))
 }
 
 type ApiResult = Result<Response, ApiError>;
@@ -279,6 +280,17 @@ async fn audit(
     let filter = q.filter().map_err(err(lang))?;
     let page = st.app.search_audit(&auth.session.actor, &meta, &filter, q.page()).await.map_err(err(lang))?;
     Ok(Json(page).into_response())
+}
+
+/// The role catalogue with each role's grants.
+async fn roles(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+) -> ApiResult {
+    let roles = st.app.role_matrix(&auth.session.actor, &meta).await.map_err(err(lang))?;
+    Ok(Json(json!({ "items": roles })).into_response())
 }
 
 #[cfg(test)]

@@ -64,6 +64,16 @@ mod tests {
     }
 
     #[test]
+    fn every_policy_action_has_a_label() {
+        for action in pcis_domain::role::Action::ALL {
+            for lang in [Lang::Zh, Lang::En] {
+                let key = format!("action.{}", action.code());
+                assert_ne!(translate(lang, &key, &[]), key);
+            }
+        }
+    }
+
+    #[test]
     fn every_audited_action_has_a_label() {
         for action in pcis_service::AUDIT_ACTIONS {
             for lang in [Lang::Zh, Lang::En] {

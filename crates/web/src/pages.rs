@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/account", post(user_account))
         .route("/users/{id}/reset-password", post(user_reset_password))
         .route("/audit", get(audit))
+        .route("/roles", get(roles))
 }
 
 type PageResult = Result<Response, PageError>;
@@ -1111,5 +1112,49 @@ async fn audit(
         has_next: page * per_page < total,
         prev_href: href(page - 1),
         next_href: href(page + 1),
+    }))
+}
+
+// ---- roles and permissions ----
+
+struct RoleRow {
+    code: &'static str,
+    name: String,
+    administered_by: String,
+    /// Per action, in `Action::ALL` order: the scope's label, or empty where not granted.
+    cells: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "roles.html")]
+struct RolesPage {
+    ctx: Ctx,
+    actions: Vec<String>,
+    rows: Vec<RoleRow>,
+}
+
+async fn roles(State(st): State<AppState>, lang: Lang, Meta(meta): Meta, UiAuth(auth): UiAuth) -> PageResult {
+    let matrix = st.app.role_matrix(&auth.session.actor, &meta).await.map_err(err(lang))?;
+    let rows = matrix
+        .iter()
+        .map(|r| RoleRow {
+            code: r.role.code(),
+            name: t(lang, &format!("role.{}", r.role.code())),
+            administered_by: t(lang, &format!("role.{}", r.administered_by.code())),
+            cells: Action::ALL
+                .iter()
+                .map(|a| {
+                    r.grants
+                        .iter()
+                        .find(|g| g.action == *a)
+                        .map_or(String::new(), |g| t(lang, &format!("roles.{}", g.scope.code())))
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(render(&RolesPage {
+        ctx: ctx(&st, lang, &auth, "/roles").crumb("roles.title", ""),
+        actions: Action::ALL.iter().map(|a| t(lang, &format!("action.{}", a.code()))).collect(),
+        rows,
     }))
 }

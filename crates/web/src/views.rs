@@ -49,9 +49,10 @@ impl Ctx {
         let t = |k: &str| translate(lang, k, &[]);
         let roles =
             actor.roles.iter().map(|r| t(&format!("role.{}", r.code()))).collect::<Vec<_>>().join("、");
-        let entries: [(&str, Action, &'static str, &str); 3] = [
+        let entries: [(&str, Action, &'static str, &str); 4] = [
             ("nav.group_admin", Action::InstitutionView, "/institutions", "nav.institutions"),
             ("nav.group_admin", Action::UserView, "/users", "nav.users"),
+            ("nav.group_admin", Action::RoleView, "/roles", "nav.roles"),
             ("nav.group_audit", Action::AuditSearch, "/audit", "nav.audit"),
         ];
         let mut nav: Vec<NavGroup> = Vec::new();

@@ -166,9 +166,7 @@ async fn passwords_expire_and_are_not_reused(b: Backend) {
     let Some(app) = spawn_app(b).await else { return };
     let mut api = app.api_as(Role::DeptStaff).await;
     let name = username_of(Role::DeptStaff);
-    let change = |current: &str, new: &str| {
-        json!({ "current_password": current, "new_password": new, "confirm_password": new })
-    };
+    let change = |current: &str, new: &str| json!({ "current_password": current, "new_password": new, "confirm_password": new });
     let mut current = PASSWORD.to_owned();
     for i in 1..=4 {
         let next = format!("Rotated{i}pass");

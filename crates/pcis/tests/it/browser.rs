@@ -159,6 +159,7 @@ async fn auditor_sees_the_login(app: &TestApp, br: &Browser, shots: &Shots) {
     br.wait_for_path("/audit").await;
     br.wait_for("table.table tbody tr").await;
     shots.save(br, "06-audit").await;
+
     let rows = br.texts("table.table tbody tr").await;
     let own = rows.iter().any(|r| r.contains(&name) && r.contains("user.change_password"));
     assert!(own, "the auditor's own password change is not listed: {rows:#?}");
@@ -167,6 +168,12 @@ async fn auditor_sees_the_login(app: &TestApp, br: &Browser, shots: &Shots) {
     let logins: Vec<_> = rows.iter().filter(|r| r.contains(&biz) && r.contains("session.login")).collect();
     assert!(logins.iter().any(|r| r.contains("成功")), "no successful login of {biz} in {rows:#?}");
     assert!(logins.iter().any(|r| r.contains("失败")), "no failed login of {biz} in {rows:#?}");
+
+    // The auditor also reviews who may do what.
+    br.click(".sidenav a[href='/roles']").await;
+    br.wait_for("table.matrix tbody tr").await;
+    assert_eq!(br.find_all("table.matrix tbody tr").await.len(), pcis_domain::role::Role::ALL.len());
+    shots.save(br, "10-roles").await;
 
     br.click("form[action='/logout'] button").await;
     br.wait_for_path("/login").await;

@@ -150,6 +150,16 @@ fn request_for(action: Action, side: Side, actor: Role, t: &SideTargets) -> Opti
             }),
             Side::P2 => None,
         },
+        Action::RoleView => match side {
+            Side::P1 => Some(Request {
+                method: Method::GET,
+                path: "/api/v1/roles".into(),
+                body: None,
+                target: None,
+                audit_action: "role.view",
+            }),
+            Side::P2 => None,
+        },
     }
 }
 
@@ -313,7 +323,10 @@ async fn every_cell_of_the_matrix(b: Backend) {
     // Every refusal left exactly one `denied` audit record naming the actor and the action, and
     // nothing that was allowed was recorded as denied.
     let mut denied = Vec::new();
-    for prefix in ["institution.", "user.", "audit."] {
+    let mut prefixes: Vec<String> =
+        pcis_service::AUDIT_ACTIONS.iter().map(|a| format!("{}.", a.split('.').next().unwrap())).collect();
+    prefixes.dedup();
+    for prefix in &prefixes {
         for rec in app.audit_actions(prefix).await {
             if rec.entry.outcome == Outcome::Denied {
                 denied.push((rec.entry.who.username, rec.entry.action));

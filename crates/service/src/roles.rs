@@ -1,0 +1,40 @@
+//! The role catalogue and its permission matrix, for those who maintain or review them.
+
+use pcis_domain::DomainResult;
+use pcis_domain::policy::Actor;
+use pcis_domain::role::{Action, Grant, Role};
+use pcis_store::matrix;
+
+use crate::{App, DbExt, RequestMeta, entry, who};
+
+/// One role of the catalogue with what it may do.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RoleGrants {
+    pub role: Role,
+    pub administered_by: Role,
+    pub grants: Vec<Grant>,
+}
+
+impl App {
+    /// The catalogue in display order, each role with its grants, as stored.
+    pub async fn role_matrix(&self, actor: &Actor, meta: &RequestMeta) -> DomainResult<Vec<RoleGrants>> {
+        let mut tx = self.db.begin().await.db()?;
+        let e = entry(who(actor, meta), "role.view", "role", "");
+        if let Err(err) = self.policy.scope(actor, Action::RoleView) {
+            return Err(self.deny(tx, e, err).await);
+        }
+        let grants = matrix::load(&mut tx).await.db()?;
+        let codes = matrix::role_codes(&mut tx).await.db()?;
+        self.record(&mut tx, e).await?;
+        tx.commit().await.db()?;
+        Ok(codes
+            .iter()
+            .filter_map(|c| Role::parse(c))
+            .map(|role| RoleGrants {
+                role,
+                administered_by: role.administered_by(),
+                grants: grants.iter().filter(|g| g.role == role).copied().collect(),
+            })
+            .collect())
+    }
+}
