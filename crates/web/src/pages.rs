@@ -167,7 +167,9 @@ async fn switch_lang(
     jar: CookieJar,
 ) -> Response {
     let lang = Lang::parse(&code).unwrap_or_default();
-    let back = if q.back.starts_with('/') && !q.back.starts_with("//") { q.back } else { "/".into() };
+    // Only a path on this site: not `//host` nor `/\host`, which browsers treat as another host.
+    let local = q.back.starts_with('/') && !q.back.starts_with("//") && !q.back.contains('\\');
+    let back = if local { q.back } else { "/".into() };
     let c = Cookie::build(("lang", lang.code()))
         .path("/")
         .same_site(SameSite::Lax)

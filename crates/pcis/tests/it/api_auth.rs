@@ -9,6 +9,7 @@ use crate::helpers::{Api, Backend, PASSWORD, spawn_app, username_of};
 
 both_backends!(
     branch_auditor_sees_logins_of_its_subtree,
+    language_switch_stays_on_this_site,
     passwords_expire_and_are_not_reused,
     one_time_password_must_be_changed_first,
     lockout_after_five_failures,
@@ -192,4 +193,21 @@ async fn passwords_expire_and_are_not_reused(b: Backend) {
     let r = api.post("/api/v1/me/password", change(&current, "Fresh2027pass")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(api.get("/api/v1/me").await.body["must_change_password"], false);
+}
+
+/// The language switch returns to a page of this site only, never to another host.
+async fn language_switch_stays_on_this_site(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for (back, expected) in [
+        ("/users?page=2", "/users?page=2"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example", "/"),
+    ] {
+        let r = http.get(format!("{}/lang/en", app.base)).query(&[("back", back)]).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()["location"], expected, "back={back}");
+        assert!(r.headers()["set-cookie"].to_str().unwrap().starts_with("lang=en"));
+    }
 }
