@@ -43,6 +43,11 @@ impl InstPath {
         other.0.starts_with(&self.0)
     }
 
+    /// The ids on the path, root first.
+    pub fn ids(&self) -> Vec<InstitutionId> {
+        self.0.split('/').filter_map(|s| s.parse().ok()).map(InstitutionId).collect()
+    }
+
     pub fn depth(&self) -> usize {
         self.0.matches('/').count() - 1
     }
@@ -231,6 +236,7 @@ mod tests {
             assert_eq!(p.contains(q), expected);
         }
         assert_eq!(inside.depth(), 3);
+        assert_eq!(inside.ids(), [InstitutionId(1), InstitutionId(5), InstitutionId(23)]);
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub struct Actor {
     pub institution_id: InstitutionId,
     pub institution_path: InstPath,
     pub institution_name: String,
+    /// The names from the head office down to the actor's institution (总行 / … / 网点).
+    pub institution_trail: String,
     pub roles: Vec<Role>,
 }
 
@@ -151,6 +153,7 @@ mod tests {
             institution_id: InstitutionId(2),
             institution_path: path.clone(),
             institution_name: "x".into(),
+            institution_trail: "x".into(),
             roles: roles.to_vec(),
         }
     }

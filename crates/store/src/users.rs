@@ -316,20 +316,35 @@ pub async fn recent_password_hashes(tx: &mut Tx, id: UserId, n: i64) -> DbResult
 
 /// The actor for an authenticated request.
 pub async fn load_actor(tx: &mut Tx, id: UserId) -> DbResult<Option<(Actor, UserStatus)>> {
-    Ok(get(tx, id).await?.map(|p| {
-        let u = p.user;
-        let actor = Actor {
-            user_id: u.id,
-            username: u.username,
-            display_name: u.display_name,
-            staff_no: u.staff_no,
-            institution_id: u.institution_id,
-            institution_path: p.path,
-            institution_name: u.institution_name,
-            roles: u.roles,
-        };
-        (actor, u.status)
-    }))
+    let Some(PlacedUser { user: u, path, .. }) = get(tx, id).await? else { return Ok(None) };
+    let actor = Actor {
+        institution_trail: institution_trail(tx, &path).await?,
+        user_id: u.id,
+        username: u.username,
+        display_name: u.display_name,
+        staff_no: u.staff_no,
+        institution_id: u.institution_id,
+        institution_path: path,
+        institution_name: u.institution_name,
+        roles: u.roles,
+    };
+    Ok(Some((actor, u.status)))
+}
+
+/// The institutions' names along a path, root first, by primary key.
+async fn institution_trail(tx: &mut Tx, path: &InstPath) -> DbResult<String> {
+    let mut q = SqlBuilder::new("SELECT name FROM institution WHERE id IN (");
+    for (i, id) in path.ids().into_iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(Arg::I64(id.0));
+    }
+    q.push(") ORDER BY level");
+    let names: Vec<String> = on_tx!(tx, c => {
+        bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_all(c).await
+    })?;
+    Ok(names.join(" / "))
 }
 
 /// Whether the user name and the staff number are already in use, for a field-level error.

@@ -86,7 +86,8 @@ async fn me(ApiAuth(auth): ApiAuth) -> Json<serde_json::Value> {
     let a = &auth.session.actor;
     Json(json!({
         "id": a.user_id, "username": a.username, "display_name": a.display_name, "staff_no": a.staff_no,
-        "institution_id": a.institution_id, "institution_name": a.institution_name, "roles": a.roles,
+        "institution_id": a.institution_id, "institution_name": a.institution_name,
+        "institution_trail": a.institution_trail, "roles": a.roles,
         "must_change_password": auth.session.must_change_password,
     }))
 }

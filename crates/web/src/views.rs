@@ -26,6 +26,7 @@ pub struct UserBar {
     pub staff_no: String,
     pub roles: String,
     pub institution: String,
+    pub institution_trail: String,
 }
 
 pub struct NavGroup {
@@ -75,6 +76,7 @@ impl Ctx {
                 staff_no: actor.staff_no.clone(),
                 roles,
                 institution: actor.institution_name.clone(),
+                institution_trail: actor.institution_trail.clone(),
             }),
             nav,
             crumbs: Vec::new(),

@@ -50,6 +50,8 @@ async fn one_time_password_must_be_changed_first(b: Backend) {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(api.get("/api/v1/users").await.status, StatusCode::OK);
+    let me = api.get("/api/v1/me").await.body;
+    assert_eq!(me["institution_trail"], "总行 / 江苏省分行", "the full path for the top bar");
     // The old password no longer works; the new one does.
     assert_eq!(Api::anonymous(&app).login(&name, &otp).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(Api::anonymous(&app).login(&name, PASSWORD).await.status, StatusCode::CREATED);
