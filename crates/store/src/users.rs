@@ -115,6 +115,8 @@ pub struct UserFilter {
     pub text: String,
     pub status: Option<UserStatus>,
     pub role: Option<Role>,
+    /// Only accounts locked at this instant (the home page's "locked users" to-do).
+    pub locked_at: Option<OffsetDateTime>,
 }
 
 pub async fn list(
@@ -137,6 +139,9 @@ pub async fn list(
     }
     if let Some(s) = filter.status {
         wh.push(" AND u.status = ").bind(Arg::Text(s.code().into()));
+    }
+    if let Some(t) = filter.locked_at {
+        wh.push(" AND u.locked_until_us > ").bind(Arg::I64(micros(t)));
     }
     if let Some(r) = filter.role {
         wh.push(" AND EXISTS (SELECT 1 FROM user_role x WHERE x.user_id = u.id AND x.role = ")

@@ -208,7 +208,7 @@ async fn users(
     ApiAuth(auth): ApiAuth,
     ApiQuery(q): ApiQuery<UsersQuery>,
 ) -> ApiResult {
-    let filter = q.filter();
+    let filter = q.filter(st.app.clock.now());
     let page = st.app.list_users(&auth.session.actor, &meta, &filter, q.page()).await.map_err(err(lang))?;
     Ok(Json(page).into_response())
 }

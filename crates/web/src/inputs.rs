@@ -12,7 +12,7 @@ use pcis_service::users::AccountOp;
 use serde::{Deserialize, Serialize};
 
 /// Filters and page of the user list.
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Serialize, Default, Clone)]
 pub struct UsersQuery {
     #[serde(default)]
     pub q: String,
@@ -20,16 +20,20 @@ pub struct UsersQuery {
     pub status: String,
     #[serde(default)]
     pub role: String,
+    /// `1`: only accounts locked now.
+    #[serde(default)]
+    pub locked: String,
     #[serde(default)]
     pub page: Option<i64>,
 }
 
 impl UsersQuery {
-    pub fn filter(&self) -> UserFilter {
+    pub fn filter(&self, now: time::OffsetDateTime) -> UserFilter {
         UserFilter {
             text: self.q.clone(),
             status: UserStatus::parse(&self.status),
             role: Role::parse(&self.role),
+            locked_at: (self.locked == "1").then_some(now),
         }
     }
 

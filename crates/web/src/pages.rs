@@ -266,7 +266,7 @@ async fn home(State(st): State<AppState>, lang: Lang, Meta(meta): Meta, UiAuth(a
     if st.app.policy.can(actor, Action::UserUnlock) {
         let locked = st.app.count_locked_users(actor, &meta).await.map_err(err(lang))?;
         if locked > 0 {
-            todos.push((t(lang, "home.locked_users"), "/users?status=active".to_owned(), locked));
+            todos.push((t(lang, "home.locked_users"), "/users?locked=1".to_owned(), locked));
         }
     }
     let welcome = crate::translate(lang, "home.welcome", &[("name", &actor.display_name)]);
@@ -653,6 +653,7 @@ struct UsersPage {
     q: String,
     status: String,
     role: String,
+    locked: bool,
     statuses: Vec<(&'static str, String)>,
     roles: Vec<(&'static str, String)>,
     total: i64,
@@ -686,7 +687,7 @@ async fn users(
     UiAuth(auth): UiAuth,
     PageQuery(q): PageQuery<UsersQuery>,
 ) -> PageResult {
-    let filter = q.filter();
+    let filter = q.filter(st.app.clock.now());
     let page = q.page();
     let result = st.app.list_users(&auth.session.actor, &meta, &filter, page).await.map_err(err(lang))?;
     let offset = (result.page - 1) * result.per_page;
@@ -708,16 +709,9 @@ async fn users(
         })
         .collect();
     let href = |p: i64| {
-        format!(
-            "/users?{}",
-            serde_urlencoded::to_string([
-                ("q", q.q.as_str()),
-                ("status", &q.status),
-                ("role", &q.role),
-                ("page", &p.to_string())
-            ])
-            .unwrap_or_default()
-        )
+        let mut q2 = q.clone();
+        q2.page = Some(p);
+        format!("/users?{}", serde_urlencoded::to_string(&q2).unwrap_or_default())
     };
     Ok(render(&UsersPage {
         ctx: ctx(&st, lang, &auth, "/users").crumb("user.title", ""),
@@ -730,6 +724,7 @@ async fn users(
         q: q.q.clone(),
         status: q.status.clone(),
         role: q.role.clone(),
+        locked: q.locked == "1",
         total: result.total,
         page: result.page,
         has_next: result.page * result.per_page < result.total,

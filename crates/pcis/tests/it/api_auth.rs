@@ -73,8 +73,12 @@ async fn lockout_after_five_failures(b: Backend) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "locked account must refuse the right password");
     assert_eq!(r.body, unknown.body);
     assert_eq!(app.audit_actions("session.lock").await.len(), 1);
-    // A business administrator unlocks.
+    // A business administrator finds the locked account and unlocks it.
     let admin = app.api_as(Role::BizAdmin).await;
+    let locked = admin.get("/api/v1/users?locked=1").await;
+    let names: Vec<&str> =
+        locked.body["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert_eq!(names, [victim.as_str()]);
     let id = app.user_id(&victim).await;
     let r = admin.post(&format!("/api/v1/users/{id}/account"), json!({ "op": "unlock" })).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
