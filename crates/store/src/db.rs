@@ -19,7 +19,10 @@ pub enum Backend {
 /// A connection pool on either backend.
 #[derive(Debug, Clone)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    /// SQLite allows one writer at a time. Writers queue for the single connection of the
+    /// `write` pool (an async, fair wait) instead of spinning on the busy timeout; readers
+    /// use `read` concurrently (WAL).
+    Sqlite { read: SqlitePool, write: SqlitePool },
     Pg(PgPool),
 }
 
@@ -57,8 +60,9 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-            Ok(Db::Sqlite(pool))
+            let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+            let read = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+            Ok(Db::Sqlite { read, write })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -74,7 +78,7 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite { .. } => Backend::Sqlite,
             Db::Pg(_) => Backend::Postgres,
         }
     }
@@ -82,7 +86,7 @@ impl Db {
     /// Applies the forward-only migrations of this backend (R-OPS-3).
     pub async fn migrate(&self) -> DbResult<()> {
         match self {
-            Db::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
+            Db::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(write).await?,
             Db::Pg(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
         }
         Ok(())
@@ -93,7 +97,7 @@ impl Db {
     /// when it upgrades from reading.
     pub async fn begin(&self) -> DbResult<Tx> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Db::Pg(p) => Tx::Pg(p.begin().await?),
         })
     }
@@ -101,7 +105,7 @@ impl Db {
     /// A transaction that only reads.
     pub async fn begin_read(&self) -> DbResult<Tx> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
             Db::Pg(p) => Tx::Pg(p.begin().await?),
         })
     }
@@ -114,7 +118,10 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(p) => p.close().await,
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
             Db::Pg(p) => p.close().await,
         }
     }

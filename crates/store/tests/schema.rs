@@ -11,7 +11,7 @@ async fn columns(db: &Db) -> BTreeSet<(String, String)> {
     const POSTGRES: &str = "SELECT table_name::text, column_name::text FROM information_schema.columns
         WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%'";
     let rows: Vec<(String, String)> = match db {
-        Db::Sqlite(p) => sqlx::query_as(SQLITE).fetch_all(p).await,
+        Db::Sqlite { read, .. } => sqlx::query_as(SQLITE).fetch_all(read).await,
         Db::Pg(p) => sqlx::query_as(POSTGRES).fetch_all(p).await,
     }
     .unwrap();

@@ -30,7 +30,7 @@ async fn sqlite_subtree_uses_the_path_index() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::connect(&format!("sqlite:{}", dir.path().join("s.db").display())).await.unwrap();
     db.migrate().await.unwrap();
-    let Db::Sqlite(pool) = &db else { unreachable!() };
+    let Db::Sqlite { read: pool, .. } = &db else { unreachable!() };
     let q = subtree_query();
     let plan: Vec<(i64, i64, i64, String)> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", literal(&q.sql, &q.args))))

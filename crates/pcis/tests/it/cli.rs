@@ -35,7 +35,7 @@ async fn audit_verify_names_the_edited_record(b: Backend) {
 
 async fn tamper(app: &crate::helpers::TestApp, seq: i64) {
     match &app.app.db {
-        pcis_store::Db::Sqlite(p) => {
+        pcis_store::Db::Sqlite { write: p, .. } => {
             sqlx::query("DROP TRIGGER audit_log_no_update").execute(p).await.unwrap();
             sqlx::query("UPDATE audit_log SET reason = 'edited' WHERE seq = $1")
                 .bind(seq)
@@ -149,7 +149,7 @@ async fn demo_runs_twice_and_every_role_reaches_its_home() {
     let out = verify();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let db = pcis_store::Db::connect(&database).await.unwrap();
-    let pcis_store::Db::Sqlite(pool) = &db else { unreachable!() };
+    let pcis_store::Db::Sqlite { write: pool, .. } = &db else { unreachable!() };
     sqlx::query("DROP TRIGGER audit_log_no_update").execute(pool).await.unwrap();
     sqlx::query("UPDATE audit_log SET username = 'someone_else' WHERE seq = 7").execute(pool).await.unwrap();
     db.close().await;
