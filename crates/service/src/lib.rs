@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use pcis_domain::audit::{AuditEntry, AuditWho, Outcome};
 use pcis_domain::policy::{Actor, Policy};
+use pcis_domain::role::Action;
 use pcis_domain::{DomainError, DomainResult};
 use pcis_store::{Db, DbError, Tx};
 
@@ -103,10 +104,30 @@ impl App {
         Ok(())
     }
 
+    /// Whether the actor holds `action` at all, for a page that refuses bad input before it
+    /// reaches the operation; a refusal is audited as `audit_action` like any other.
+    pub async fn require(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        action: Action,
+        audit_action: &str,
+    ) -> DomainResult<()> {
+        if let Err(err) = self.policy.scope(actor, action) {
+            return Err(self.record_denial(entry(who(actor, meta), audit_action, "", ""), err).await);
+        }
+        Ok(())
+    }
+
     /// Turns a policy refusal into an audited 403: the business transaction is dropped
     /// (rolled back) first, then the denial is recorded on its own.
     pub(crate) async fn deny(&self, tx: Tx, entry: AuditEntry, error: DomainError) -> DomainError {
         drop(tx);
+        self.record_denial(entry, error).await
+    }
+
+    /// Records a denial in a transaction of its own; other errors pass through unrecorded.
+    async fn record_denial(&self, entry: AuditEntry, error: DomainError) -> DomainError {
         let DomainError::Denied { reason } = error else { return error };
         let entry = AuditEntry { outcome: Outcome::Denied, reason: reason.to_owned(), ..entry };
         let result = async {

@@ -22,7 +22,10 @@ pub enum Db {
     /// SQLite allows one writer at a time. Writers queue for the single connection of the
     /// `write` pool (an async, fair wait) instead of spinning on the busy timeout; readers
     /// use `read` concurrently (WAL).
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
     Pg(PgPool),
 }
 

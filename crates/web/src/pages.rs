@@ -1050,10 +1050,12 @@ async fn audit(
         Err(DomainError::Invalid(f)) => (None, format!("{}: {}", f[0].field, t(lang, f[0].rule))),
         Err(e) => return Err(PageError::new(e, lang)),
     };
-    // Audit search is scope-checked by the service; an invalid filter still must not reveal
-    // the page to someone without the permission.
-    if result.is_none() && !st.app.policy.can(&auth.session.actor, Action::AuditSearch) {
-        return Err(PageError::new(DomainError::Denied { reason: "deny.no_permission" }, lang));
+    // An invalid filter never reached the service; the page itself still needs the permission.
+    if result.is_none() {
+        st.app
+            .require(&auth.session.actor, &meta, Action::AuditSearch, "audit.search")
+            .await
+            .map_err(err(lang))?;
     }
     let cst = time::macros::offset!(+8);
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");

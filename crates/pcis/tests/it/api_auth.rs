@@ -8,6 +8,7 @@ use crate::both_backends;
 use crate::helpers::{Api, Backend, PASSWORD, spawn_app, username_of};
 
 both_backends!(
+    audit_page_with_a_bad_filter_still_needs_the_permission,
     branch_auditor_sees_logins_of_its_subtree,
     language_switch_stays_on_this_site,
     passwords_expire_and_are_not_reused,
@@ -216,4 +217,24 @@ async fn language_switch_stays_on_this_site(b: Backend) {
         assert_eq!(r.headers()["location"], expected, "back={back}");
         assert!(r.headers()["set-cookie"].to_str().unwrap().starts_with("lang=en"));
     }
+}
+
+/// A bad date on the audit page is a field error for the auditor, and still a 403 (audited)
+/// for anyone else: validation never opens a page the policy would refuse.
+async fn audit_page_with_a_bad_filter_still_needs_the_permission(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let page = |api: &Api| {
+        let req =
+            api.http.get(format!("{}/audit?from=bad", app.base)).bearer_auth(api.token.clone().unwrap());
+        async move { req.send().await.unwrap() }
+    };
+    let auditor = app.api_as(Role::SecurityAuditor).await;
+    let r = page(&auditor).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("YYYY-MM-DD"), "the date rule is shown");
+    let manager = app.api_as(Role::AccountManager).await;
+    assert_eq!(page(&manager).await.status(), StatusCode::FORBIDDEN);
+    let denied = app.audit_actions("audit.search").await;
+    assert!(denied.iter().any(|r| r.entry.who.username == username_of(Role::AccountManager)
+        && r.entry.outcome == pcis_domain::audit::Outcome::Denied));
 }
