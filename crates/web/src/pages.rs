@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::error::{PageError, PagePath, PageQuery};
 use crate::inputs::{AccountInput, AuditQuery, RolesInput, StatusInput, UsersQuery};
 use crate::security::{Auth, Meta, PRE_SESSION_COOKIE, SESSION_COOKIE, UiAuth};
-use crate::views::{Ctx, FieldErrors, form_errors, render};
+use crate::views::{Ctx, FieldErrors, Pager, form_errors, render};
 use crate::{AppState, Lang};
 
 pub fn routes() -> Router<AppState> {
@@ -656,11 +656,7 @@ struct UsersPage {
     locked: bool,
     statuses: Vec<(&'static str, String)>,
     roles: Vec<(&'static str, String)>,
-    total: i64,
-    page: i64,
-    has_next: bool,
-    prev_href: String,
-    next_href: String,
+    pager: Pager,
     can_create: bool,
 }
 
@@ -725,11 +721,7 @@ async fn users(
         status: q.status.clone(),
         role: q.role.clone(),
         locked: q.locked == "1",
-        total: result.total,
-        page: result.page,
-        has_next: result.page * result.per_page < result.total,
-        prev_href: href(result.page - 1),
-        next_href: href(result.page + 1),
+        pager: Pager::new(result.total, result.page, result.per_page, href),
         can_create: st.app.policy.can(&auth.session.actor, Action::UserCreate),
     }))
 }
@@ -1000,11 +992,7 @@ struct AuditPage {
     f_from: String,
     f_to: String,
     problem: String,
-    total: i64,
-    page: i64,
-    has_next: bool,
-    prev_href: String,
-    next_href: String,
+    pager: Pager,
 }
 
 /// The name of an audited action in the user's language; the code itself if it has none.
@@ -1106,11 +1094,7 @@ async fn audit(
         f_from: q.from.clone(),
         f_to: q.to.clone(),
         problem,
-        total,
-        page,
-        has_next: page * per_page < total,
-        prev_href: href(page - 1),
-        next_href: href(page + 1),
+        pager: Pager::new(total, page, per_page, href),
     }))
 }
 

@@ -109,6 +109,28 @@ impl Ctx {
     }
 }
 
+/// Paging of a list: "共 N 条", the page, and links to its neighbours.
+pub struct Pager {
+    pub total: i64,
+    pub page: i64,
+    pub has_next: bool,
+    pub prev_href: String,
+    pub next_href: String,
+}
+
+impl Pager {
+    /// `href(p)` is the link to page `p` with the list's filters kept.
+    pub fn new(total: i64, page: i64, per_page: i64, href: impl Fn(i64) -> String) -> Pager {
+        Pager {
+            total,
+            page,
+            has_next: page * per_page < total,
+            prev_href: href(page - 1),
+            next_href: href(page + 1),
+        }
+    }
+}
+
 /// Field errors of a form, translated, shown beside each field.
 #[derive(Default)]
 pub struct FieldErrors(HashMap<&'static str, String>);
