@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod error;
+pub mod identity;
 pub mod institution;
 pub mod password;
 pub mod policy;

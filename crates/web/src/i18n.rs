@@ -88,6 +88,7 @@ mod tests {
         // Keys used by the domain and the service layer as rules and reasons.
         let src = [
             include_str!("../../domain/src/institution.rs"),
+            include_str!("../../domain/src/identity.rs"),
             include_str!("../../domain/src/user.rs"),
             include_str!("../../domain/src/password.rs"),
             include_str!("../../domain/src/policy.rs"),
