@@ -3,6 +3,7 @@
 //! testable without a database or a clock.
 
 pub mod audit;
+pub mod crypto;
 pub mod error;
 pub mod identity;
 pub mod institution;
