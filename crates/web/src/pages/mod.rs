@@ -1,0 +1,59 @@
+//! The browser UI. Each handler parses the form, calls one service and renders a page;
+//! a field error re-renders the form with the input kept and the message beside the field.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Multipart, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::{CookieJar, Form};
+use pcis_domain::DomainError;
+use pcis_domain::audit::Outcome;
+use pcis_domain::institution::{InstKind, InstStatus, Institution, InstitutionId, InstitutionInput, Level};
+use pcis_domain::role::{Action, Role};
+use pcis_domain::user::{User, UserId, UserInput, UserStatus};
+use serde::Deserialize;
+
+use crate::error::{PageError, PagePath, PageQuery};
+use crate::inputs::{AccountInput, AuditQuery, RolesInput, StatusInput, UsersQuery};
+use crate::security::{Auth, Meta, PRE_SESSION_COOKIE, SESSION_COOKIE, UiAuth};
+use crate::views::{Ctx, FieldErrors, Pager, form_errors, render};
+use crate::{AppState, Lang};
+
+mod audit;
+mod home;
+mod institutions;
+mod roles;
+mod session;
+mod users;
+
+/// Every page's routes, each area's from its own module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(session::routes())
+        .merge(home::routes())
+        .merge(institutions::routes())
+        .merge(users::routes())
+        .merge(audit::routes())
+        .merge(roles::routes())
+}
+
+type PageResult = Result<Response, PageError>;
+
+fn ctx(st: &AppState, lang: Lang, auth: &Auth, path: &str) -> Ctx {
+    let mut ctx = Ctx::for_actor(lang, &auth.session.csrf_token, path, &auth.session.actor, &st.app.policy);
+    if auth.session.must_change_password {
+        // Nothing else is open until the password is changed; don't offer it.
+        ctx.nav.clear();
+    }
+    ctx
+}
+
+fn err(lang: Lang) -> impl Fn(DomainError) -> PageError {
+    move |e| PageError::new(e, lang)
+}
+
+fn t(lang: Lang, key: &str) -> String {
+    crate::translate(lang, key, &[])
+}

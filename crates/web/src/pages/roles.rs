@@ -1,0 +1,49 @@
+//! The role catalogue and its permission matrix (角色权限), read-only.
+
+use super::*;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/roles", get(roles))
+}
+
+struct RoleRow {
+    code: &'static str,
+    name: String,
+    administered_by: String,
+    /// Per action, in `Action::ALL` order: the scope's label, or empty where not granted.
+    cells: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "roles.html")]
+struct RolesPage {
+    ctx: Ctx,
+    actions: Vec<String>,
+    rows: Vec<RoleRow>,
+}
+
+async fn roles(State(st): State<AppState>, lang: Lang, Meta(meta): Meta, UiAuth(auth): UiAuth) -> PageResult {
+    let matrix = st.app.role_matrix(&auth.session.actor, &meta).await.map_err(err(lang))?;
+    let rows = matrix
+        .iter()
+        .map(|r| RoleRow {
+            code: r.role.code(),
+            name: t(lang, &format!("role.{}", r.role.code())),
+            administered_by: t(lang, &format!("role.{}", r.administered_by.code())),
+            cells: Action::ALL
+                .iter()
+                .map(|a| {
+                    r.grants
+                        .iter()
+                        .find(|g| g.action == *a)
+                        .map_or(String::new(), |g| t(lang, &format!("roles.{}", g.scope.code())))
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(render(&RolesPage {
+        ctx: ctx(&st, lang, &auth, "/roles").crumb("roles.title", ""),
+        actions: Action::ALL.iter().map(|a| t(lang, &format!("action.{}", a.code()))).collect(),
+        rows,
+    }))
+}

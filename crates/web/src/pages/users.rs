@@ -1,0 +1,343 @@
+//! User administration (用户管理): list, create, roles and account operations.
+
+use super::*;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(users).post(create_user))
+        .route("/users/new", get(new_user))
+        .route("/users/{id}", get(user_detail))
+        .route("/users/{id}/roles", post(user_roles))
+        .route("/users/{id}/account", post(user_account))
+        .route("/users/{id}/reset-password", post(user_reset_password))
+}
+
+struct UserRow {
+    seq: i64,
+    id: i64,
+    username: String,
+    display_name: String,
+    staff_no: String,
+    institution: String,
+    roles: String,
+    status: String,
+    status_class: &'static str,
+    locked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    ctx: Ctx,
+    rows: Vec<UserRow>,
+    q: String,
+    status: String,
+    role: String,
+    locked: bool,
+    statuses: Vec<(&'static str, String)>,
+    roles: Vec<(&'static str, String)>,
+    pager: Pager,
+    can_create: bool,
+}
+
+fn role_names(lang: Lang, roles: &[Role]) -> String {
+    roles.iter().map(|r| t(lang, &format!("role.{}", r.code()))).collect::<Vec<_>>().join("、")
+}
+
+fn user_status_class(s: UserStatus) -> &'static str {
+    match s {
+        UserStatus::Active => "success",
+        UserStatus::Frozen => "warning",
+        UserStatus::Deregistered => "muted",
+    }
+}
+
+fn is_locked(st: &AppState, u: &User) -> bool {
+    u.locked_until.is_some_and(|t| t > st.app.clock.now())
+}
+
+async fn users(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PageQuery(q): PageQuery<UsersQuery>,
+) -> PageResult {
+    let filter = q.filter(st.app.clock.now());
+    let page = q.page();
+    let result = st.app.list_users(&auth.session.actor, &meta, &filter, page).await.map_err(err(lang))?;
+    let offset = (result.page - 1) * result.per_page;
+    let rows = result
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, u)| UserRow {
+            seq: offset + i as i64 + 1,
+            id: u.id.0,
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            staff_no: u.staff_no.clone(),
+            institution: u.institution_name.clone(),
+            roles: role_names(lang, &u.roles),
+            status: t(lang, &format!("user_status.{}", u.status.code())),
+            status_class: user_status_class(u.status),
+            locked: is_locked(&st, u),
+        })
+        .collect();
+    let href = |p: i64| {
+        let mut q2 = q.clone();
+        q2.page = Some(p);
+        format!("/users?{}", serde_urlencoded::to_string(&q2).unwrap_or_default())
+    };
+    Ok(render(&UsersPage {
+        ctx: ctx(&st, lang, &auth, "/users").crumb("user.title", ""),
+        rows,
+        statuses: UserStatus::ALL
+            .iter()
+            .map(|s| (s.code(), t(lang, &format!("user_status.{}", s.code()))))
+            .collect(),
+        roles: Role::ALL.iter().map(|r| (r.code(), t(lang, &format!("role.{}", r.code())))).collect(),
+        q: q.q.clone(),
+        status: q.status.clone(),
+        role: q.role.clone(),
+        locked: q.locked == "1",
+        pager: Pager::new(result.total, result.page, result.per_page, href),
+        can_create: st.app.policy.can(&auth.session.actor, Action::UserCreate),
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "user_new.html")]
+struct NewUserPage {
+    ctx: Ctx,
+    text_fields: Vec<(&'static str, String, String)>,
+    institutions: Vec<(String, String)>,
+    institution_code: String,
+    roles: Vec<(&'static str, String, bool)>,
+    errors: FieldErrors,
+}
+
+/// Role checkboxes: only roles the actor administers (R-USR-4), the held ones ticked.
+fn role_choices(lang: Lang, auth: &Auth, held: &[Role]) -> Vec<(&'static str, String, bool)> {
+    Role::ALL
+        .iter()
+        .filter(|r| auth.session.actor.roles.contains(&r.administered_by()) || held.contains(r))
+        .map(|r| (r.code(), t(lang, &format!("role.{}", r.code())), held.contains(r)))
+        .collect()
+}
+
+#[derive(Deserialize, Default)]
+struct UserForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    staff_no: String,
+    #[serde(default)]
+    institution_code: String,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+async fn new_user_page(
+    st: &AppState,
+    lang: Lang,
+    auth: &Auth,
+    meta: &pcis_service::RequestMeta,
+    f: UserForm,
+    errors: FieldErrors,
+) -> Result<NewUserPage, DomainError> {
+    let tree = st.app.institution_tree(&auth.session.actor, meta).await?;
+    let held: Vec<Role> = f.roles.iter().filter_map(|r| Role::parse(r)).collect();
+    Ok(NewUserPage {
+        ctx: ctx(st, lang, auth, "/users").crumb("user.title", "/users").crumb("user.new_title", ""),
+        text_fields: vec![
+            ("username", t(lang, "user.username"), f.username),
+            ("display_name", t(lang, "user.display_name"), f.display_name),
+            ("staff_no", t(lang, "user.staff_no"), f.staff_no),
+        ],
+        institutions: tree
+            .iter()
+            .filter(|i| i.status == InstStatus::Active)
+            .map(|i| {
+                (
+                    i.code.clone(),
+                    format!("{}{} ({})", "　".repeat(i.path.depth().saturating_sub(1)), i.name, i.code),
+                )
+            })
+            .collect(),
+        institution_code: f.institution_code,
+        roles: role_choices(lang, auth, &held),
+        errors,
+    })
+}
+
+async fn new_user(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+) -> PageResult {
+    let page = new_user_page(&st, lang, &auth, &meta, UserForm::default(), FieldErrors::default())
+        .await
+        .map_err(err(lang))?;
+    Ok(render(&page))
+}
+
+async fn create_user(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    Form(f): Form<UserForm>,
+) -> PageResult {
+    let input = UserInput {
+        username: f.username.clone(),
+        display_name: f.display_name.clone(),
+        staff_no: f.staff_no.clone(),
+        institution_code: f.institution_code.clone(),
+        roles: f.roles.clone(),
+    };
+    match st.app.create_user(&auth.session.actor, &meta, &input).await {
+        Ok((id, otp)) => {
+            let user = st.app.user(&auth.session.actor, &meta, id).await.map_err(err(lang))?;
+            Ok(render(&detail_page(&st, lang, &auth, user, Notice::Created(otp), FieldErrors::default())))
+        }
+        Err(e) => {
+            let errors = form_errors(lang, e).map_err(err(lang))?;
+            let page = new_user_page(&st, lang, &auth, &meta, f, errors).await.map_err(err(lang))?;
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "user_detail.html")]
+struct UserDetailPage {
+    ctx: Ctx,
+    user: User,
+    status: String,
+    status_class: &'static str,
+    locked: bool,
+    role_names: String,
+    roles: Vec<(&'static str, String, bool)>,
+    notice: String,
+    otp_label: String,
+    otp: String,
+    problem: String,
+    errors: FieldErrors,
+}
+
+enum Notice {
+    None,
+    Done,
+    Created(String),
+    Reset(String),
+    Problem(String),
+}
+
+fn detail_page(
+    st: &AppState,
+    lang: Lang,
+    auth: &Auth,
+    user: User,
+    notice: Notice,
+    errors: FieldErrors,
+) -> UserDetailPage {
+    let (notice, otp_label, otp, problem) = match notice {
+        Notice::None => (String::new(), String::new(), String::new(), String::new()),
+        Notice::Done => (t(lang, "user.done"), String::new(), String::new(), String::new()),
+        Notice::Created(p) => (String::new(), t(lang, "user.created"), p, String::new()),
+        Notice::Reset(p) => (String::new(), t(lang, "user.reset_done"), p, String::new()),
+        Notice::Problem(m) => (String::new(), String::new(), String::new(), m),
+    };
+    UserDetailPage {
+        ctx: ctx(st, lang, auth, "/users").crumb("user.title", "/users").crumb("user.detail", ""),
+        status: t(lang, &format!("user_status.{}", user.status.code())),
+        status_class: user_status_class(user.status),
+        locked: is_locked(st, &user),
+        role_names: role_names(lang, &user.roles),
+        roles: role_choices(lang, auth, &user.roles),
+        user,
+        notice,
+        otp_label,
+        otp,
+        problem,
+        errors,
+    }
+}
+
+async fn user_detail(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PagePath(id): PagePath<i64>,
+) -> PageResult {
+    let user = st.app.user(&auth.session.actor, &meta, UserId(id)).await.map_err(err(lang))?;
+    Ok(render(&detail_page(&st, lang, &auth, user, Notice::None, FieldErrors::default())))
+}
+
+/// Renders the detail page after an account action, with its outcome.
+async fn after_user_action(
+    st: &AppState,
+    lang: Lang,
+    auth: &Auth,
+    meta: &pcis_service::RequestMeta,
+    id: UserId,
+    result: Result<Notice, DomainError>,
+) -> PageResult {
+    let (notice, errors, status) = match result {
+        Ok(n) => (n, FieldErrors::default(), axum::http::StatusCode::OK),
+        Err(DomainError::Invalid(fields)) => (
+            Notice::None,
+            FieldErrors::from_fields(lang, &fields),
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(DomainError::Conflict(key)) => {
+            (Notice::Problem(t(lang, key)), FieldErrors::default(), axum::http::StatusCode::CONFLICT)
+        }
+        Err(e) => return Err(PageError::new(e, lang)),
+    };
+    let user = st.app.user(&auth.session.actor, meta, id).await.map_err(err(lang))?;
+    Ok((status, render(&detail_page(st, lang, auth, user, notice, errors))).into_response())
+}
+
+async fn user_roles(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PagePath(id): PagePath<i64>,
+    Form(f): Form<RolesInput>,
+) -> PageResult {
+    let result =
+        st.app.set_user_roles(&auth.session.actor, &meta, UserId(id), &f.roles).await.map(|()| Notice::Done);
+    after_user_action(&st, lang, &auth, &meta, UserId(id), result).await
+}
+
+async fn user_account(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PagePath(id): PagePath<i64>,
+    Form(f): Form<AccountInput>,
+) -> PageResult {
+    let op = f.op().map_err(err(lang))?;
+    let result =
+        st.app.account_op(&auth.session.actor, &meta, UserId(id), op, &f.reason).await.map(|()| Notice::Done);
+    after_user_action(&st, lang, &auth, &meta, UserId(id), result).await
+}
+
+async fn user_reset_password(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PagePath(id): PagePath<i64>,
+) -> PageResult {
+    let result = st.app.reset_password(&auth.session.actor, &meta, UserId(id)).await.map(Notice::Reset);
+    after_user_action(&st, lang, &auth, &meta, UserId(id), result).await
+}
