@@ -1,10 +1,12 @@
 //! Settings from the config file, the environment and flags (flags win), and the key file.
 //! Invariant: secrets (key material, database passwords) are never printed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use pcis_domain::crypto::DataKeys;
 use pcis_service::{Keys, SecurityConfig};
 use serde::{Deserialize, Serialize};
 
@@ -31,20 +33,56 @@ impl Default for Settings {
     }
 }
 
-/// The key file's content.
+/// The key file's content (JSON). Keys never live in the database; losing this file means
+/// the audit chain can no longer be verified and sealed values can no longer be opened.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyFile {
     /// HMAC-SHA256 key of the audit chain, 32 bytes as hex.
     pub audit_hmac: String,
+    /// AES-256-GCM data keys by version, 32 bytes each as hex.
+    pub data_keys: BTreeMap<u32, String>,
+    /// The version new values are sealed with.
+    pub active_data_key: u32,
+    /// HMAC-SHA256 key of the blind indexes, 32 bytes as hex.
+    pub blind_index: String,
+}
+
+fn random_hex() -> String {
+    use rand::RngCore;
+    let mut key = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    hex::encode(key)
 }
 
 impl KeyFile {
     pub fn generate() -> KeyFile {
-        use rand::RngCore;
-        let mut key = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-        KeyFile { audit_hmac: hex::encode(key) }
+        KeyFile {
+            audit_hmac: random_hex(),
+            data_keys: BTreeMap::from([(1, random_hex())]),
+            active_data_key: 1,
+            blind_index: random_hex(),
+        }
+    }
+
+    /// The keys the services use; every key must be 32 bytes of hex.
+    pub fn into_keys(self) -> anyhow::Result<Keys> {
+        let bytes = |name: &str, hex_key: &str| -> anyhow::Result<[u8; 32]> {
+            hex::decode(hex_key.trim())
+                .ok()
+                .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                .with_context(|| format!("key {name} must be 32 bytes of hex"))
+        };
+        let audit = bytes("audit_hmac", &self.audit_hmac)?;
+        let data = self
+            .data_keys
+            .iter()
+            .map(|(v, k)| Ok((*v, bytes(&format!("data_keys.{v}"), k)?)))
+            .collect::<anyhow::Result<BTreeMap<u32, [u8; 32]>>>()?;
+        let blind = bytes("blind_index", &self.blind_index)?;
+        let data =
+            DataKeys::new(self.active_data_key, data, blind.to_vec()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Keys { audit_hmac: Arc::from(audit), data: Arc::new(data) })
     }
 }
 
@@ -79,23 +117,20 @@ impl Settings {
         Ok(s)
     }
 
-    /// Keys from `PCIS_AUDIT_HMAC_KEY` (hex) or the key file.
+    /// Keys from `PCIS_KEYS` (the key file's JSON, for deployments that inject secrets by
+    /// environment) or else from the key file.
     pub fn load_keys(&self) -> anyhow::Result<Keys> {
-        let hex_key = match std::env::var("PCIS_AUDIT_HMAC_KEY") {
-            Ok(k) => k,
+        let (text, source) = match std::env::var("PCIS_KEYS") {
+            Ok(json) => (json, "PCIS_KEYS".to_owned()),
             Err(_) => {
                 let text = std::fs::read_to_string(&self.key_file)
                     .with_context(|| format!("cannot read the key file {}", self.key_file.display()))?;
-                let file: KeyFile = serde_json::from_str(&text)
-                    .with_context(|| format!("invalid key file {}", self.key_file.display()))?;
-                file.audit_hmac
+                (text, self.key_file.display().to_string())
             }
         };
-        let key = hex::decode(hex_key.trim())
-            .ok()
-            .filter(|k| k.len() >= 32)
-            .context("the audit key must be at least 32 bytes of hex")?;
-        Ok(Keys { audit_hmac: Arc::from(key) })
+        let file: KeyFile =
+            serde_json::from_str(&text).with_context(|| format!("invalid keys in {source}"))?;
+        file.into_keys().with_context(|| format!("invalid keys in {source}"))
     }
 
     /// The effective settings, secrets left out.

@@ -71,6 +71,8 @@ pub struct RequestMeta {
 #[derive(Clone)]
 pub struct Keys {
     pub audit_hmac: Arc<[u8]>,
+    /// Data keys (versioned) and the blind-index key for C2/C3 values (R-PRV-3).
+    pub data: Arc<pcis_domain::crypto::DataKeys>,
 }
 
 impl std::fmt::Debug for Keys {

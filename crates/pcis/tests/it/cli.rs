@@ -27,7 +27,7 @@ async fn audit_verify_names_the_edited_record(b: Backend) {
     // A wrong key cannot verify anything.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pcis"))
         .args(["--database", &app.db_url, "audit", "verify"])
-        .env("PCIS_AUDIT_HMAC_KEY", "00".repeat(32))
+        .env("PCIS_KEYS", crate::helpers::test_key_file(&"00".repeat(32)).to_string())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -142,7 +142,7 @@ async fn demo_runs_twice_and_every_role_reaches_its_home() {
     let verify = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_pcis"))
             .args(["--database", &database, "--keys", keys.to_str().unwrap(), "audit", "verify"])
-            .env_remove("PCIS_AUDIT_HMAC_KEY")
+            .env_remove("PCIS_KEYS")
             .output()
             .unwrap()
     };
@@ -193,6 +193,13 @@ fn check_config_validates_and_hides_secrets() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && stdout.contains("configuration OK"), "{stdout}");
     assert!(!stdout.contains("s3cret") && !stdout.contains(&std::fs::read_to_string(&keys).unwrap()[20..40]));
+    let mut file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&keys).unwrap()).unwrap();
+    assert_eq!(file["active_data_key"], 1, "keys init writes data keys and the blind-index key");
+    file["blind_index"] = file["data_keys"]["1"].clone();
+    let bad_keys = dir.path().join("bad-keys.json");
+    std::fs::write(&bad_keys, file.to_string()).unwrap();
+    let out = pcis().args(["--keys", bad_keys.to_str().unwrap(), "check-config"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a blind-index key equal to a data key is refused");
     std::fs::write(&config, "[security]\nsession_idle_minutes = 120\n").unwrap();
     let out = pcis().args(["--config", config.to_str().unwrap(), "check-config"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -136,11 +136,12 @@ pub async fn spawn_app_with(backend: Backend, config: SecurityConfig) -> Option<
     let dir = tempfile::tempdir().unwrap();
     let db_url = fresh_database(backend, dir.path()).await?;
     let key_file = dir.path().join("keys.json");
-    std::fs::write(&key_file, json!({ "audit_hmac": AUDIT_KEY_HEX }).to_string()).unwrap();
+    std::fs::write(&key_file, test_key_file(AUDIT_KEY_HEX).to_string()).unwrap();
     let db = Db::connect(&db_url).await.expect("connect");
     db.migrate().await.expect("migrate");
     let clock = Arc::new(ManualClock::default());
-    let keys = Keys { audit_hmac: Arc::from(hex_decode(AUDIT_KEY_HEX)) };
+    let data = pcis_domain::crypto::DataKeys::new(1, [(1, [7u8; 32])].into(), vec![8u8; 32]).unwrap();
+    let keys = Keys { audit_hmac: Arc::from(hex_decode(AUDIT_KEY_HEX)), data: Arc::new(data) };
     let app = App::new(db, config, keys, clock.clone()).await.expect("app");
     app.seed_institutions(&seed_tree()).await.expect("seed tree");
     let mut passwords = HashMap::new();
@@ -164,6 +165,16 @@ pub async fn spawn_app_with(backend: Backend, config: SecurityConfig) -> Option<
             .unwrap();
     });
     Some(TestApp { base: format!("http://{addr}"), db_url, app, clock, _dir: dir, key_file, passwords })
+}
+
+/// A key file with the given audit key and the data keys `spawn_app` uses.
+pub fn test_key_file(audit_hex: &str) -> Value {
+    json!({
+        "audit_hmac": audit_hex,
+        "data_keys": { "1": "07".repeat(32) },
+        "active_data_key": 1,
+        "blind_index": "08".repeat(32),
+    })
 }
 
 fn hex_decode(s: &str) -> Vec<u8> {
@@ -281,7 +292,7 @@ impl TestApp {
         std::process::Command::new(env!("CARGO_BIN_EXE_pcis"))
             .args(["--database", &self.db_url, "--keys", self.key_file.to_str().unwrap()])
             .args(args)
-            .env_remove("PCIS_AUDIT_HMAC_KEY")
+            .env_remove("PCIS_KEYS")
             .output()
             .expect("run pcis")
     }
