@@ -149,8 +149,9 @@ impl App {
         } else {
             None
         };
-        let mut tx = self.db.begin().await.db()?;
+        // Write only when something changes: most requests just read their session.
         if let Some(reason) = expiry {
+            let mut tx = self.db.begin().await.db()?;
             sessions::end(&mut tx, &token_hash, reason, now).await.db()?;
             let who = match &loaded {
                 Some((actor, _)) => who(actor, meta),
@@ -166,6 +167,7 @@ impl App {
         }
         // Touch at most every 30 s: idle expiry needs minutes, not every request's write.
         if now - from_micros(row.last_seen_us) > Duration::seconds(30) {
+            let mut tx = self.db.begin().await.db()?;
             sessions::touch(&mut tx, &token_hash, now).await.db()?;
             tx.commit().await.db()?;
         }
