@@ -6,7 +6,7 @@ use pcis_domain::policy::ScopeFilter;
 use time::OffsetDateTime;
 
 use crate::db::{Arg, SqlBuilder};
-use crate::{DbResult, Page, Tx, bind_args, from_micros, micros, on_tx};
+use crate::{DbResult, Page, Tx, bind_args, exec, from_micros, micros, on_tx};
 
 /// Appends one record. Updating the single chain-head row first serialises concurrent
 /// appenders (row lock on PostgreSQL, the write lock on SQLite) until the transaction ends,
@@ -19,7 +19,8 @@ pub async fn append(tx: &mut Tx, key: &[u8], entry: &AuditEntry, at: OffsetDateT
     })?;
     let hash = chain_hash(key, &prev, seq, at, entry);
     let w = &entry.who;
-    on_tx!(tx, c => {
+    exec!(
+        tx,
         sqlx::query(
             "INSERT INTO audit_log (seq, at_us, user_id, username, roles, institution_id, ip, user_agent, action,
                                     target_type, target_id, detail, reason, outcome, prev_hash, hash)
@@ -41,10 +42,8 @@ pub async fn append(tx: &mut Tx, key: &[u8], entry: &AuditEntry, at: OffsetDateT
         .bind(entry.outcome.code())
         .bind(&prev)
         .bind(&hash)
-        .execute(&mut *c)
-        .await?;
-        sqlx::query("UPDATE audit_chain_head SET last_hash = $1 WHERE id = 1").bind(&hash).execute(c).await.map(|r| r.rows_affected())
-    })?;
+    )?;
+    exec!(tx, sqlx::query("UPDATE audit_chain_head SET last_hash = $1 WHERE id = 1").bind(&hash))?;
     Ok(seq)
 }
 

@@ -53,6 +53,14 @@ macro_rules! on_tx {
     };
 }
 
+/// Executes one statement on the transaction's connection and returns the rows it affected.
+#[macro_export]
+macro_rules! exec {
+    ($tx:expr, $query:expr) => {
+        $crate::on_tx!($tx, c => $query.execute(c).await.map(|r| r.rows_affected()))
+    };
+}
+
 impl Db {
     /// `sqlite:PATH` (created if missing) or `postgres://…`.
     pub async fn connect(url: &str) -> DbResult<Db> {
@@ -115,7 +123,7 @@ impl Db {
 
     pub async fn ping(&self) -> DbResult<()> {
         let mut tx = self.begin_read().await?;
-        on_tx!(&mut tx, c => sqlx::query("SELECT 1").execute(c).await.map(|r| r.rows_affected()))?;
+        exec!(&mut tx, sqlx::query("SELECT 1"))?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use pcis_domain::policy::ScopeFilter;
 use time::{Date, OffsetDateTime};
 
 use crate::db::SqlBuilder;
-use crate::{DbResult, Tx, bind_args, micros, on_tx};
+use crate::{DbResult, Tx, bind_args, exec, micros, on_tx};
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -73,7 +73,7 @@ pub async fn insert(
         Some(p) => p.path.child(id),
         None => InstPath::root(id),
     };
-    on_tx!(tx, c => sqlx::query("UPDATE institution SET path = $1 WHERE id = $2").bind(path.as_str()).bind(id.0).execute(c).await.map(|r| r.rows_affected()))?;
+    exec!(tx, sqlx::query("UPDATE institution SET path = $1 WHERE id = $2").bind(path.as_str()).bind(id.0))?;
     get(tx, id).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
@@ -107,19 +107,13 @@ pub async fn update(
     draft: &InstitutionDraft,
     now: OffsetDateTime,
 ) -> DbResult<()> {
-    on_tx!(tx, c => {
-        sqlx::query("UPDATE institution SET code = $1, name = $2, kind = $3, effective_from = $4, updated_us = $5 WHERE id = $6")
+    exec!(tx, sqlx::query("UPDATE institution SET code = $1, name = $2, kind = $3, effective_from = $4, updated_us = $5 WHERE id = $6")
             .bind(draft.code.as_str())
             .bind(&draft.name)
             .bind(draft.kind.code())
             .bind(draft.effective_from)
             .bind(micros(now))
-            .bind(id.0)
-            .execute(c)
-            .await
-
-            .map(|r| r.rows_affected())
-    })?;
+            .bind(id.0))?;
     Ok(())
 }
 
@@ -130,17 +124,14 @@ pub async fn set_status(
     now: OffsetDateTime,
 ) -> DbResult<()> {
     let effective_to = (status == InstStatus::Closed).then(|| now.date());
-    on_tx!(tx, c => {
+    exec!(
+        tx,
         sqlx::query("UPDATE institution SET status = $1, effective_to = $2, updated_us = $3 WHERE id = $4")
             .bind(status.code())
             .bind(effective_to)
             .bind(micros(now))
             .bind(id.0)
-            .execute(c)
-            .await
-
-            .map(|r| r.rows_affected())
-    })?;
+    )?;
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 use pcis_domain::user::UserId;
 use time::OffsetDateTime;
 
-use crate::{DbResult, Tx, micros, on_tx};
+use crate::{DbResult, Tx, exec, micros, on_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {
@@ -24,7 +24,8 @@ pub struct NewSession<'a> {
 }
 
 pub async fn insert(tx: &mut Tx, s: &NewSession<'_>, now: OffsetDateTime) -> DbResult<()> {
-    on_tx!(tx, c => {
+    exec!(
+        tx,
         sqlx::query(
             "INSERT INTO session (token_hash, user_id, csrf_token, created_us, last_seen_us, ip, user_agent)
              VALUES ($1, $2, $3, $4, $4, $5, $6)",
@@ -35,11 +36,7 @@ pub async fn insert(tx: &mut Tx, s: &NewSession<'_>, now: OffsetDateTime) -> DbR
         .bind(micros(now))
         .bind(s.ip)
         .bind(s.user_agent)
-        .execute(c)
-        .await
-
-        .map(|r| r.rows_affected())
-    })?;
+    )?;
     Ok(())
 }
 
@@ -53,43 +50,38 @@ pub async fn get(tx: &mut Tx, token_hash: &str) -> DbResult<Option<SessionRow>> 
 }
 
 pub async fn touch(tx: &mut Tx, token_hash: &str, now: OffsetDateTime) -> DbResult<()> {
-    on_tx!(tx, c => {
+    exec!(
+        tx,
         sqlx::query("UPDATE session SET last_seen_us = $1 WHERE token_hash = $2 AND ended_us IS NULL")
             .bind(micros(now))
             .bind(token_hash)
-            .execute(c)
-            .await
-
-            .map(|r| r.rows_affected())
-    })?;
+    )?;
     Ok(())
 }
 
 pub async fn end(tx: &mut Tx, token_hash: &str, reason: &str, now: OffsetDateTime) -> DbResult<()> {
-    on_tx!(tx, c => {
-        sqlx::query("UPDATE session SET ended_us = $1, end_reason = $2 WHERE token_hash = $3 AND ended_us IS NULL")
-            .bind(micros(now))
-            .bind(reason)
-            .bind(token_hash)
-            .execute(c)
-            .await
-
-            .map(|r| r.rows_affected())
-    })?;
+    exec!(
+        tx,
+        sqlx::query(
+            "UPDATE session SET ended_us = $1, end_reason = $2 WHERE token_hash = $3 AND ended_us IS NULL"
+        )
+        .bind(micros(now))
+        .bind(reason)
+        .bind(token_hash)
+    )?;
     Ok(())
 }
 
 /// Ends every open session of a user; returns how many were open.
 pub async fn end_all_for_user(tx: &mut Tx, user: UserId, reason: &str, now: OffsetDateTime) -> DbResult<u64> {
-    let affected = on_tx!(tx, c => {
-        sqlx::query("UPDATE session SET ended_us = $1, end_reason = $2 WHERE user_id = $3 AND ended_us IS NULL")
-            .bind(micros(now))
-            .bind(reason)
-            .bind(user.0)
-            .execute(c)
-            .await
-
-            .map(|r| r.rows_affected())
-    })?;
+    let affected = exec!(
+        tx,
+        sqlx::query(
+            "UPDATE session SET ended_us = $1, end_reason = $2 WHERE user_id = $3 AND ended_us IS NULL"
+        )
+        .bind(micros(now))
+        .bind(reason)
+        .bind(user.0)
+    )?;
     Ok(affected)
 }

@@ -7,7 +7,7 @@ use pcis_domain::user::{User, UserDraft, UserId, UserStatus};
 use time::OffsetDateTime;
 
 use crate::db::{Arg, SqlBuilder};
-use crate::{DbResult, Page, Tx, bind_args, from_micros, micros, on_tx};
+use crate::{DbResult, Page, Tx, bind_args, exec, from_micros, micros, on_tx};
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -167,26 +167,24 @@ fn escape_like(s: &str) -> String {
 }
 
 pub async fn set_roles(tx: &mut Tx, id: UserId, roles: &[Role]) -> DbResult<()> {
-    on_tx!(tx, c => sqlx::query("DELETE FROM user_role WHERE user_id = $1").bind(id.0).execute(c).await.map(|r| r.rows_affected()))?;
+    exec!(tx, sqlx::query("DELETE FROM user_role WHERE user_id = $1").bind(id.0))?;
     for r in roles {
-        on_tx!(tx, c => {
-            sqlx::query("INSERT INTO user_role (user_id, role) VALUES ($1, $2)").bind(id.0).bind(r.code()).execute(c).await.map(|x| x.rows_affected())
-        })?;
+        exec!(
+            tx,
+            sqlx::query("INSERT INTO user_role (user_id, role) VALUES ($1, $2)").bind(id.0).bind(r.code())
+        )?;
     }
     Ok(())
 }
 
 pub async fn set_status(tx: &mut Tx, id: UserId, status: UserStatus, now: OffsetDateTime) -> DbResult<()> {
-    on_tx!(tx, c => {
+    exec!(
+        tx,
         sqlx::query("UPDATE app_user SET status = $1, updated_us = $2 WHERE id = $3")
             .bind(status.code())
             .bind(micros(now))
             .bind(id.0)
-            .execute(c)
-            .await
-
-            .map(|r| r.rows_affected())
-    })?;
+    )?;
     Ok(())
 }
 
@@ -255,16 +253,13 @@ pub async fn set_login_failures(
     failed: i32,
     locked_until: Option<OffsetDateTime>,
 ) -> DbResult<()> {
-    on_tx!(tx, c => {
+    exec!(
+        tx,
         sqlx::query("UPDATE app_user SET failed_logins = $1, locked_until_us = $2 WHERE id = $3")
             .bind(failed)
             .bind(locked_until.map(micros))
             .bind(id.0)
-            .execute(c)
-            .await
-
-            .map(|r| r.rows_affected())
-    })?;
+    )?;
     Ok(())
 }
 
@@ -277,7 +272,8 @@ pub async fn set_password(
     now: OffsetDateTime,
 ) -> DbResult<()> {
     let now = micros(now);
-    on_tx!(tx, c => {
+    exec!(
+        tx,
         sqlx::query(
             "UPDATE app_user SET password_hash = $1, password_changed_us = $2, must_change_password = $3,
                                  failed_logins = 0, locked_until_us = NULL, updated_us = $2 WHERE id = $4",
@@ -286,25 +282,18 @@ pub async fn set_password(
         .bind(now)
         .bind(must_change)
         .bind(id.0)
-        .execute(c)
-        .await
-
-        .map(|r| r.rows_affected())
-    })?;
+    )?;
     push_history(tx, id, hash, now).await
 }
 
 async fn push_history(tx: &mut Tx, id: UserId, hash: &str, now_us: i64) -> DbResult<()> {
-    on_tx!(tx, c => {
+    exec!(
+        tx,
         sqlx::query("INSERT INTO password_history (user_id, password_hash, set_us) VALUES ($1, $2, $3)")
             .bind(id.0)
             .bind(hash)
             .bind(now_us)
-            .execute(c)
-            .await
-
-            .map(|r| r.rows_affected())
-    })?;
+    )?;
     Ok(())
 }
 
