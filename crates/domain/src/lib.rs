@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod crypto;
+pub mod customer;
 pub mod error;
 pub mod identity;
 pub mod institution;

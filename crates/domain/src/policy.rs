@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use crate::customer::AssignmentKind;
 use crate::error::{DomainError, FieldError};
 use crate::institution::{InstPath, InstitutionId, Level};
 use crate::role::{Action, CONFLICTING_ROLES, Grant, Role, Scope};
@@ -42,6 +43,85 @@ impl ScopeFilter {
     }
 }
 
+/// Which customers an action reaches, rendered into SQL by the store. The rules of all the
+/// actor's roles are alternatives (a customer matching any one is in scope).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerScope {
+    All,
+    Any(Vec<CustomerRule>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerRule {
+    /// Owned by an institution of the subtree.
+    Subtree(InstPath),
+    /// Assigned to the user (manager, VIP specialist, or in custody until a date).
+    AssignedTo(UserId),
+    /// Of the subtree, and a VIP member or meeting the VIP standard.
+    VipStandard(InstPath),
+    /// Of the subtree, not a member, meeting the VIP standard.
+    VipProspect(InstPath),
+}
+
+/// What the policy needs to know about one customer to decide on it.
+#[derive(Debug, Clone)]
+pub struct CustomerFacts {
+    pub owner_path: InstPath,
+    /// Active assignments (expired custody excluded).
+    pub assignees: Vec<(UserId, AssignmentKind)>,
+    pub vip_member: bool,
+    pub meets_vip_standard: bool,
+}
+
+/// Why the actor may see a customer (R-CUS-8); each is an i18n key `basis.*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessBasis {
+    Deployment,
+    AssignedManager,
+    AssignedSpecialist,
+    Custody,
+    Subtree,
+    VipStandard,
+    VipProspect,
+}
+
+impl AccessBasis {
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Deployment => "basis.deployment",
+            Self::AssignedManager => "basis.assigned_manager",
+            Self::AssignedSpecialist => "basis.assigned_specialist",
+            Self::Custody => "basis.custody",
+            Self::Subtree => "basis.subtree",
+            Self::VipStandard => "basis.vip_standard",
+            Self::VipProspect => "basis.vip_prospect",
+        }
+    }
+}
+
+impl CustomerRule {
+    fn admits(&self, c: &CustomerFacts) -> Option<AccessBasis> {
+        match self {
+            CustomerRule::AssignedTo(user) => {
+                c.assignees.iter().find(|(u, _)| u == user).map(|(_, kind)| match kind {
+                    AssignmentKind::Manager => AccessBasis::AssignedManager,
+                    AssignmentKind::Specialist => AccessBasis::AssignedSpecialist,
+                    AssignmentKind::Custody => AccessBasis::Custody,
+                })
+            }
+            CustomerRule::Subtree(root) => root.contains(&c.owner_path).then_some(AccessBasis::Subtree),
+            CustomerRule::VipStandard(root) => (root.contains(&c.owner_path)
+                && (c.vip_member || c.meets_vip_standard))
+                .then_some(AccessBasis::VipStandard),
+            CustomerRule::VipProspect(root) => {
+                (root.contains(&c.owner_path) && !c.vip_member && c.meets_vip_standard)
+                    .then_some(AccessBasis::VipProspect)
+            }
+        }
+    }
+}
+
 /// The permission matrix, as loaded from storage.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
@@ -52,29 +132,71 @@ impl Policy {
     pub fn new(grants: impl IntoIterator<Item = Grant>) -> Self {
         let mut map = HashMap::new();
         for g in grants {
-            map.entry((g.role, g.action))
-                .and_modify(|s: &mut Scope| *s = widest(*s, g.scope))
-                .or_insert(g.scope);
+            map.insert((g.role, g.action), g.scope);
         }
         Self { grants: map }
     }
 
-    /// The widest scope any of the actor's roles has for the action.
-    fn scope_for(&self, actor: &Actor, action: Action) -> Option<Scope> {
-        actor.roles.iter().filter_map(|r| self.grants.get(&(*r, action)).copied()).reduce(widest)
+    /// The scopes the actor's roles have for the action.
+    fn scopes(&self, actor: &Actor, action: Action) -> impl Iterator<Item = Scope> {
+        actor.roles.iter().filter_map(move |r| self.grants.get(&(*r, action)).copied())
     }
 
     /// Whether the actor holds the action at all (navigation shows only these).
     pub fn can(&self, actor: &Actor, action: Action) -> bool {
-        self.scope_for(actor, action).is_some()
+        self.scopes(actor, action).next().is_some()
     }
 
-    /// The predicate a list query for `action` must apply.
+    /// The institution predicate a list query for `action` must apply. Customer scopes
+    /// (assignment, VIP) do not reach institutions or users.
     pub fn scope(&self, actor: &Actor, action: Action) -> Result<ScopeFilter, DomainError> {
-        match self.scope_for(actor, action) {
-            None => Err(denied("deny.no_permission")),
-            Some(Scope::All) => Ok(ScopeFilter::All),
-            Some(Scope::Subtree) => Ok(ScopeFilter::Subtree(actor.institution_path.clone())),
+        let mut found = None;
+        for scope in self.scopes(actor, action) {
+            match scope {
+                Scope::All => return Ok(ScopeFilter::All),
+                Scope::Subtree => found = Some(ScopeFilter::Subtree(actor.institution_path.clone())),
+                Scope::Assigned | Scope::VipStandard | Scope::VipPool => {}
+            }
+        }
+        found.ok_or_else(|| denied("deny.no_permission"))
+    }
+
+    /// The customers `action` reaches for the actor: the union of its roles' scopes.
+    pub fn customer_scope(&self, actor: &Actor, action: Action) -> Result<CustomerScope, DomainError> {
+        let path = || actor.institution_path.clone();
+        let mut rules = Vec::new();
+        for scope in self.scopes(actor, action) {
+            let add: &[CustomerRule] = match scope {
+                Scope::All => return Ok(CustomerScope::All),
+                Scope::Subtree => &[CustomerRule::Subtree(path())],
+                Scope::Assigned => &[CustomerRule::AssignedTo(actor.user_id)],
+                Scope::VipStandard => &[CustomerRule::VipStandard(path())],
+                Scope::VipPool => {
+                    &[CustomerRule::AssignedTo(actor.user_id), CustomerRule::VipProspect(path())]
+                }
+            };
+            for r in add {
+                if !rules.contains(r) {
+                    rules.push(r.clone());
+                }
+            }
+        }
+        if rules.is_empty() { Err(denied("deny.no_permission")) } else { Ok(CustomerScope::Any(rules)) }
+    }
+
+    /// May the actor perform `action` on this customer, and by which rule (R-CUS-8)?
+    pub fn authorize_customer(
+        &self,
+        actor: &Actor,
+        action: Action,
+        customer: &CustomerFacts,
+    ) -> Result<AccessBasis, DomainError> {
+        match self.customer_scope(actor, action)? {
+            CustomerScope::All => Ok(AccessBasis::Deployment),
+            CustomerScope::Any(rules) => rules
+                .iter()
+                .find_map(|r| r.admits(customer))
+                .ok_or_else(|| denied("deny.customer_out_of_scope")),
         }
     }
 
@@ -97,6 +219,38 @@ impl Policy {
             return Err(denied("deny.self_action"));
         }
         Ok(())
+    }
+
+    /// A proposal to add a customer owned by the outlet at `outlet` (R-CUS-7): the actor
+    /// proposes customer changes and the outlet is its own institution or below it.
+    pub fn authorize_customer_add(&self, actor: &Actor, outlet: &InstPath) -> Result<(), DomainError> {
+        if !self.can(actor, Action::CustomerPropose) {
+            return Err(denied("deny.no_permission"));
+        }
+        if actor.institution_path.contains(outlet) { Ok(()) } else { Err(denied("deny.out_of_scope")) }
+    }
+
+    /// A proposal to modify or delete a customer: the actor proposes for this customer and
+    /// sees its detail (a data-entry clerk, who sees no customer, can only add).
+    pub fn authorize_customer_change(
+        &self,
+        actor: &Actor,
+        customer: &CustomerFacts,
+    ) -> Result<(), DomainError> {
+        self.authorize_customer(actor, Action::CustomerPropose, customer)?;
+        self.authorize_customer(actor, Action::CustomerViewDetail, customer).map(|_| ())
+    }
+
+    /// Deciding a proposal of the outlet at `outlet`, made by `proposer`: nobody decides
+    /// their own (R-USR-4).
+    pub fn authorize_decision(
+        &self,
+        actor: &Actor,
+        outlet: &InstPath,
+        proposer: UserId,
+    ) -> Result<(), DomainError> {
+        self.authorize(actor, Action::CustomerApprove, outlet)?;
+        if proposer == actor.user_id { Err(denied("deny.self_approval")) } else { Ok(()) }
     }
 
     /// R-USR-4 and the level half of R-USR-5 for a change from `before` to `after` roles of a
@@ -130,10 +284,6 @@ impl Policy {
         }
         Ok(())
     }
-}
-
-fn widest(a: Scope, b: Scope) -> Scope {
-    if a == Scope::All || b == Scope::All { Scope::All } else { Scope::Subtree }
 }
 
 fn denied(reason: &'static str) -> DomainError {
@@ -228,5 +378,80 @@ mod tests {
         assert!(policy.check_role_change(&biz, &[], &[Role::VipHead], city).is_ok());
         // Revoking a role also needs its administrator.
         assert!(policy.check_role_change(&biz, &[Role::BizAdmin], &[Role::DeptHead], city).is_err());
+    }
+
+    #[test]
+    fn customer_scopes_are_alternatives_and_explain_themselves() {
+        let (_, mine, beside) = paths();
+        let policy = Policy::new([
+            Grant { role: Role::AccountManager, action: Action::CustomerView, scope: Scope::Assigned },
+            Grant { role: Role::VipSpecialist, action: Action::CustomerView, scope: Scope::VipPool },
+            Grant { role: Role::DeptHead, action: Action::CustomerView, scope: Scope::Subtree },
+        ]);
+        let facts =
+            |path: &InstPath, assignees: Vec<(UserId, AssignmentKind)>, member, standard| CustomerFacts {
+                owner_path: path.clone(),
+                assignees,
+                vip_member: member,
+                meets_vip_standard: standard,
+            };
+        let am = actor(&[Role::AccountManager], &mine);
+        let mine_c = facts(&mine, vec![(UserId(7), AssignmentKind::Manager)], false, false);
+        let colleague_c = facts(&mine, vec![(UserId(8), AssignmentKind::Manager)], false, false);
+        assert_eq!(
+            policy.authorize_customer(&am, Action::CustomerView, &mine_c).unwrap(),
+            AccessBasis::AssignedManager
+        );
+        assert!(matches!(
+            policy.authorize_customer(&am, Action::CustomerView, &colleague_c),
+            Err(DomainError::Denied { reason: "deny.customer_out_of_scope" })
+        ));
+        assert!(policy.authorize_customer(&am, Action::CustomerViewDetail, &mine_c).is_err());
+
+        let vip = actor(&[Role::VipSpecialist], &mine);
+        assert_eq!(
+            policy.customer_scope(&vip, Action::CustomerView).unwrap(),
+            CustomerScope::Any(vec![
+                CustomerRule::AssignedTo(UserId(7)),
+                CustomerRule::VipProspect(mine.clone())
+            ])
+        );
+        let prospect = facts(&mine, vec![], false, true);
+        let others_member = facts(&mine, vec![(UserId(9), AssignmentKind::Specialist)], true, true);
+        assert_eq!(
+            policy.authorize_customer(&vip, Action::CustomerView, &prospect).unwrap(),
+            AccessBasis::VipProspect
+        );
+        assert!(policy.authorize_customer(&vip, Action::CustomerView, &others_member).is_err());
+        assert!(
+            policy
+                .authorize_customer(&vip, Action::CustomerView, &facts(&beside, vec![], false, true))
+                .is_err()
+        );
+
+        // Both roles: either rule admits; a customer scope never widens institution actions.
+        let both = actor(&[Role::AccountManager, Role::DeptHead], &mine);
+        assert_eq!(
+            policy.authorize_customer(&both, Action::CustomerView, &colleague_c).unwrap(),
+            AccessBasis::Subtree
+        );
+        assert!(policy.scope(&am, Action::CustomerView).is_err());
+    }
+
+    #[test]
+    fn nobody_decides_their_own_proposal() {
+        let (_, mine, beside) = paths();
+        let policy = Policy::new([Grant {
+            role: Role::AmSupervisor,
+            action: Action::CustomerApprove,
+            scope: Scope::Subtree,
+        }]);
+        let sup = actor(&[Role::AmSupervisor], &mine);
+        assert!(policy.authorize_decision(&sup, &mine, UserId(8)).is_ok());
+        assert!(matches!(
+            policy.authorize_decision(&sup, &mine, UserId(7)),
+            Err(DomainError::Denied { reason: "deny.self_approval" })
+        ));
+        assert!(policy.authorize_decision(&sup, &beside, UserId(8)).is_err());
     }
 }

@@ -70,6 +70,20 @@ code_enum! {
         UserForceLogout = "user.force_logout",
         AuditSearch = "audit.search",
         RoleView = "role.view",
+        /// Find customers and see their summaries (概要, R-CUS-5).
+        CustomerSearch = "customer.search",
+        /// Open one customer's 360 page at summary level.
+        CustomerView = "customer.view",
+        /// Contacts, holdings, transactions and service history of a customer.
+        CustomerViewDetail = "customer.view_detail",
+        /// See one full value of one customer, with a stated reason (R-PRV-2).
+        CustomerReveal = "customer.reveal",
+        /// Propose an addition, modification or deletion of customer information (R-CUS-7).
+        CustomerPropose = "customer.propose",
+        /// Approve or reject another user's proposal.
+        CustomerApprove = "customer.approve",
+        /// One customer anywhere, by exact name and full ID number, for a stated purpose.
+        CustomerCreditLookup = "customer.credit_lookup",
     }
 }
 
@@ -80,6 +94,13 @@ code_enum! {
         Subtree = "subtree",
         /// The whole deployment (e.g. the credit reviewer's one-customer lookup).
         All = "all",
+        /// Customers assigned to the actor, as manager, VIP specialist or in custody.
+        Assigned = "assigned",
+        /// Customers of the subtree that are VIP members or meet the VIP standard.
+        VipStandard = "vip_standard",
+        /// The specialist's pool: its own members, plus non-members of the subtree that meet
+        /// the VIP standard (to be approached; read-only).
+        VipPool = "vip_pool",
     }
 }
 

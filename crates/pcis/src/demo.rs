@@ -7,10 +7,16 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
+use pcis_domain::customer::TierThresholds;
 use pcis_domain::user::UserInput;
-use pcis_service::bootstrap::SeedInstitution;
+use pcis_service::bootstrap::{SeedCustomer, SeedInstitution};
+use time::OffsetDateTime;
 
 use crate::config::{KeyFile, Settings, write_private};
+use crate::synth::{Outlet, Synth};
+
+/// How many customers the demo creates.
+const DEMO_CUSTOMERS: usize = 2_000;
 
 pub async fn run(
     dir: &Path,
@@ -41,6 +47,11 @@ pub async fn run(
             app.provision_user(&input).await.with_context(|| format!("cannot provision {username}"))?;
         logins.push(format!("{role} {username} {password}"));
     }
+    let added =
+        app.seed_customers(&customers(DEMO_CUSTOMERS)).await.context("cannot create demo customers")?;
+    if added > 0 {
+        tracing::info!(customers = added, "demo customers created");
+    }
     let logins_file = dir.join("demo-logins.txt");
     write_private(&logins_file, &(logins.join("\n") + "\n"))?;
     let listen = listen.to_owned();
@@ -66,7 +77,7 @@ pub async fn run(
 }
 
 /// (role, username, name, staff number, institution code)
-const USERS: [(&str, &str, &str, &str, &str); 13] = [
+const USERS: [(&str, &str, &str, &str, &str); 14] = [
     ("sys_admin", "sysadmin", "周明", "E0001", "000000"),
     ("security_auditor", "auditor", "吴静", "E0002", "000000"),
     ("biz_admin", "bizadmin", "郑强", "E0003", "320000"),
@@ -75,12 +86,85 @@ const USERS: [(&str, &str, &str, &str, &str); 13] = [
     ("dept_staff", "deptstaff", "张伟", "E0006", "320100"),
     ("am_supervisor", "supervisor", "刘洋", "E0007", "3201000101"),
     ("account_manager", "manager", "陈晨", "E0008", "3201000101"),
+    ("account_manager", "manager2", "林婉", "E0014", "3201000101"),
     ("vip_head", "viphead", "杨帆", "E0009", "320100"),
     ("vip_specialist", "vipspec", "赵敏", "E0010", "320100"),
     ("credit_reviewer", "credit", "孙磊", "E0011", "320000"),
     ("data_entry", "entry", "黄丽", "E0012", "3201000101"),
     ("report_viewer", "reports", "徐涛", "E0013", "32010001"),
 ];
+
+type City = (&'static str, &'static str, &'static [&'static str]);
+
+/// Province branches, their city branches and each city's districts (one sub-branch each).
+const PROVINCES: [(&str, &str, [City; 3]); 2] = [
+    (
+        "320000",
+        "江苏省分行",
+        [
+            ("320100", "南京", &["玄武", "秦淮", "鼓楼", "建邺"]),
+            ("320500", "苏州", &["姑苏", "工业园区", "吴中"]),
+            ("320200", "无锡", &["梁溪", "滨湖", "新吴"]),
+        ],
+    ),
+    (
+        "330000",
+        "浙江省分行",
+        [
+            ("330100", "杭州", &["上城", "西湖", "滨江", "余杭"]),
+            ("330200", "宁波", &["海曙", "鄞州", "北仑"]),
+            ("330300", "温州", &["鹿城", "瓯海", "龙湾"]),
+        ],
+    ),
+];
+
+/// Every outlet of the demo tree, with what the customer generator needs to know of it.
+fn outlets() -> Vec<Outlet> {
+    let mut out = Vec::new();
+    for (_, pname, cities) in PROVINCES {
+        let province = if pname.starts_with("江苏") { "江苏省" } else { "浙江省" };
+        for (ccode, cname, districts) in cities {
+            for (d, district) in districts.iter().enumerate() {
+                for o in 0..3 {
+                    out.push(Outlet {
+                        code: format!("{ccode}{:02}{:02}", d + 1, o + 1),
+                        province,
+                        city: cname,
+                        district: district.trim_end_matches('区').to_string(),
+                        region: format!("{}{:02}", &ccode[..4], d + 2),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Customers for the demo: `n` spread over all outlets, a larger book at the demo
+/// supervisor's outlet split between its two account managers, VIP members in Nanjing
+/// served by the demo specialist.
+fn customers(n: usize) -> Vec<SeedCustomer> {
+    let outlets = outlets();
+    let today = OffsetDateTime::now_utc().date();
+    let mut synth = Synth::new(20261124, today);
+    let vip_min = TierThresholds::default().vip;
+    (0..n)
+        .map(|i| {
+            let home = i % 4 == 0;
+            let outlet = if home { &outlets[0] } else { &outlets[i % outlets.len()] };
+            let mut c = synth.customer(format!("{:010}", 6_200_000_000u64 + i as u64), outlet);
+            if home {
+                c.manager = Some(if i % 8 == 0 { "manager" } else { "manager2" }.to_owned());
+            }
+            let aum: i64 = c.accounts.iter().filter(|a| a.product_type != "loan").map(|a| a.balance).sum();
+            if outlet.code.starts_with("3201") && aum >= vip_min && i % 5 != 0 {
+                c.vip_member = true;
+                c.specialist = Some("vipspec".to_owned());
+            }
+            c
+        })
+        .collect()
+}
 
 /// 1 head office, 2 province branches, 6 city branches, 20 sub-branches, 60 outlets.
 fn tree() -> Vec<SeedInstitution> {
@@ -91,26 +175,6 @@ fn tree() -> Vec<SeedInstitution> {
         kind,
     };
     let mut out = vec![node("000000".into(), "总行".into(), None, "management")];
-    let provinces = [
-        (
-            "320000",
-            "江苏省分行",
-            [
-                ("320100", "南京", &["玄武", "秦淮", "鼓楼", "建邺"][..]),
-                ("320500", "苏州", &["姑苏", "工业园区", "吴中"][..]),
-                ("320200", "无锡", &["梁溪", "滨湖", "新吴"][..]),
-            ],
-        ),
-        (
-            "330000",
-            "浙江省分行",
-            [
-                ("330100", "杭州", &["上城", "西湖", "滨江", "余杭"][..]),
-                ("330200", "宁波", &["海曙", "鄞州", "北仑"][..]),
-                ("330300", "温州", &["鹿城", "瓯海", "龙湾"][..]),
-            ],
-        ),
-    ];
     let streets = [
         "中山路",
         "人民路",
@@ -126,7 +190,7 @@ fn tree() -> Vec<SeedInstitution> {
         "东风路",
     ];
     let mut n = 0;
-    for (pcode, pname, cities) in provinces {
+    for (pcode, pname, cities) in PROVINCES {
         out.push(node(pcode.into(), pname.into(), Some("000000".into()), "management"));
         for (ccode, cname, districts) in cities {
             out.push(node(ccode.into(), format!("{cname}分行"), Some(pcode.into()), "management"));
@@ -165,5 +229,8 @@ mod tests {
         assert_eq!(count(10), 60);
         let codes: std::collections::HashSet<_> = t.iter().map(|i| &i.code).collect();
         assert_eq!(codes.len(), t.len());
+        let outlet_codes: Vec<_> = super::outlets().into_iter().map(|o| o.code).collect();
+        assert_eq!(outlet_codes.len(), 60);
+        assert!(outlet_codes.iter().all(|c| codes.contains(c)));
     }
 }

@@ -3,6 +3,7 @@
 
 mod config;
 mod demo;
+mod synth;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -75,6 +75,26 @@ pub(crate) fn decode_text(bytes: &[u8]) -> String {
     }
 }
 
+impl App {
+    /// Open monitoring flags (e.g. repeated credit-lookup misses) for the auditor's scope.
+    pub async fn monitoring_flags(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> DomainResult<Vec<pcis_store::monitoring::Flag>> {
+        let mut tx = self.db.begin().await.db()?;
+        let e = entry(who(actor, meta), "audit.flags", "monitoring_flag", "");
+        let scope = match self.policy.scope(actor, Action::AuditSearch) {
+            Ok(s) => s,
+            Err(err) => return Err(self.deny(tx, e, err).await),
+        };
+        let flags = pcis_store::monitoring::open_flags(&mut tx, &scope).await.db()?;
+        self.record(&mut tx, e).await?;
+        tx.commit().await.db()?;
+        Ok(flags)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -94,3 +94,143 @@ impl App {
         Ok(otp)
     }
 }
+
+/// One customer of seed data (demo, tests), entered through the same parsing as the UI.
+pub struct SeedCustomer {
+    pub customer_no: String,
+    pub input: pcis_domain::customer::CustomerInput,
+    pub outlet_code: String,
+    pub manager: Option<String>,
+    pub specialist: Option<String>,
+    pub vip_member: bool,
+    pub risk_level: Option<String>,
+    pub accounts: Vec<SeedAccount>,
+    pub transactions: Vec<SeedTransaction>,
+    pub tags: Vec<String>,
+    pub marketing_consent: Option<String>,
+}
+
+pub struct SeedAccount {
+    pub number: String,
+    pub product_type: &'static str,
+    pub product_code: String,
+    pub product_name: String,
+    /// Fen; negative for nothing — loans carry their outstanding principal as a positive
+    /// balance and are not assets.
+    pub balance: i64,
+    pub opened_on: String,
+    pub matures_on: Option<String>,
+}
+
+pub struct SeedTransaction {
+    /// Index into the customer's accounts.
+    pub account: usize,
+    pub at: time::OffsetDateTime,
+    pub amount: i64,
+    pub channel: &'static str,
+    pub summary: String,
+}
+
+impl App {
+    /// Loads the seed customers whose numbers do not exist yet (so `pcis demo` can be
+    /// rerun). One transaction: all or nothing. Returns how many were added.
+    pub async fn seed_customers(&self, seed: &[SeedCustomer]) -> DomainResult<usize> {
+        use pcis_domain::customer::{AssignmentKind, SensitiveField};
+        use pcis_store::customers::{self as cs, NewAccount, Placement};
+
+        let mut tx = self.db.begin().await.db()?;
+        let thresholds = cs::thresholds(&mut tx).await.db()?;
+        let now = self.clock.now();
+        let today = self.today();
+        let mut places = std::collections::HashMap::new();
+        let mut users_by_name = std::collections::HashMap::new();
+        let mut added = 0;
+        for s in seed {
+            if cs::exists(&mut tx, &s.customer_no).await.db()? {
+                continue;
+            }
+            added += 1;
+            let patch = s.input.parse(None)?;
+            if !places.contains_key(&s.outlet_code) {
+                let inst = institutions::get_by_code(&mut tx, &s.outlet_code)
+                    .await
+                    .db()?
+                    .ok_or(pcis_domain::DomainError::invalid("outlet", "err.inst_unknown"))?;
+                places.insert(s.outlet_code.clone(), inst);
+            }
+            let inst = &places[&s.outlet_code];
+            let aum: i64 = s.accounts.iter().filter(|a| a.product_type != "loan").map(|a| a.balance).sum();
+            let tier = thresholds.tier_for(aum);
+            let place = Placement {
+                customer_no: s.customer_no.clone(),
+                owner: inst.id,
+                owner_path: inst.path.clone(),
+                aum,
+                tier,
+                vip_member: s.vip_member,
+                complete: true,
+            };
+            let id = cs::insert(&mut tx, &place, &crate::customers::columns(self, &patch), now).await.db()?;
+            cs::set_risk(&mut tx, id, s.risk_level.as_deref(), s.risk_level.as_ref().map(|_| today.as_str()))
+                .await
+                .db()?;
+            cs::record_tier(&mut tx, id, None, tier, aum, "tier.reason.initial_load", now).await.db()?;
+            for (name, kind) in
+                [(&s.manager, AssignmentKind::Manager), (&s.specialist, AssignmentKind::Specialist)]
+            {
+                let Some(name) = name else { continue };
+                if !users_by_name.contains_key(name) {
+                    let info = users::login_info_by_name(&mut tx, name).await.db()?;
+                    users_by_name.insert(name.clone(), info.map(|i| UserId(i.id)));
+                }
+                if let Some(user) = users_by_name[name] {
+                    cs::assign(&mut tx, id, user, kind, &today, None).await.db()?;
+                }
+            }
+            let mut account_ids = Vec::new();
+            for a in &s.accounts {
+                let (number, _luhn_ok) = pcis_domain::customer::parse_account_no(&a.number)
+                    .map_err(|e| pcis_domain::DomainError::Invalid(vec![e]))?;
+                let stored = self.seal(
+                    SensitiveField::AccountNo,
+                    number.expose(),
+                    Some(crate::customers::BIDX_ACCOUNT),
+                );
+                let new = NewAccount {
+                    number: &stored,
+                    product_type: a.product_type,
+                    product_code: &a.product_code,
+                    product_name: &a.product_name,
+                    balance: a.balance,
+                    opened_on: &a.opened_on,
+                    matures_on: a.matures_on.as_deref(),
+                    institution: inst.id,
+                };
+                account_ids.push(cs::insert_account(&mut tx, id, &new).await.db()?);
+            }
+            for t in &s.transactions {
+                cs::insert_transaction(
+                    &mut tx,
+                    id,
+                    account_ids[t.account],
+                    t.at,
+                    t.amount,
+                    t.channel,
+                    &t.summary,
+                )
+                .await
+                .db()?;
+            }
+            for tag in &s.tags {
+                cs::add_tag(&mut tx, id, tag).await.db()?;
+            }
+            if let Some(on) = &s.marketing_consent {
+                cs::add_consent(&mut tx, id, "marketing", on, "counter").await.db()?;
+            }
+        }
+        let e = entry(system(), "customer.seed", "customer", "");
+        self.record(&mut tx, with_detail(e, json!({ "added": added }))).await?;
+        tx.commit().await.db()?;
+        Ok(added)
+    }
+}

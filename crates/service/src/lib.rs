@@ -7,8 +7,10 @@ pub mod auth;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+pub mod customers;
 mod hashing;
 pub mod institutions;
+pub mod proposals;
 pub mod roles;
 pub mod users;
 
@@ -25,6 +27,8 @@ pub use config::SecurityConfig;
 /// The query shapes the presentation layers pass in and get back; storage itself stays hidden.
 pub use pcis_store::Page;
 pub use pcis_store::audit::AuditFilter;
+pub use pcis_store::customers::{CustomerRecord, CustomerSummary, Holding, Transaction};
+pub use pcis_store::proposals::Proposal;
 pub use pcis_store::users::UserFilter;
 
 /// Every action name the services write into the audit trail, for labels and filters.
@@ -56,7 +60,18 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "institution.import",
     "institution.seed",
     "audit.search",
+    "audit.flags",
     "role.view",
+    "customer.search",
+    "customer.view",
+    "customer.transactions",
+    "customer.reveal",
+    "customer.propose",
+    "customer.approve",
+    "customer.reject",
+    "customer.proposals",
+    "customer.credit_lookup",
+    "customer.seed",
 ];
 
 /// Where a request came from, for the audit record.
@@ -200,8 +215,10 @@ mod tests {
             include_str!("audit.rs"),
             include_str!("bootstrap.rs"),
             include_str!("roles.rs"),
+            include_str!("customers.rs"),
+            include_str!("proposals.rs"),
         ];
-        let prefixes = ["session.", "user.", "institution.", "audit.", "role."];
+        let prefixes = ["session.", "user.", "institution.", "audit.", "role.", "customer."];
         for text in sources {
             for part in text.split('"').skip(1).step_by(2) {
                 let looks_like_action = prefixes.iter().any(|p| part.starts_with(p))

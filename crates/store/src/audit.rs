@@ -171,3 +171,22 @@ pub async fn search(
     let items = rows.into_iter().map(Row::into_domain).collect::<DbResult<_>>()?;
     Ok(Page { items, total, page: page.max(1), per_page })
 }
+
+/// How many times `username` failed `action` since `since` (e.g. credit-lookup misses).
+pub async fn count_failures(
+    tx: &mut Tx,
+    username: &str,
+    action: &str,
+    since: OffsetDateTime,
+) -> DbResult<i64> {
+    on_tx!(tx, c => {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE username = $1 AND action = $2 AND outcome = 'failed' AND at_us >= $3",
+        )
+        .bind(username)
+        .bind(action)
+        .bind(crate::micros(since))
+        .fetch_one(c)
+        .await
+    })
+}

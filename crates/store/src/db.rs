@@ -165,6 +165,9 @@ pub fn from_micros(us: i64) -> OffsetDateTime {
 pub enum Arg {
     I64(i64),
     Text(String),
+    OptText(Option<String>),
+    Bytes(Option<Vec<u8>>),
+    Bool(bool),
 }
 
 /// A query text with `$n` placeholders and the values to bind, built piece by piece.
@@ -213,6 +216,9 @@ macro_rules! bind_args {
             q = match a {
                 $crate::db::Arg::I64(v) => q.bind(*v),
                 $crate::db::Arg::Text(s) => q.bind(s.clone()),
+                $crate::db::Arg::OptText(s) => q.bind(s.clone()),
+                $crate::db::Arg::Bytes(b) => q.bind(b.clone()),
+                $crate::db::Arg::Bool(b) => q.bind(*b),
             };
         }
         q

@@ -7,9 +7,12 @@
 //! record commit or roll back together.
 
 pub mod audit;
+pub mod customers;
 pub mod db;
 pub mod institutions;
 pub mod matrix;
+pub mod monitoring;
+pub mod proposals;
 pub mod sessions;
 pub mod users;
 

@@ -18,7 +18,9 @@ fn literal(sql: &str, args: &[Arg]) -> String {
     for (i, a) in args.iter().enumerate().rev() {
         let v = match a {
             Arg::I64(n) => n.to_string(),
-            Arg::Text(s) => format!("'{}'", s.replace('\'', "''")),
+            Arg::Text(s) | Arg::OptText(Some(s)) => format!("'{}'", s.replace('\'', "''")),
+            Arg::Bool(b) => b.to_string(),
+            Arg::OptText(None) | Arg::Bytes(_) => unreachable!("scope queries bind ids and text"),
         };
         sql = sql.replace(&format!("${}", i + 1), &v);
     }

@@ -7,13 +7,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use pcis_domain::DomainError;
+use pcis_domain::customer::{CustomerId, CustomerInput};
 use pcis_domain::institution::{InstitutionId, InstitutionInput};
 use pcis_domain::user::{UserId, UserInput};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::{ApiBody, ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::inputs::{AccountInput, AuditQuery, RolesInput, StatusInput, UsersQuery};
+use crate::inputs::{
+    AccountInput, AuditQuery, ChangeInput, CreditLookupInput, DecisionInput, PageQuery, ProposalsQuery,
+    RevealInput, RolesInput, StatusInput, UsersQuery,
+};
 use crate::security::{ApiAuth, Meta};
 use crate::{AppState, Lang};
 
@@ -33,6 +37,15 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/reset-password", post(reset_password))
         .route("/audit", get(audit))
         .route("/roles", get(roles))
+        .route("/customers", get(customers).post(propose_new_customer))
+        .route("/customers/{id}", get(customer))
+        .route("/customers/{id}/transactions", get(customer_transactions))
+        .route("/customers/{id}/reveal", post(reveal))
+        .route("/customers/{id}/proposals", post(propose_change))
+        .route("/proposals", get(proposals))
+        .route("/proposals/{id}/decision", post(decide_proposal))
+        .route("/credit-lookups", post(credit_lookup))
+        .route("/monitoring-flags", get(monitoring_flags))
 }
 
 type ApiResult = Result<Response, ApiError>;
@@ -292,6 +305,139 @@ async fn roles(
 ) -> ApiResult {
     let roles = st.app.role_matrix(&auth.session.actor, &meta).await.map_err(err(lang))?;
     Ok(Json(json!({ "items": roles })).into_response())
+}
+
+async fn customers(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiQuery(q): ApiQuery<crate::inputs::CustomerSearchQuery>,
+) -> ApiResult {
+    let search = q.search().map_err(err(lang))?;
+    let page =
+        st.app.search_customers(&auth.session.actor, &meta, &search, q.page()).await.map_err(err(lang))?;
+    Ok(Json(page).into_response())
+}
+
+async fn customer(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult {
+    let c = st.app.customer_360(&auth.session.actor, &meta, CustomerId(id)).await.map_err(err(lang))?;
+    Ok(Json(c).into_response())
+}
+
+async fn customer_transactions(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult {
+    let page = st
+        .app
+        .customer_transactions(&auth.session.actor, &meta, CustomerId(id), q.page())
+        .await
+        .map_err(err(lang))?;
+    Ok(Json(page).into_response())
+}
+
+async fn reveal(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<RevealInput>,
+) -> ApiResult {
+    let field = b.field().map_err(err(lang))?;
+    let value = st
+        .app
+        .reveal(&auth.session.actor, &meta, CustomerId(id), field, b.account_id, &b.reason)
+        .await
+        .map_err(err(lang))?;
+    Ok(Json(json!({ "field": field, "value": value })).into_response())
+}
+
+async fn propose_new_customer(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiJson(b): ApiJson<CustomerInput>,
+) -> ApiResult {
+    let id = st.app.propose_new_customer(&auth.session.actor, &meta, &b).await.map_err(err(lang))?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "proposal": id, "status": "pending" }))).into_response())
+}
+
+async fn propose_change(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ChangeInput>,
+) -> ApiResult {
+    let changes = b.changes().map_err(err(lang))?;
+    let pid = st
+        .app
+        .propose_customer_change(&auth.session.actor, &meta, CustomerId(id), changes)
+        .await
+        .map_err(err(lang))?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "proposal": pid, "status": "pending" }))).into_response())
+}
+
+async fn proposals(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiQuery(q): ApiQuery<ProposalsQuery>,
+) -> ApiResult {
+    let list = st.app.proposals(&auth.session.actor, &meta, q.status()).await.map_err(err(lang))?;
+    Ok(Json(json!({ "items": list })).into_response())
+}
+
+async fn decide_proposal(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<DecisionInput>,
+) -> ApiResult {
+    st.app.decide_proposal(&auth.session.actor, &meta, id, b.approve, &b.comment).await.map_err(err(lang))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn credit_lookup(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiJson(b): ApiJson<CreditLookupInput>,
+) -> ApiResult {
+    let found = st
+        .app
+        .credit_lookup(&auth.session.actor, &meta, &b.name, &b.id_number, &b.purpose)
+        .await
+        .map_err(err(lang))?;
+    Ok(Json(json!({ "found": found.is_some(), "customer": found })).into_response())
+}
+
+async fn monitoring_flags(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+) -> ApiResult {
+    let flags = st.app.monitoring_flags(&auth.session.actor, &meta).await.map_err(err(lang))?;
+    Ok(Json(json!({ "items": flags })).into_response())
 }
 
 #[cfg(test)]

@@ -95,10 +95,14 @@ mod tests {
             include_str!("../../service/src/auth.rs"),
             include_str!("../../service/src/institutions.rs"),
             include_str!("../../service/src/users.rs"),
+            include_str!("../../domain/src/customer.rs"),
+            include_str!("../../service/src/customers.rs"),
+            include_str!("../../service/src/proposals.rs"),
         ];
         for text in src {
             for part in text.split('"').skip(1).step_by(2) {
-                if (part.starts_with("err.") || part.starts_with("deny.")) && !part.ends_with('.') {
+                let keyed = ["err.", "deny.", "basis.", "band.", "tier."].iter().any(|p| part.starts_with(p));
+                if keyed && !part.ends_with('.') && !part.contains(' ') {
                     for lang in [Lang::Zh, Lang::En] {
                         let t = translate(lang, part, &[]);
                         assert_ne!(t, part, "{part} has no {} text", lang.code());

@@ -3,11 +3,13 @@
 
 use pcis_domain::DomainError;
 use pcis_domain::audit::Outcome;
+use pcis_domain::customer::{CustomerInput, SensitiveField};
 use pcis_domain::institution::InstStatus;
 use pcis_domain::role::Role;
 use pcis_domain::user::UserStatus;
 use pcis_service::AuditFilter;
 use pcis_service::UserFilter;
+use pcis_service::customers::CustomerSearch;
 use pcis_service::users::AccountOp;
 use serde::{Deserialize, Serialize};
 
@@ -122,5 +124,129 @@ impl AuditQuery {
             from: day(&self.from, "from", false)?,
             to: day(&self.to, "to", true)?,
         })
+    }
+}
+
+/// Just a page number.
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+impl PageQuery {
+    pub fn page(&self) -> i64 {
+        self.page.unwrap_or(1).clamp(1, 100_000)
+    }
+}
+
+/// The customer search form (R-CUS-6). Ids arrive as text so that an empty select is "any".
+#[derive(Deserialize, Serialize, Default, Clone)]
+pub struct CustomerSearchQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub tier: String,
+    #[serde(default)]
+    pub institution_id: String,
+    #[serde(default)]
+    pub manager_id: String,
+    #[serde(default)]
+    pub tag: String,
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+impl CustomerSearchQuery {
+    pub fn search(&self) -> Result<CustomerSearch, DomainError> {
+        let id = |s: &str, field: &'static str| -> Result<Option<i64>, DomainError> {
+            match s.trim() {
+                "" => Ok(None),
+                v => v.parse().map(Some).map_err(|_| DomainError::invalid(field, "err.number")),
+            }
+        };
+        Ok(CustomerSearch {
+            q: self.q.clone(),
+            tier: self.tier.clone(),
+            institution_id: id(&self.institution_id, "institution_id")?,
+            manager_id: id(&self.manager_id, "manager_id")?,
+            tag: self.tag.clone(),
+        })
+    }
+
+    pub fn page(&self) -> i64 {
+        self.page.unwrap_or(1).clamp(1, 100_000)
+    }
+}
+
+/// Reveal one field of one customer (an account's number names the account), with a reason.
+#[derive(Deserialize)]
+pub struct RevealInput {
+    #[serde(default)]
+    pub field: String,
+    #[serde(default)]
+    pub account_id: Option<i64>,
+    #[serde(default)]
+    pub reason: String,
+}
+
+impl RevealInput {
+    pub fn field(&self) -> Result<SensitiveField, DomainError> {
+        SensitiveField::parse(&self.field).ok_or_else(|| DomainError::invalid("field", "err.reveal_field"))
+    }
+}
+
+/// A proposed change: `modify` with the changed fields, or `delete`.
+#[derive(Deserialize)]
+pub struct ChangeInput {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub changes: CustomerInput,
+}
+
+impl ChangeInput {
+    pub fn changes(&self) -> Result<Option<&CustomerInput>, DomainError> {
+        match self.kind.as_str() {
+            "modify" => Ok(Some(&self.changes)),
+            "delete" => Ok(None),
+            _ => Err(DomainError::invalid("kind", "err.proposal_kind")),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct ProposalsQuery {
+    #[serde(default)]
+    pub status: String,
+}
+
+impl ProposalsQuery {
+    pub fn status(&self) -> Option<&str> {
+        ["pending", "approved", "rejected"].into_iter().find(|s| *s == self.status)
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DecisionInput {
+    #[serde(default)]
+    pub approve: bool,
+    #[serde(default)]
+    pub comment: String,
+}
+
+#[derive(Deserialize)]
+pub struct CreditLookupInput {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub id_number: String,
+    #[serde(default)]
+    pub purpose: String,
+}
+
+impl std::fmt::Debug for CreditLookupInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CreditLookupInput(..)")
     }
 }

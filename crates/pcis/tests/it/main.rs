@@ -8,4 +8,5 @@ mod api_admin;
 mod api_auth;
 mod browser;
 mod cli;
+mod customers;
 mod matrix;

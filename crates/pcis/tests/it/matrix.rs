@@ -58,6 +58,17 @@ struct SideTargets {
     /// Per acting role, a user whose roles only that actor changes, so each attempt starts
     /// from the roles `role_change_for` expects.
     roles_user: HashMap<Role, i64>,
+    /// The side's customer: on P1 at O1, assigned to the test account manager and (a VIP
+    /// member) to the test VIP specialist; on P2 at O3, served by someone at O3.
+    customer: TargetCustomer,
+    /// Per acting role, a pending proposal about the side's customer for it to decide.
+    proposal: HashMap<Role, i64>,
+}
+
+struct TargetCustomer {
+    id: i64,
+    name: String,
+    id_number: String,
 }
 
 /// One HTTP request exercising one action.
@@ -150,6 +161,51 @@ fn request_for(action: Action, side: Side, actor: Role, t: &SideTargets) -> Opti
             }),
             Side::P2 => None,
         },
+        Action::CustomerSearch => match side {
+            Side::P1 => Some(Request {
+                method: Method::GET,
+                path: "/api/v1/customers?q=%E5%BC%A0".into(),
+                body: None,
+                target: None,
+                audit_action: "customer.search",
+            }),
+            Side::P2 => None,
+        },
+        Action::CustomerView => {
+            to(Method::GET, format!("/api/v1/customers/{}", t.customer.id), None, "customer.view")
+        }
+        Action::CustomerViewDetail => to(
+            Method::GET,
+            format!("/api/v1/customers/{}/transactions", t.customer.id),
+            None,
+            "customer.transactions",
+        ),
+        Action::CustomerReveal => to(
+            Method::POST,
+            format!("/api/v1/customers/{}/reveal", t.customer.id),
+            Some(json!({ "field": "mobile", "reason": "核实身份" })),
+            "customer.reveal",
+        ),
+        Action::CustomerPropose => to(
+            Method::POST,
+            format!("/api/v1/customers/{}/proposals", t.customer.id),
+            Some(json!({ "kind": "modify", "changes": { "occupation": "教师" } })),
+            "customer.propose",
+        ),
+        Action::CustomerApprove => to(
+            Method::POST,
+            format!("/api/v1/proposals/{}/decision", t.proposal[&actor]),
+            Some(json!({ "approve": false, "comment": "矩阵测试驳回" })),
+            "customer.reject",
+        ),
+        Action::CustomerCreditLookup => to(
+            Method::POST,
+            "/api/v1/credit-lookups".into(),
+            Some(
+                json!({ "name": t.customer.name, "id_number": t.customer.id_number, "purpose": "贷前审查" }),
+            ),
+            "customer.credit_lookup",
+        ),
         Action::RoleView => match side {
             Side::P1 => Some(Request {
                 method: Method::GET,
@@ -202,6 +258,38 @@ fn expected(grants: &[Grant], actor: Role, action: Action, target: Option<&str>)
         return Err("deny.role_not_administered");
     }
     Ok(())
+}
+
+/// The policy's answer for a customer action on the side's customer: its grant must reach
+/// the customer (see `TargetCustomer`), and a proposal also needs the customer's detail.
+fn expected_customer(grants: &[Grant], actor: Role, action: Action, side: Side) -> Result<(), &'static str> {
+    let check = |action: Action| {
+        let scope = grants.iter().find(|g| g.role == actor && g.action == action).map(|g| g.scope);
+        let reaches = match scope {
+            None => return Err("deny.no_permission"),
+            Some(Scope::All) => true,
+            Some(Scope::Subtree | Scope::VipStandard) => within(home_of(actor), side.outlet()),
+            // The P1 customer is assigned to the test manager and specialist; the P2 one
+            // is not, and does not meet the VIP standard.
+            Some(Scope::Assigned | Scope::VipPool) => side == Side::P1,
+        };
+        if reaches { Ok(()) } else { Err("deny.customer_out_of_scope") }
+    };
+    match action {
+        Action::CustomerPropose => check(action).and_then(|()| check(Action::CustomerViewDetail)),
+        _ => check(action),
+    }
+}
+
+fn is_customer_record_action(action: Action) -> bool {
+    matches!(
+        action,
+        Action::CustomerView
+            | Action::CustomerViewDetail
+            | Action::CustomerReveal
+            | Action::CustomerPropose
+            | Action::CustomerCreditLookup
+    )
 }
 
 /// `None` when the reply is what was expected: any 2xx when allowed; when denied, 403 with
@@ -265,7 +353,89 @@ async fn side_targets(app: &TestApp, side: Side) -> SideTargets {
             provision(app, &name, &format!("R{n:02}{tag}"), outlet, role_change_for(*actor).0).await;
         roles_user.insert(*actor, id);
     }
-    SideTargets { institution_id: inst.id.0, unchanged, account_user, roles_user }
+    let customer = seed_customer(app, side).await;
+    let proposer = match side {
+        Side::P1 => app.user_id(&username_of(Role::AccountManager)).await,
+        Side::P2 => app.user_id("cust_am_p2").await,
+    };
+    let actor = {
+        let mut tx = app.app.db.begin_read().await.unwrap();
+        pcis_store::users::load_actor(&mut tx, pcis_domain::user::UserId(proposer)).await.unwrap().unwrap().0
+    };
+    let mut proposal = HashMap::new();
+    for role in Role::ALL {
+        let change = pcis_domain::customer::CustomerInput {
+            occupation: format!("职业{}", role.code()),
+            ..Default::default()
+        };
+        let id = app
+            .app
+            .propose_customer_change(
+                &actor,
+                &Default::default(),
+                pcis_domain::customer::CustomerId(customer.id),
+                Some(&change),
+            )
+            .await
+            .expect("a proposal to decide");
+        proposal.insert(*role, id);
+    }
+    SideTargets { institution_id: inst.id.0, unchanged, account_user, roles_user, customer, proposal }
+}
+
+/// Seeds the side's customer (see `SideTargets::customer`).
+async fn seed_customer(app: &TestApp, side: Side) -> TargetCustomer {
+    use pcis_service::bootstrap::{SeedAccount, SeedCustomer};
+    let (name, id_number, outlet, manager, specialist, balance) = match side {
+        Side::P1 => (
+            "张三丰",
+            "11010519491231002X",
+            "O1",
+            username_of(Role::AccountManager),
+            Some(username_of(Role::VipSpecialist)),
+            300_000_000,
+        ),
+        Side::P2 => ("张无忌", "440524188001010014", "O3", "cust_am_p2".to_owned(), None, 1_000_000),
+    };
+    if side == Side::P2 {
+        provision(app, "cust_am_p2", "CAMP2", "O3", Role::AccountManager).await;
+    }
+    let input = pcis_domain::customer::CustomerInput {
+        name: name.into(),
+        gender: if side == Side::P1 { "female" } else { "male" }.into(),
+        birth_date: if side == Side::P1 { "1949-12-31" } else { "1880-01-01" }.into(),
+        id_type: "resident_id".into(),
+        id_number: id_number.into(),
+        mobile: if side == Side::P1 { "13812345678" } else { "13987654321" }.into(),
+        address: "北京市朝阳区建国路88号".into(),
+        ..Default::default()
+    };
+    let seed = SeedCustomer {
+        customer_no: format!("MX{}", side.tag()),
+        input,
+        outlet_code: outlet.into(),
+        manager: Some(manager),
+        specialist: specialist.clone(),
+        vip_member: specialist.is_some(),
+        risk_level: None,
+        accounts: vec![SeedAccount {
+            number: if side == Side::P1 { "6222021234567890128" } else { "6222020000000000002" }.into(),
+            product_type: "demand",
+            product_code: "D1".into(),
+            product_name: "活期".into(),
+            balance,
+            opened_on: "2020-01-01".into(),
+            matures_on: None,
+        }],
+        transactions: vec![],
+        tags: vec![],
+        marketing_consent: None,
+    };
+    app.app.seed_customers(std::slice::from_ref(&seed)).await.expect("seed a customer");
+    let mut tx = app.app.db.begin_read().await.unwrap();
+    let no = seed.customer_no.clone();
+    let id: i64 = pcis_store::on_tx!(&mut tx, c => sqlx::query_scalar("SELECT id FROM customer WHERE customer_no = $1").bind(&no).fetch_one(c).await).unwrap();
+    TargetCustomer { id, name: name.into(), id_number: id_number.into() }
 }
 
 async fn every_cell_of_the_matrix(b: Backend) {
@@ -292,7 +462,11 @@ async fn every_cell_of_the_matrix(b: Backend) {
         for action in Action::ALL {
             for side in Side::ALL {
                 let Some(req) = request_for(*action, side, *role, &targets[&side]) else { continue };
-                let want = expected(&grants, *role, *action, req.target);
+                let want = if is_customer_record_action(*action) {
+                    expected_customer(&grants, *role, *action, side)
+                } else {
+                    expected(&grants, *role, *action, req.target)
+                };
                 let got = api.call(req.method.clone(), &req.path, req.body.clone()).await;
                 cells += 1;
                 if let Some(problem) = judge(want, &got) {

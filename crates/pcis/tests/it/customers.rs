@@ -1,0 +1,183 @@
+//! Customer privacy through the real API: sealed at rest (R-PRV-3), purpose-bound reveal
+//! (R-PRV-2), maker-checker (R-CUS-7) and the credit reviewer's exact lookup (R-USR-3).
+
+use pcis_domain::role::Role;
+use pcis_service::bootstrap::{SeedAccount, SeedCustomer};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, spawn_app};
+
+both_backends!(values_are_sealed_at_rest, reveal_and_maker_checker, credit_lookup_is_exact_and_monitored);
+
+const ID: &str = "11010519491231002X";
+const MOBILE: &str = "13812345678";
+const ACCOUNT: &str = "6222021234567890128";
+
+async fn seed(app: &TestApp) -> i64 {
+    let input = pcis_domain::customer::CustomerInput {
+        name: "张三丰".into(),
+        gender: "female".into(),
+        birth_date: "1949-12-31".into(),
+        id_type: "resident_id".into(),
+        id_number: ID.into(),
+        mobile: MOBILE.into(),
+        address: "北京市朝阳区建国路88号".into(),
+        ..Default::default()
+    };
+    let seed = SeedCustomer {
+        customer_no: "C000000001".into(),
+        input,
+        outlet_code: "O1".into(),
+        manager: Some("u_account_manager".into()),
+        specialist: None,
+        vip_member: false,
+        risk_level: Some("C3".into()),
+        accounts: vec![SeedAccount {
+            number: ACCOUNT.into(),
+            product_type: "demand",
+            product_code: "D1".into(),
+            product_name: "活期".into(),
+            balance: 12_345_600,
+            opened_on: "2020-01-01".into(),
+            matures_on: None,
+        }],
+        transactions: vec![],
+        tags: vec!["代发工资".into()],
+        marketing_consent: None,
+    };
+    assert_eq!(app.app.seed_customers(&[seed]).await.unwrap(), 1);
+    let api = app.api_as(Role::AccountManager).await;
+    let r = api.get("/api/v1/customers?q=C000000001").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["items"][0]["id"].as_i64().expect("the manager finds its customer")
+}
+
+/// Every stored form of the customer tables, as text, for a plaintext scan.
+async fn raw_storage(app: &TestApp) -> String {
+    match &app.app.db {
+        pcis_store::Db::Sqlite { .. } => {
+            let path = app.db_url.trim_start_matches("sqlite:");
+            let mut bytes = std::fs::read(path).unwrap();
+            bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        pcis_store::Db::Pg(pool) => {
+            let mut out = String::new();
+            for table in ["customer", "account", "customer_proposal", "audit_log", "txn"] {
+                let sql = format!("SELECT CAST(row_to_json(x) AS TEXT) FROM {table} x");
+                let rows: Vec<String> =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await.unwrap();
+                out.push_str(&rows.join("\n"));
+            }
+            out
+        }
+    }
+}
+
+async fn values_are_sealed_at_rest(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let id = seed(&app).await;
+    let api = app.api_as(Role::AccountManager).await;
+    // Search by the exact values (blind index), reveal, and propose a new mobile: every path
+    // that handles full values.
+    for q in [ID, MOBILE] {
+        let r = api.get(&format!("/api/v1/customers?q={q}")).await;
+        assert_eq!(r.body["total"], 1, "{q}: {:?}", r.body);
+    }
+    let r = api
+        .post(
+            &format!("/api/v1/customers/{id}/reveal"),
+            json!({ "field": "id_number", "reason": "核实身份" }),
+        )
+        .await;
+    assert_eq!(r.body["value"], ID);
+    let r = api
+        .post(
+            &format!("/api/v1/customers/{id}/proposals"),
+            json!({ "kind": "modify", "changes": { "mobile": "13900001111" } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let raw = raw_storage(&app).await;
+    assert!(raw.contains("138****5678"), "the masked form is stored for display");
+    for plain in [ID, MOBILE, ACCOUNT, "13900001111", "建国路88号"] {
+        assert!(!raw.contains(plain), "{plain} is stored in clear");
+    }
+}
+
+async fn reveal_and_maker_checker(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let id = seed(&app).await;
+    let am = app.api_as(Role::AccountManager).await;
+    let view = am.get(&format!("/api/v1/customers/{id}")).await;
+    assert_eq!(view.status, StatusCode::OK);
+    let text = view.body.to_string();
+    assert!(!text.contains(ID) && !text.contains(MOBILE) && !text.contains("张三丰"), "{text}");
+    assert_eq!(view.body["basis"], "assigned_manager");
+    assert_eq!(view.body["detail"]["record"]["mobile"], "138****5678");
+
+    // A reveal needs a reason and returns that one value only.
+    let path = format!("/api/v1/customers/{id}/reveal");
+    let r = am.post(&path, json!({ "field": "mobile", "reason": "" })).await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+    );
+    let r = am.post(&path, json!({ "field": "mobile", "reason": "联系客户" })).await;
+    assert_eq!(r.body, json!({ "field": "mobile", "value": MOBILE }));
+
+    // A bad mobile is refused with the rule; nothing is proposed.
+    let propose = format!("/api/v1/customers/{id}/proposals");
+    let r = am.post(&propose, json!({ "kind": "modify", "changes": { "mobile": "12345" } })).await;
+    assert_eq!(r.body["error"]["field"], "mobile", "{:?}", r.body);
+    let r = am
+        .post(
+            &propose,
+            json!({ "kind": "modify", "changes": { "occupation": "教师", "mobile": "13900001111" } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let pid = r.body["proposal"].as_i64().unwrap();
+
+    // Not applied before review; the proposer cannot decide it; the supervisor can, once.
+    let still = am.get(&format!("/api/v1/customers/{id}")).await;
+    assert_eq!(still.body["detail"]["record"]["mobile"], "138****5678");
+    let decide = format!("/api/v1/proposals/{pid}/decision");
+    let sup = app.api_as(Role::AmSupervisor).await;
+    let list = sup.get("/api/v1/proposals?status=pending").await;
+    let item = &list.body["items"][0];
+    assert_eq!((item["id"].as_i64(), item["after"].is_null()), (Some(pid), true));
+    assert!(item["after_masked"].as_str().unwrap().contains("139****1111"), "{item}");
+    let (a, b2) = tokio::join!(
+        sup.post(&decide, json!({ "approve": true, "comment": "同意" })),
+        sup.post(&decide, json!({ "approve": true, "comment": "同意" })),
+    );
+    let mut statuses = [a.status, b2.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::NO_CONTENT, StatusCode::CONFLICT], "exactly one approval wins");
+    let after = am.get(&format!("/api/v1/customers/{id}")).await;
+    assert_eq!(after.body["detail"]["record"]["mobile"], "139****1111");
+    assert_eq!(after.body["detail"]["record"]["occupation"], "教师");
+}
+
+async fn credit_lookup_is_exact_and_monitored(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    seed(&app).await;
+    let credit = app.api_as(Role::CreditReviewer).await;
+    let lookup = |name: &str| json!({ "name": name, "id_number": ID, "purpose": "贷前审查" });
+    let r = credit.post("/api/v1/credit-lookups", lookup("张三丰")).await;
+    assert_eq!(r.body["found"], true, "{:?}", r.body);
+    assert_eq!(r.body["customer"]["record"]["id_number"], "110105********002X");
+    // Wrong name, right ID: nothing — three times raises a flag for the auditor.
+    for name in ["张三", "张三丰丰", "李四"] {
+        let r = credit.post("/api/v1/credit-lookups", lookup(name)).await;
+        assert_eq!(r.body, json!({ "found": false, "customer": null }));
+    }
+    let r = credit.get("/api/v1/customers?q=%E5%BC%A0").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "no browsing");
+    let flags = app.api_as(Role::SecurityAuditor).await.get("/api/v1/monitoring-flags").await;
+    assert_eq!(flags.body["items"][0]["kind"], "credit_lookup_misses", "{:?}", flags.body);
+    assert_eq!(flags.body["items"][0]["username"], "u_credit_reviewer");
+}

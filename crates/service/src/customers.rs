@@ -1,0 +1,387 @@
+//! Customer search, the customer 360 and purpose-bound reveal (R-CUS-5, R-CUS-6, R-CUS-8,
+//! R-PRV-2). Invariants: every customer read asks the policy (scope in SQL for lists, the
+//! same rules in memory for one customer) and is audited; nothing leaves here unmasked
+//! except the one field of one customer a reveal asked for.
+
+use pcis_domain::customer::{CustomerId, SensitiveField, TierThresholds};
+use pcis_domain::identity::{IdNumber, Mobile};
+use pcis_domain::institution::InstitutionId;
+use pcis_domain::policy::{AccessBasis, Actor, CustomerFacts};
+use pcis_domain::role::Action;
+use pcis_domain::user::UserId;
+use pcis_domain::{DomainError, DomainResult};
+use pcis_store::customers::{
+    self as store, Assignee, ChannelUse, Consent, CustomerColumns, CustomerQuery, CustomerRecord,
+    CustomerSummary, Holding, Stored, TierChange, Transaction,
+};
+use pcis_store::{Page, Tx, institutions};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::audit::with_detail;
+use crate::{App, DbExt, RequestMeta, entry, who};
+
+/// Blind-index domains. Mobile and fixed-line numbers share one, so the same number under
+/// two customers is found whichever column it sits in (R-ETL-4).
+pub(crate) const BIDX_ID: &str = "customer.id_number";
+pub(crate) const BIDX_CONTACT: &str = "customer.contact";
+pub(crate) const BIDX_ACCOUNT: &str = "customer.account_no";
+
+/// The search form (R-CUS-6). `q` is a customer number, an exact ID number, an exact
+/// mobile number or a name prefix, recognised in that order.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct CustomerSearch {
+    pub q: String,
+    pub tier: String,
+    pub institution_id: Option<i64>,
+    pub manager_id: Option<i64>,
+    pub tag: String,
+}
+
+/// Everything the 360 page shows, already cut to what the viewer may see.
+#[derive(Debug, Clone, Serialize)]
+pub struct Customer360 {
+    pub summary: CustomerSummary,
+    /// Why the viewer may see this customer (R-CUS-8): an i18n key.
+    pub basis: AccessBasis,
+    /// Identity, contacts, holdings…: only for roles that see detail.
+    pub detail: Option<CustomerDetail>,
+    pub can_reveal: bool,
+    pub can_propose: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerDetail {
+    pub record: CustomerRecord,
+    pub holdings: Vec<Holding>,
+    /// Balance per product type, fen, in the order of `holdings`.
+    pub totals: Vec<(String, i64)>,
+    pub channels: Vec<ChannelUse>,
+    pub tier_history: Vec<TierChange>,
+    pub assignees: Vec<Assignee>,
+    pub tags: Vec<String>,
+    pub consents: Vec<Consent>,
+}
+
+impl App {
+    /// Today's date in China (UTC+8), as stored dates are written.
+    pub(crate) fn today(&self) -> String {
+        let cst = time::UtcOffset::from_hms(8, 0, 0).expect("valid offset");
+        self.clock.now().to_offset(cst).date().to_string()
+    }
+
+    pub(crate) fn seal(&self, field: SensitiveField, value: &str, bidx: Option<&str>) -> Stored {
+        Stored {
+            sealed: self.keys.data.seal(field.code(), value),
+            bidx: bidx.map(|domain| self.keys.data.blind_index(domain, value)),
+            masked: field.mask(value),
+        }
+    }
+
+    pub async fn search_customers(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        input: &CustomerSearch,
+        page: i64,
+    ) -> DomainResult<Page<CustomerSummary>> {
+        let (query, by) = self.customer_query(input)?;
+        let mut tx = self.db.begin().await.db()?;
+        let e = entry(who(actor, meta), "customer.search", "customer", "");
+        let scope = match self.policy.customer_scope(actor, Action::CustomerSearch) {
+            Ok(s) => s,
+            Err(err) => return Err(self.deny(tx, e, err).await),
+        };
+        let mut query = query;
+        if let Some(id) = input.institution_id {
+            let inst =
+                institutions::get(&mut tx, InstitutionId(id)).await.db()?.ok_or(DomainError::NotFound)?;
+            query.institution = Some(inst.path);
+        }
+        let result = store::search(&mut tx, &scope, &query, &self.today(), page, 20).await.db()?;
+        // The audit record says how the search was made, never the value searched for.
+        let detail = json!({ "by": by, "tier": input.tier, "institution_id": input.institution_id,
+            "manager_id": input.manager_id, "tag": input.tag, "page": page, "found": result.total });
+        self.record(&mut tx, with_detail(e, detail)).await?;
+        tx.commit().await.db()?;
+        Ok(result)
+    }
+
+    /// Turns the form into a query: exact values become blind indexes; anything that is not
+    /// a customer number, ID or mobile is a name prefix (bound as a value, never SQL).
+    fn customer_query(&self, input: &CustomerSearch) -> DomainResult<(CustomerQuery, &'static str)> {
+        let mut query = CustomerQuery {
+            manager: input.manager_id.map(UserId),
+            tag: Some(input.tag.trim().to_owned()).filter(|t| !t.is_empty()),
+            ..Default::default()
+        };
+        if !input.tier.is_empty() {
+            query.tier = Some(
+                pcis_domain::customer::Tier::parse(&input.tier)
+                    .ok_or(DomainError::invalid("tier", "err.tier"))?,
+            );
+        }
+        let q = input.q.trim();
+        let by = if q.is_empty() {
+            "filters"
+        } else if let Ok(id) = IdNumber::parse(q) {
+            query.id_bidx = Some(self.keys.data.blind_index(BIDX_ID, id.expose()));
+            "id_number"
+        } else if let Ok(m) = Mobile::parse(q) {
+            query.mobile_bidx = Some(self.keys.data.blind_index(BIDX_CONTACT, m.expose()));
+            "mobile"
+        } else if q.chars().all(|c| c.is_ascii_alphanumeric()) {
+            query.customer_no = Some(q.to_uppercase());
+            "customer_no"
+        } else {
+            query.name_prefix = Some(q.chars().take(20).collect());
+            "name_prefix"
+        };
+        Ok((query, by))
+    }
+
+    /// Loads a customer and asks the policy whether `action` reaches it; a refusal is audited.
+    async fn customer_for(
+        &self,
+        tx: Tx,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: CustomerId,
+        action: Action,
+        audit_action: &str,
+    ) -> DomainResult<(Tx, CustomerRecord, CustomerFacts, AccessBasis)> {
+        let mut tx = tx;
+        let e = entry(who(actor, meta), audit_action, "customer", id.0);
+        if let Err(err) = self.policy.customer_scope(actor, action) {
+            return Err(self.deny(tx, e, err).await);
+        }
+        let Some((record, facts)) = store::get(&mut tx, id, &self.today()).await.db()? else {
+            // Unknown and out-of-scope look the same from outside, and both are audited.
+            return Err(self.deny(tx, e, DomainError::Denied { reason: "deny.customer_out_of_scope" }).await);
+        };
+        match self.policy.authorize_customer(actor, action, &facts) {
+            Ok(basis) => Ok((tx, record, facts, basis)),
+            Err(err) => Err(self.deny(tx, e, err).await),
+        }
+    }
+
+    pub async fn customer_360(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: CustomerId,
+    ) -> DomainResult<Customer360> {
+        let tx = self.db.begin().await.db()?;
+        let (mut tx, record, facts, basis) =
+            self.customer_for(tx, actor, meta, id, Action::CustomerView, "customer.view").await?;
+        let detail_allowed =
+            self.policy.authorize_customer(actor, Action::CustomerViewDetail, &facts).is_ok();
+        let detail = if detail_allowed {
+            let holdings = store::holdings(&mut tx, id).await.db()?;
+            let mut totals: Vec<(String, i64)> = Vec::new();
+            for h in &holdings {
+                match totals.iter_mut().find(|(t, _)| *t == h.product_type) {
+                    Some((_, sum)) => *sum += h.balance,
+                    None => totals.push((h.product_type.clone(), h.balance)),
+                }
+            }
+            Some(CustomerDetail {
+                totals,
+                holdings,
+                channels: store::channels(&mut tx, id).await.db()?,
+                tier_history: store::tier_history(&mut tx, id).await.db()?,
+                assignees: store::assignees(&mut tx, id, &self.today()).await.db()?,
+                tags: store::tags(&mut tx, id).await.db()?,
+                consents: store::consents(&mut tx, id).await.db()?,
+                record: record.clone(),
+            })
+        } else {
+            None
+        };
+        let e = entry(who(actor, meta), "customer.view", "customer", id.0);
+        self.record(&mut tx, with_detail(e, json!({ "basis": basis, "detail": detail_allowed }))).await?;
+        tx.commit().await.db()?;
+        Ok(Customer360 {
+            summary: record.summary,
+            basis,
+            detail,
+            can_reveal: self.policy.authorize_customer(actor, Action::CustomerReveal, &facts).is_ok(),
+            can_propose: self.policy.authorize_customer(actor, Action::CustomerPropose, &facts).is_ok()
+                && detail_allowed,
+        })
+    }
+
+    /// Transaction detail, paged: only for roles that see detail (never a `dept_head`).
+    pub async fn customer_transactions(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: CustomerId,
+        page: i64,
+    ) -> DomainResult<Page<Transaction>> {
+        let tx = self.db.begin().await.db()?;
+        let (mut tx, ..) = self
+            .customer_for(tx, actor, meta, id, Action::CustomerViewDetail, "customer.transactions")
+            .await?;
+        let result = store::transactions(&mut tx, id, page, 20).await.db()?;
+        let e = entry(who(actor, meta), "customer.transactions", "customer", id.0);
+        self.record(&mut tx, with_detail(e, json!({ "page": page }))).await?;
+        tx.commit().await.db()?;
+        Ok(result)
+    }
+
+    /// The full value of one field of one customer (R-PRV-2): needs the permission and a
+    /// reason, is audited with both, and returns only that value.
+    pub async fn reveal(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: CustomerId,
+        field: SensitiveField,
+        account: Option<i64>,
+        reason: &str,
+    ) -> DomainResult<String> {
+        let reason = reason.trim();
+        if reason.chars().count() < 2 || reason.chars().count() > 200 {
+            return Err(DomainError::invalid("reason", "err.reveal_reason"));
+        }
+        if (field == SensitiveField::AccountNo) != account.is_some() {
+            return Err(DomainError::invalid("field", "err.reveal_field"));
+        }
+        let tx = self.db.begin().await.db()?;
+        let (mut tx, ..) =
+            self.customer_for(tx, actor, meta, id, Action::CustomerReveal, "customer.reveal").await?;
+        let sealed =
+            store::sealed_value(&mut tx, id, field, account).await.db()?.ok_or(DomainError::NotFound)?;
+        let value = if field == SensitiveField::Name {
+            String::from_utf8(sealed).map_err(|_| DomainError::Internal("name".into()))?
+        } else {
+            self.keys.data.open(field.code(), &sealed).map_err(|e| {
+                tracing::error!(error = %e, customer = id.0, field = field.code(), "cannot open a sealed value");
+                DomainError::Internal("sealed value".into())
+            })?
+        };
+        let e = entry(who(actor, meta), "customer.reveal", "customer", id.0);
+        let e = with_detail(
+            e,
+            json!({ "field": field.code(), "account": account, "masked": field.mask(&value) }),
+        );
+        self.record(&mut tx, pcis_domain::audit::AuditEntry { reason: reason.to_owned(), ..e }).await?;
+        tx.commit().await.db()?;
+        Ok(value)
+    }
+
+    pub async fn tier_thresholds(&self) -> DomainResult<TierThresholds> {
+        let mut tx = self.db.begin_read().await.db()?;
+        store::thresholds(&mut tx).await.db()
+    }
+}
+
+/// Seals the columns of a validated patch.
+pub(crate) fn columns(app: &App, p: &pcis_domain::customer::CustomerPatch) -> CustomerColumns {
+    let seal = |s: &Option<pcis_domain::customer::Secret>, f: SensitiveField, bidx: Option<&str>| {
+        s.as_ref().map(|v| app.seal(f, v.expose(), bidx))
+    };
+    CustomerColumns {
+        name: p.name.clone(),
+        gender: p.gender.map(|g| g.code().to_owned()),
+        birth_date: p.birth_date.map(|d| d.to_string()),
+        nationality: p.nationality.clone(),
+        occupation: p.occupation.clone(),
+        education: p.education.clone(),
+        marital_status: p.marital_status.clone(),
+        id_type: p.id_type.map(|t| t.code().to_owned()),
+        id_number: seal(&p.id_number, SensitiveField::IdNumber, Some(BIDX_ID)),
+        id_issuer: p.id_issuer.clone(),
+        id_expiry: p.id_expiry.map(|d| d.to_string()),
+        mobile: seal(&p.mobile, SensitiveField::Mobile, Some(BIDX_CONTACT)),
+        phone: seal(&p.phone, SensitiveField::Phone, Some(BIDX_CONTACT)),
+        email: seal(&p.email, SensitiveField::Email, None),
+        address: seal(&p.address, SensitiveField::Address, None),
+    }
+}
+
+/// What a credit reviewer gets back for a hit: the customer (masked, like everyone) and its
+/// accounts and loans.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreditView {
+    pub record: CustomerRecord,
+    pub holdings: Vec<Holding>,
+}
+
+/// Misses by one reviewer within a day that raise a monitoring flag for the auditor.
+const CREDIT_MISSES_FLAGGED: i64 = 3;
+
+impl App {
+    /// The credit reviewer's lookup (R-USR-3): exact name plus full ID number, with a
+    /// purpose; no partial matches. Every lookup is audited, hit or miss; repeated misses
+    /// raise a monitoring flag.
+    pub async fn credit_lookup(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        name: &str,
+        id_number: &str,
+        purpose: &str,
+    ) -> DomainResult<Option<CreditView>> {
+        let e = entry(who(actor, meta), "customer.credit_lookup", "customer", "");
+        if let Err(err) = self.policy.customer_scope(actor, Action::CustomerCreditLookup) {
+            return Err(self.deny(self.db.begin().await.db()?, e, err).await);
+        }
+        let mut errors = Vec::new();
+        let name = name.trim();
+        if name.is_empty() {
+            errors.push(pcis_domain::FieldError::new("name", "err.required"));
+        }
+        let id = IdNumber::parse(id_number).map_err(|e| errors.push(e)).ok();
+        let purpose = purpose.trim();
+        if purpose.chars().count() < 2 || purpose.chars().count() > 200 {
+            errors.push(pcis_domain::FieldError::new("purpose", "err.purpose_required"));
+        }
+        let Some(id) = id.filter(|_| errors.is_empty()) else { return Err(DomainError::Invalid(errors)) };
+        let mut tx = self.db.begin().await.db()?;
+        let bidx = self.keys.data.blind_index(BIDX_ID, id.expose());
+        let hit = store::by_id_bidx(&mut tx, &bidx).await.db()?.into_iter().find(|(_, n)| n == name);
+        let result = match hit {
+            Some((cid, _)) => {
+                let (record, _) =
+                    store::get(&mut tx, cid, &self.today()).await.db()?.ok_or(DomainError::NotFound)?;
+                let holdings = store::holdings(&mut tx, cid).await.db()?;
+                Some(CreditView { record, holdings })
+            }
+            None => None,
+        };
+        let e = pcis_domain::audit::AuditEntry {
+            target_id: result.as_ref().map(|v| v.record.summary.id.0.to_string()).unwrap_or_default(),
+            reason: purpose.to_owned(),
+            outcome: if result.is_some() {
+                pcis_domain::audit::Outcome::Success
+            } else {
+                pcis_domain::audit::Outcome::Failed
+            },
+            ..with_detail(e, json!({ "hit": result.is_some(), "id_number": id.masked() }))
+        };
+        self.record(&mut tx, e).await?;
+        if result.is_none() {
+            let since = self.clock.now() - time::Duration::days(1);
+            let misses =
+                pcis_store::audit::count_failures(&mut tx, &actor.username, "customer.credit_lookup", since)
+                    .await
+                    .db()?;
+            if misses >= CREDIT_MISSES_FLAGGED {
+                pcis_store::monitoring::raise(
+                    &mut tx,
+                    actor.user_id,
+                    "credit_lookup_misses",
+                    misses,
+                    self.clock.now(),
+                )
+                .await
+                .db()?;
+            }
+        }
+        tx.commit().await.db()?;
+        Ok(result)
+    }
+}

@@ -1,0 +1,285 @@
+//! Maker-checker changes of customer information (R-CUS-7): an account manager, VIP
+//! specialist or data-entry clerk proposes; the outlet's `am_supervisor` approves or rejects
+//! with a comment; only an approval applies the change. Invariants: the proposed values are
+//! sealed at rest and shown masked; nobody decides their own proposal; of two concurrent
+//! decisions exactly one wins; a change made to the customer after the proposal was written
+//! makes the approval fail rather than overwrite it.
+
+use pcis_domain::customer::{CustomerId, CustomerInput, CustomerPatch, Tier};
+use pcis_domain::policy::Actor;
+use pcis_domain::role::{Action, Role};
+use pcis_domain::{DomainError, DomainResult, FieldError};
+use pcis_store::customers::{self as customers_store, Placement};
+use pcis_store::proposals::{self as store, NewProposal, Proposal};
+use pcis_store::users;
+use serde_json::json;
+
+use crate::audit::with_detail;
+use crate::customers::columns;
+use crate::{App, DbExt, RequestMeta, entry, who};
+
+const PAYLOAD_FIELD: &str = "proposal";
+
+fn masked_json(pairs: &[(&'static str, String)]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> =
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+impl App {
+    /// Proposes a new customer owned by the actor's outlet.
+    pub async fn propose_new_customer(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        input: &CustomerInput,
+    ) -> DomainResult<i64> {
+        let e = entry(who(actor, meta), "customer.propose", "customer", "");
+        if let Err(err) = self.policy.authorize_customer_add(actor, &actor.institution_path) {
+            return Err(self.deny(self.db.begin().await.db()?, e, err).await);
+        }
+        if actor.institution_path.depth() != 5 {
+            return Err(DomainError::invalid("outlet", "err.propose_outlet"));
+        }
+        let patch = input.parse(None)?;
+        let mut tx = self.db.begin().await.db()?;
+        let id = store::insert(
+            &mut tx,
+            &NewProposal {
+                kind: "add",
+                customer: None,
+                outlet: actor.institution_id,
+                outlet_path: &actor.institution_path,
+                proposer: actor.user_id,
+                base_version: None,
+                payload_sealed: self.seal_patch(&patch)?,
+                before_masked: "{}".into(),
+                after_masked: masked_json(&patch.masked()),
+            },
+            self.clock.now(),
+        )
+        .await
+        .db()?;
+        let detail = json!({ "proposal": id, "kind": "add", "after": patch.masked() });
+        self.record(&mut tx, with_detail(e, detail)).await?;
+        tx.commit().await.db()?;
+        Ok(id)
+    }
+
+    /// Proposes a modification (the changed fields of `input`) or, with `input` `None`, the
+    /// deletion of a customer.
+    pub async fn propose_customer_change(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: CustomerId,
+        input: Option<&CustomerInput>,
+    ) -> DomainResult<i64> {
+        let mut tx = self.db.begin().await.db()?;
+        let e = entry(who(actor, meta), "customer.propose", "customer", id.0);
+        let Some((record, facts)) = customers_store::get(&mut tx, id, &self.today()).await.db()? else {
+            return Err(self.deny(tx, e, DomainError::Denied { reason: "deny.customer_out_of_scope" }).await);
+        };
+        if let Err(err) = self.policy.authorize_customer_change(actor, &facts) {
+            return Err(self.deny(tx, e, err).await);
+        }
+        let (kind, patch) = match input {
+            Some(input) => {
+                let before =
+                    customers_store::key_info(&mut tx, id).await.db()?.ok_or(DomainError::NotFound)?;
+                let patch = input.parse(Some(&before))?;
+                if patch.is_empty() {
+                    return Err(DomainError::Invalid(vec![FieldError::new("name", "err.nothing_changed")]));
+                }
+                ("modify", patch)
+            }
+            None => ("delete", CustomerPatch::default()),
+        };
+        let after = patch.masked();
+        let before: Vec<(&'static str, String)> = after
+            .iter()
+            .map(|(k, _)| (*k, masked_field(&record, k)))
+            .chain((kind == "delete").then(|| ("name", record.summary.name.clone())))
+            .collect();
+        let outlet = facts.owner_path.clone();
+        let outlet_id = pcis_domain::institution::InstitutionId(record.summary.owner_institution_id);
+        let pid = store::insert(
+            &mut tx,
+            &NewProposal {
+                kind,
+                customer: Some(id),
+                outlet: outlet_id,
+                outlet_path: &outlet,
+                proposer: actor.user_id,
+                base_version: Some(record.version),
+                payload_sealed: self.seal_patch(&patch)?,
+                before_masked: masked_json(&before),
+                after_masked: masked_json(&after),
+            },
+            self.clock.now(),
+        )
+        .await
+        .db()?;
+        let detail = json!({ "proposal": pid, "kind": kind, "before": before, "after": after });
+        self.record(&mut tx, with_detail(e, detail)).await?;
+        tx.commit().await.db()?;
+        Ok(pid)
+    }
+
+    fn seal_patch(&self, patch: &CustomerPatch) -> DomainResult<Vec<u8>> {
+        let json = serde_json::to_string(patch).map_err(|_| DomainError::Internal("proposal".into()))?;
+        Ok(self.keys.data.seal(PAYLOAD_FIELD, &json))
+    }
+
+    /// The actor's own proposals and, for a reviewer, those of its outlets.
+    pub async fn proposals(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        status: Option<&str>,
+    ) -> DomainResult<Vec<Proposal>> {
+        let mut tx = self.db.begin().await.db()?;
+        let reviewable = self.policy.scope(actor, Action::CustomerApprove).ok();
+        if reviewable.is_none() && !self.policy.can(actor, Action::CustomerPropose) {
+            let e = entry(who(actor, meta), "customer.proposals", "proposal", "");
+            return Err(self.deny(tx, e, DomainError::Denied { reason: "deny.no_permission" }).await);
+        }
+        let list = store::list(&mut tx, actor.user_id, reviewable.as_ref(), status, 200).await.db()?;
+        let e = entry(who(actor, meta), "customer.proposals", "proposal", "");
+        self.record(&mut tx, with_detail(e, json!({ "status": status, "found": list.len() }))).await?;
+        tx.commit().await.db()?;
+        Ok(list)
+    }
+
+    /// Pending proposals the actor may decide, for the home page's to-do list.
+    pub async fn count_pending_proposals(&self, actor: &Actor) -> DomainResult<i64> {
+        let scope = self.policy.scope(actor, Action::CustomerApprove)?;
+        let mut tx = self.db.begin_read().await.db()?;
+        store::count_pending(&mut tx, &scope).await.db()
+    }
+
+    /// Approves (and applies) or rejects a proposal, with a comment.
+    pub async fn decide_proposal(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: i64,
+        approve: bool,
+        comment: &str,
+    ) -> DomainResult<()> {
+        let comment = comment.trim();
+        if comment.chars().count() > 200 || (!approve && comment.is_empty()) {
+            return Err(DomainError::invalid("comment", "err.comment_required"));
+        }
+        let audit_action = if approve { "customer.approve" } else { "customer.reject" };
+        let mut tx = self.db.begin().await.db()?;
+        let e = entry(who(actor, meta), audit_action, "proposal", id);
+        let p = store::get(&mut tx, id).await.db()?.ok_or(DomainError::NotFound)?;
+        let outlet = pcis_domain::institution::InstPath::from_stored(p.outlet_path.clone());
+        if let Err(err) =
+            self.policy.authorize_decision(actor, &outlet, pcis_domain::user::UserId(p.proposer_id))
+        {
+            return Err(self.deny(tx, e, err).await);
+        }
+        if p.status != "pending" {
+            return Err(DomainError::Conflict("err.proposal_decided"));
+        }
+        let customer = if approve { self.apply(&mut tx, &p).await? } else { p.customer_id.map(CustomerId) };
+        let status = if approve { "approved" } else { "rejected" };
+        if !store::decide(&mut tx, id, status, actor.user_id, comment, customer, self.clock.now())
+            .await
+            .db()?
+        {
+            return Err(DomainError::Conflict("err.proposal_decided"));
+        }
+        let detail = json!({ "kind": p.kind, "customer": customer.map(|c| c.0), "comment": comment,
+            "before": p.before_masked, "after": p.after_masked });
+        let e = pcis_domain::audit::AuditEntry { target_id: id.to_string(), ..with_detail(e, detail) };
+        self.record(&mut tx, e).await?;
+        tx.commit().await.db()?;
+        Ok(())
+    }
+
+    /// Applies an approved proposal inside the deciding transaction.
+    async fn apply(&self, tx: &mut pcis_store::Tx, p: &Proposal) -> DomainResult<Option<CustomerId>> {
+        let sealed = store::payload(tx, p.id).await.db()?;
+        let json = self
+            .keys
+            .data
+            .open(PAYLOAD_FIELD, &sealed)
+            .map_err(|_| DomainError::Internal("proposal".into()))?;
+        let patch: CustomerPatch =
+            serde_json::from_str(&json).map_err(|_| DomainError::Internal("proposal".into()))?;
+        let now = self.clock.now();
+        let changed = |ok: bool| if ok { Ok(()) } else { Err(DomainError::Conflict("err.customer_changed")) };
+        match (p.kind.as_str(), p.customer_id.map(CustomerId)) {
+            ("add", None) => {
+                let place = Placement {
+                    customer_no: format!("M{:09}", p.id),
+                    owner: pcis_domain::institution::InstitutionId(p.outlet_id),
+                    owner_path: pcis_domain::institution::InstPath::from_stored(p.outlet_path.clone()),
+                    aum: 0,
+                    tier: Tier::Ordinary,
+                    vip_member: false,
+                    complete: true,
+                };
+                let id = customers_store::insert(tx, &place, &columns(self, &patch), now).await.db()?;
+                customers_store::record_tier(tx, id, None, Tier::Ordinary, 0, "tier.reason.new", now)
+                    .await
+                    .db()?;
+                let proposer = pcis_domain::user::UserId(p.proposer_id);
+                let holds = users::get(tx, proposer).await.db()?;
+                if holds.is_some_and(|u| u.user.roles.contains(&Role::AccountManager)) {
+                    let today = self.today();
+                    customers_store::assign(
+                        tx,
+                        id,
+                        proposer,
+                        pcis_domain::customer::AssignmentKind::Manager,
+                        &today,
+                        None,
+                    )
+                    .await
+                    .db()?;
+                }
+                Ok(Some(id))
+            }
+            ("modify", Some(id)) => {
+                let version = p.base_version.unwrap_or_default();
+                changed(
+                    customers_store::update(tx, id, version, &columns(self, &patch), true, now).await.db()?,
+                )?;
+                Ok(Some(id))
+            }
+            ("delete", Some(id)) => {
+                let version = p.base_version.unwrap_or_default();
+                changed(customers_store::mark_deleted(tx, id, version, now).await.db()?)?;
+                Ok(Some(id))
+            }
+            _ => Err(DomainError::Internal("proposal kind".into())),
+        }
+    }
+}
+
+/// The stored (masked) value of a field, for the "before" of a modification.
+fn masked_field(r: &pcis_store::customers::CustomerRecord, field: &str) -> String {
+    let v = match field {
+        "name" => Some(r.summary.name.clone()),
+        "gender" => r.gender.clone(),
+        "birth_date" => r.birth_date.clone(),
+        "nationality" => r.nationality.clone(),
+        "occupation" => r.occupation.clone(),
+        "education" => r.education.clone(),
+        "marital_status" => r.marital_status.clone(),
+        "id_type" => Some(r.id_type.clone()),
+        "id_number" => r.id_number.clone(),
+        "id_issuer" => r.id_issuer.clone(),
+        "id_expiry" => r.id_expiry.clone(),
+        "mobile" => r.mobile.clone(),
+        "phone" => r.phone.clone(),
+        "email" => r.email.clone(),
+        "address" => r.address.clone(),
+        _ => None,
+    };
+    v.unwrap_or_default()
+}

@@ -1,0 +1,867 @@
+//! Customers in storage. Sealed values go in and out as bytes (the service seals and opens
+//! them); what this module returns for display carries masked forms only, so a full value
+//! leaves storage only through [`sealed_value`] on an authorised reveal.
+
+use pcis_domain::customer::{AssignmentKind, CustomerId, SensitiveField, Tier, aum_band};
+use pcis_domain::identity::mask_name;
+use pcis_domain::institution::{InstPath, InstitutionId};
+use pcis_domain::policy::{CustomerFacts, CustomerRule, CustomerScope};
+use pcis_domain::user::UserId;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::db::{Arg, SqlBuilder};
+use crate::{DbResult, Page, Tx, bind_args, exec, micros, on_tx};
+
+/// A C2 value as stored: sealed, its blind index when the field is searched exactly, and the
+/// masked form shown by default.
+#[derive(Clone)]
+pub struct Stored {
+    pub sealed: Vec<u8>,
+    pub bidx: Option<String>,
+    pub masked: String,
+}
+
+/// Columns of a new customer or a change: `None` leaves a column as it is.
+#[derive(Clone, Default)]
+pub struct CustomerColumns {
+    pub name: Option<String>,
+    pub gender: Option<String>,
+    pub birth_date: Option<String>,
+    pub nationality: Option<String>,
+    pub occupation: Option<String>,
+    pub education: Option<String>,
+    pub marital_status: Option<String>,
+    pub id_type: Option<String>,
+    pub id_number: Option<Stored>,
+    pub id_issuer: Option<String>,
+    pub id_expiry: Option<String>,
+    pub mobile: Option<Stored>,
+    pub phone: Option<Stored>,
+    pub email: Option<Stored>,
+    pub address: Option<Stored>,
+}
+
+impl CustomerColumns {
+    fn assignments(&self) -> Vec<(&'static str, Arg)> {
+        let mut out = Vec::new();
+        let text = [
+            ("name", &self.name),
+            ("gender", &self.gender),
+            ("birth_date", &self.birth_date),
+            ("nationality", &self.nationality),
+            ("occupation", &self.occupation),
+            ("education", &self.education),
+            ("marital_status", &self.marital_status),
+            ("id_type", &self.id_type),
+            ("id_issuer", &self.id_issuer),
+            ("id_expiry", &self.id_expiry),
+        ];
+        for (col, v) in text {
+            if let Some(v) = v {
+                out.push((col, Arg::Text(v.clone())));
+            }
+        }
+        let sealed = [
+            ("id_number", &self.id_number, true),
+            ("mobile", &self.mobile, true),
+            ("phone", &self.phone, true),
+            ("email", &self.email, false),
+            ("address", &self.address, false),
+        ];
+        for (field, v, indexed) in sealed {
+            if let Some(v) = v {
+                out.push((sealed_column(field), Arg::Bytes(Some(v.sealed.clone()))));
+                if indexed {
+                    out.push((bidx_column(field), Arg::OptText(v.bidx.clone())));
+                }
+                out.push((masked_column(field), Arg::Text(v.masked.clone())));
+            }
+        }
+        out
+    }
+}
+
+fn sealed_column(field: &str) -> &'static str {
+    match field {
+        "id_number" => "id_number_sealed",
+        "mobile" => "mobile_sealed",
+        "phone" => "phone_sealed",
+        "email" => "email_sealed",
+        _ => "address_sealed",
+    }
+}
+
+fn bidx_column(field: &str) -> &'static str {
+    match field {
+        "id_number" => "id_number_bidx",
+        "mobile" => "mobile_bidx",
+        _ => "phone_bidx",
+    }
+}
+
+fn masked_column(field: &str) -> &'static str {
+    match field {
+        "id_number" => "id_number_masked",
+        "mobile" => "mobile_masked",
+        "phone" => "phone_masked",
+        "email" => "email_masked",
+        _ => "address_masked",
+    }
+}
+
+/// Where a new customer belongs and what it holds.
+pub struct Placement {
+    pub customer_no: String,
+    pub owner: InstitutionId,
+    pub owner_path: InstPath,
+    pub aum: i64,
+    pub tier: Tier,
+    pub vip_member: bool,
+    pub complete: bool,
+}
+
+pub async fn insert(
+    tx: &mut Tx,
+    place: &Placement,
+    cols: &CustomerColumns,
+    now: OffsetDateTime,
+) -> DbResult<CustomerId> {
+    let mut values = cols.assignments();
+    values.extend([
+        ("customer_no", Arg::Text(place.customer_no.clone())),
+        ("status", Arg::Text("active".into())),
+        ("owner_institution_id", Arg::I64(place.owner.0)),
+        ("owner_path", Arg::Text(place.owner_path.as_str().into())),
+        ("aum", Arg::I64(place.aum)),
+        ("tier", Arg::Text(place.tier.code().into())),
+        ("vip_member", Arg::Bool(place.vip_member)),
+        ("complete", Arg::Bool(place.complete)),
+        ("created_us", Arg::I64(micros(now))),
+        ("updated_us", Arg::I64(micros(now))),
+    ]);
+    let names: Vec<&str> = values.iter().map(|(c, _)| *c).collect();
+    let marks: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
+    let sql =
+        format!("INSERT INTO customer ({}) VALUES ({}) RETURNING id", names.join(", "), marks.join(", "));
+    let args: Vec<Arg> = values.into_iter().map(|(_, a)| a).collect();
+    let id: i64 = on_tx!(tx, c => {
+        bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), &args).fetch_one(c).await
+    })?;
+    Ok(CustomerId(id))
+}
+
+/// Applies a change if the customer is still at `version` (exactly one of two concurrent
+/// writers wins). Returns whether it applied.
+pub async fn update(
+    tx: &mut Tx,
+    id: CustomerId,
+    version: i64,
+    cols: &CustomerColumns,
+    complete: bool,
+    now: OffsetDateTime,
+) -> DbResult<bool> {
+    let mut q = SqlBuilder::new("UPDATE customer SET version = version + 1, updated_us = ");
+    q.bind(Arg::I64(micros(now))).push(", complete = ").bind(Arg::Bool(complete));
+    for (col, arg) in cols.assignments() {
+        q.push(&format!(", {col} = ")).bind(arg);
+    }
+    q.push(" WHERE id = ").bind(Arg::I64(id.0)).push(" AND version = ").bind(Arg::I64(version));
+    let n = exec!(tx, bind_args!(sqlx::query(sqlx::AssertSqlSafe(q.sql.clone())), &q.args))?;
+    Ok(n == 1)
+}
+
+/// Marks a customer deleted: kept for the legal retention period, invisible to business roles.
+pub async fn mark_deleted(tx: &mut Tx, id: CustomerId, version: i64, now: OffsetDateTime) -> DbResult<bool> {
+    let n = exec!(
+        tx,
+        sqlx::query(
+            "UPDATE customer SET status = 'deleted', version = version + 1, updated_us = $1
+         WHERE id = $2 AND version = $3 AND status = 'active'",
+        )
+        .bind(micros(now))
+        .bind(id.0)
+        .bind(version)
+    )?;
+    Ok(n == 1)
+}
+
+pub async fn assign(
+    tx: &mut Tx,
+    customer: CustomerId,
+    user: UserId,
+    kind: AssignmentKind,
+    since: &str,
+    until: Option<&str>,
+) -> DbResult<()> {
+    exec!(tx, sqlx::query(
+        "INSERT INTO customer_assignment (customer_id, user_id, kind, since, until) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(customer.0)
+    .bind(user.0)
+    .bind(kind.code())
+    .bind(since)
+    .bind(until))?;
+    Ok(())
+}
+
+/// The filters of a customer search (R-CUS-6). Exact values arrive as blind indexes.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerQuery {
+    pub customer_no: Option<String>,
+    pub id_bidx: Option<String>,
+    pub mobile_bidx: Option<String>,
+    pub name_prefix: Option<String>,
+    pub tier: Option<Tier>,
+    /// Customers owned within this institution's subtree.
+    pub institution: Option<InstPath>,
+    pub manager: Option<UserId>,
+    pub tag: Option<String>,
+}
+
+/// A customer summary (概要, R-CUS-5): all that a summary-level role sees.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerSummary {
+    pub id: CustomerId,
+    pub customer_no: String,
+    /// Masked (张**).
+    pub name: String,
+    pub tier: Tier,
+    /// An i18n key (`band.*`), never the amount.
+    pub aum_band: &'static str,
+    pub owner_institution_id: i64,
+    pub owner_name: String,
+    pub manager: Option<String>,
+    pub vip_member: bool,
+    pub complete: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: i64,
+    customer_no: String,
+    name: String,
+    tier: String,
+    aum: i64,
+    owner_institution_id: i64,
+    owner_name: String,
+    manager: Option<String>,
+    vip_member: bool,
+    complete: bool,
+}
+
+impl SummaryRow {
+    fn into_summary(self) -> CustomerSummary {
+        CustomerSummary {
+            id: CustomerId(self.id),
+            customer_no: self.customer_no,
+            name: mask_name(&self.name),
+            tier: Tier::parse(&self.tier).unwrap_or(Tier::Ordinary),
+            aum_band: aum_band(self.aum),
+            owner_institution_id: self.owner_institution_id,
+            owner_name: self.owner_name,
+            manager: self.manager,
+            vip_member: self.vip_member,
+            complete: self.complete,
+        }
+    }
+}
+
+const SUMMARY: &str = "SELECT c.id, c.customer_no, c.name, c.tier, c.aum, c.owner_institution_id,
+        i.name AS owner_name, c.vip_member, c.complete,
+        (SELECT u.display_name FROM customer_assignment a JOIN app_user u ON u.id = a.user_id
+          WHERE a.customer_id = c.id AND a.kind = 'manager') AS manager
+    FROM customer c JOIN institution i ON i.id = c.owner_institution_id";
+
+const VIP_MIN: &str = "(SELECT value FROM business_parameter WHERE key = 'vip_standard_min')";
+
+/// Counting stops here: a broad scope shows "10,000+" rather than scanning a province.
+pub const COUNT_CAP: i64 = 10_000;
+
+/// Appends the customer scope: the rules are alternatives.
+fn scope(q: &mut SqlBuilder, scope: &CustomerScope, today: &str) {
+    let CustomerScope::Any(rules) = scope else { return };
+    q.push(" AND (");
+    for (n, rule) in rules.iter().enumerate() {
+        if n > 0 {
+            q.push(" OR ");
+        }
+        match rule {
+            CustomerRule::Subtree(root) => {
+                q.push("(1 = 1")
+                    .scope("c.owner_path", &pcis_domain::policy::ScopeFilter::Subtree(root.clone()));
+                q.push(")");
+            }
+            CustomerRule::AssignedTo(user) => {
+                q.push("c.id IN (SELECT a.customer_id FROM customer_assignment a WHERE a.user_id = ")
+                    .bind(Arg::I64(user.0))
+                    .push(" AND (a.until IS NULL OR a.until >= ")
+                    .bind(Arg::Text(today.to_owned()))
+                    .push("))");
+            }
+            CustomerRule::VipStandard(root) => {
+                q.push("(1 = 1")
+                    .scope("c.owner_path", &pcis_domain::policy::ScopeFilter::Subtree(root.clone()));
+                q.push(&format!(" AND (c.vip_member OR c.aum >= {VIP_MIN}))"));
+            }
+            CustomerRule::VipProspect(root) => {
+                q.push("(1 = 1")
+                    .scope("c.owner_path", &pcis_domain::policy::ScopeFilter::Subtree(root.clone()));
+                q.push(&format!(" AND NOT c.vip_member AND c.aum >= {VIP_MIN})"));
+            }
+        }
+    }
+    q.push(")");
+}
+
+/// The smallest string greater than every string that starts with `prefix` (byte order).
+fn prefix_upper_bound(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+pub async fn search(
+    tx: &mut Tx,
+    within: &CustomerScope,
+    query: &CustomerQuery,
+    today: &str,
+    page: i64,
+    per_page: i64,
+) -> DbResult<Page<CustomerSummary>> {
+    let mut wh = SqlBuilder::new(" WHERE c.status = 'active'");
+    scope(&mut wh, within, today);
+    if let Some(no) = &query.customer_no {
+        wh.push(" AND c.customer_no = ").bind(Arg::Text(no.clone()));
+    }
+    if let Some(b) = &query.id_bidx {
+        wh.push(" AND c.id_number_bidx = ").bind(Arg::Text(b.clone()));
+    }
+    if let Some(b) = &query.mobile_bidx {
+        wh.push(" AND c.mobile_bidx = ").bind(Arg::Text(b.clone()));
+    }
+    if let Some(p) = &query.name_prefix {
+        wh.push(" AND c.name >= ").bind(Arg::Text(p.clone()));
+        wh.push(" AND c.name < ").bind(Arg::Text(prefix_upper_bound(p)));
+    }
+    if let Some(t) = query.tier {
+        wh.push(" AND c.tier = ").bind(Arg::Text(t.code().into()));
+    }
+    if let Some(root) = &query.institution {
+        wh.scope("c.owner_path", &pcis_domain::policy::ScopeFilter::Subtree(root.clone()));
+    }
+    if let Some(m) = query.manager {
+        wh.push(" AND c.id IN (SELECT m.customer_id FROM customer_assignment m WHERE m.kind = 'manager' AND m.user_id = ")
+            .bind(Arg::I64(m.0))
+            .push(")");
+    }
+    if let Some(tag) = &query.tag {
+        wh.push(" AND c.id IN (SELECT t.customer_id FROM customer_tag t WHERE t.tag = ")
+            .bind(Arg::Text(tag.clone()))
+            .push(")");
+    }
+    let count_sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM customer c{} LIMIT {COUNT_CAP}) n", wh.sql);
+    let total: i64 = on_tx!(tx, c => {
+        bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)), &wh.args).fetch_one(c).await
+    })?;
+    let offset = (page.max(1) - 1) * per_page;
+    let sql = format!("{SUMMARY}{} ORDER BY c.id LIMIT {per_page} OFFSET {offset}", wh.sql);
+    let rows: Vec<SummaryRow> = on_tx!(tx, c => {
+        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &wh.args).fetch_all(c).await
+    })?;
+    Ok(Page {
+        items: rows.into_iter().map(SummaryRow::into_summary).collect(),
+        total,
+        page: page.max(1),
+        per_page,
+    })
+}
+
+/// One customer's identity and contacts as shown on the 360 page: masked values only.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerRecord {
+    #[serde(flatten)]
+    pub summary: CustomerSummary,
+    pub status: String,
+    pub gender: Option<String>,
+    pub birth_date: Option<String>,
+    pub nationality: Option<String>,
+    pub occupation: Option<String>,
+    pub education: Option<String>,
+    pub marital_status: Option<String>,
+    pub id_type: String,
+    pub id_number: Option<String>,
+    pub id_issuer: Option<String>,
+    pub id_expiry: Option<String>,
+    pub mobile: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub address: Option<String>,
+    pub aum: i64,
+    pub points: i64,
+    pub risk_level: Option<String>,
+    pub risk_assessed_on: Option<String>,
+    pub owner_path: String,
+    pub version: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct RecordRow {
+    #[sqlx(flatten)]
+    summary: SummaryRow,
+    status: String,
+    gender: Option<String>,
+    birth_date: Option<String>,
+    nationality: Option<String>,
+    occupation: Option<String>,
+    education: Option<String>,
+    marital_status: Option<String>,
+    id_type: String,
+    id_number_masked: Option<String>,
+    id_issuer: Option<String>,
+    id_expiry: Option<String>,
+    mobile_masked: Option<String>,
+    phone_masked: Option<String>,
+    email_masked: Option<String>,
+    address_masked: Option<String>,
+    points: i64,
+    risk_level: Option<String>,
+    risk_assessed_on: Option<String>,
+    owner_path: String,
+    version: i64,
+    meets_vip: bool,
+}
+
+/// The customer, and the facts the policy decides on. Deleted customers are not found.
+pub async fn get(
+    tx: &mut Tx,
+    id: CustomerId,
+    today: &str,
+) -> DbResult<Option<(CustomerRecord, CustomerFacts)>> {
+    let sql = format!(
+        "SELECT c.id, c.customer_no, c.name, c.tier, c.aum, c.owner_institution_id, i.name AS owner_name,
+            c.vip_member, c.complete,
+            (SELECT u.display_name FROM customer_assignment a JOIN app_user u ON u.id = a.user_id
+              WHERE a.customer_id = c.id AND a.kind = 'manager') AS manager,
+            c.status, c.gender, c.birth_date, c.nationality, c.occupation, c.education, c.marital_status,
+            c.id_type, c.id_number_masked, c.id_issuer, c.id_expiry, c.mobile_masked, c.phone_masked,
+            c.email_masked, c.address_masked, c.points, c.risk_level, c.risk_assessed_on, c.owner_path,
+            c.version, c.aum >= {VIP_MIN} AS meets_vip
+         FROM customer c JOIN institution i ON i.id = c.owner_institution_id
+         WHERE c.id = $1 AND c.status = 'active'"
+    );
+    let row: Option<RecordRow> = on_tx!(tx, c => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.0).fetch_optional(c).await
+    })?;
+    let Some(r) = row else { return Ok(None) };
+    let assignees = assignees(tx, id, today).await?;
+    let aum = r.summary.aum;
+    let facts = CustomerFacts {
+        owner_path: InstPath::from_stored(r.owner_path.clone()),
+        assignees: assignees.iter().map(|a| (a.user_id, a.kind)).collect(),
+        vip_member: r.summary.vip_member,
+        meets_vip_standard: r.meets_vip,
+    };
+    let record = CustomerRecord {
+        summary: r.summary.into_summary(),
+        status: r.status,
+        gender: r.gender,
+        birth_date: r.birth_date,
+        nationality: r.nationality,
+        occupation: r.occupation,
+        education: r.education,
+        marital_status: r.marital_status,
+        id_type: r.id_type,
+        id_number: r.id_number_masked,
+        id_issuer: r.id_issuer,
+        id_expiry: r.id_expiry,
+        mobile: r.mobile_masked,
+        phone: r.phone_masked,
+        email: r.email_masked,
+        address: r.address_masked,
+        aum,
+        points: r.points,
+        risk_level: r.risk_level,
+        risk_assessed_on: r.risk_assessed_on,
+        owner_path: r.owner_path,
+        version: r.version,
+    };
+    Ok(Some((record, facts)))
+}
+
+/// Someone assigned to a customer, as the 360 page lists them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Assignee {
+    pub user_id: UserId,
+    pub display_name: String,
+    pub kind: AssignmentKind,
+    pub since: String,
+    pub until: Option<String>,
+}
+
+pub async fn assignees(tx: &mut Tx, id: CustomerId, today: &str) -> DbResult<Vec<Assignee>> {
+    let rows: Vec<(i64, String, String, String, Option<String>)> = on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT a.user_id, u.display_name, a.kind, a.since, a.until
+             FROM customer_assignment a JOIN app_user u ON u.id = a.user_id
+             WHERE a.customer_id = $1 AND (a.until IS NULL OR a.until >= $2) ORDER BY a.kind, a.since",
+        )
+        .bind(id.0)
+        .bind(today)
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(u, name, kind, since, until)| {
+            Some(Assignee {
+                user_id: UserId(u),
+                display_name: name,
+                kind: AssignmentKind::parse(&kind)?,
+                since,
+                until,
+            })
+        })
+        .collect())
+}
+
+/// One account or holding, its number masked.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Holding {
+    pub id: i64,
+    pub account_no: String,
+    pub product_type: String,
+    pub product_code: String,
+    pub product_name: String,
+    pub currency: String,
+    pub balance: i64,
+    pub opened_on: String,
+    pub matures_on: Option<String>,
+    pub status: String,
+}
+
+pub async fn holdings(tx: &mut Tx, id: CustomerId) -> DbResult<Vec<Holding>> {
+    on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT id, account_masked AS account_no, product_type, product_code, product_name, currency,
+                    balance, opened_on, matures_on, status
+             FROM account WHERE customer_id = $1 ORDER BY product_type, opened_on, id",
+        )
+        .bind(id.0)
+        .fetch_all(c)
+        .await
+    })
+}
+
+/// The input of a new account (the sealed number comes from the service).
+pub struct NewAccount<'a> {
+    pub number: &'a Stored,
+    pub product_type: &'a str,
+    pub product_code: &'a str,
+    pub product_name: &'a str,
+    pub balance: i64,
+    pub opened_on: &'a str,
+    pub matures_on: Option<&'a str>,
+    pub institution: InstitutionId,
+}
+
+pub async fn insert_account(tx: &mut Tx, customer: CustomerId, a: &NewAccount<'_>) -> DbResult<i64> {
+    on_tx!(tx, c => {
+        sqlx::query_scalar(
+            "INSERT INTO account (customer_id, account_sealed, account_bidx, account_masked, product_type,
+                 product_code, product_name, currency, balance, opened_on, matures_on, status, institution_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'CNY', $8, $9, $10, 'active', $11) RETURNING id",
+        )
+        .bind(customer.0)
+        .bind(&a.number.sealed)
+        .bind(a.number.bidx.as_deref().unwrap_or_default())
+        .bind(&a.number.masked)
+        .bind(a.product_type)
+        .bind(a.product_code)
+        .bind(a.product_name)
+        .bind(a.balance)
+        .bind(a.opened_on)
+        .bind(a.matures_on)
+        .bind(a.institution.0)
+        .fetch_one(c)
+        .await
+    })
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Transaction {
+    pub id: i64,
+    pub account_no: String,
+    pub at_us: i64,
+    pub amount: i64,
+    pub currency: String,
+    pub channel: String,
+    pub summary: String,
+}
+
+pub async fn transactions(
+    tx: &mut Tx,
+    id: CustomerId,
+    page: i64,
+    per_page: i64,
+) -> DbResult<Page<Transaction>> {
+    let total: i64 = on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM txn WHERE customer_id = $1").bind(id.0).fetch_one(c).await
+    })?;
+    let offset = (page.max(1) - 1) * per_page;
+    let items: Vec<Transaction> = on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT t.id, a.account_masked AS account_no, t.at_us, t.amount, t.currency, t.channel, t.summary
+             FROM txn t JOIN account a ON a.id = t.account_id
+             WHERE t.customer_id = $1 ORDER BY t.at_us DESC, t.id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(id.0)
+        .bind(per_page)
+        .bind(offset)
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(Page { items, total, page: page.max(1), per_page })
+}
+
+pub async fn insert_transaction(
+    tx: &mut Tx,
+    customer: CustomerId,
+    account: i64,
+    at: OffsetDateTime,
+    amount: i64,
+    channel: &str,
+    summary: &str,
+) -> DbResult<()> {
+    exec!(
+        tx,
+        sqlx::query(
+            "INSERT INTO txn (account_id, customer_id, at_us, amount, currency, channel, summary)
+         VALUES ($1, $2, $3, $4, 'CNY', $5, $6)",
+        )
+        .bind(account)
+        .bind(customer.0)
+        .bind(micros(at))
+        .bind(amount)
+        .bind(channel)
+        .bind(summary)
+    )?;
+    Ok(())
+}
+
+/// Channels the customer used, with how often and when last (from the transactions).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ChannelUse {
+    pub channel: String,
+    pub count: i64,
+    pub last_us: i64,
+}
+
+pub async fn channels(tx: &mut Tx, id: CustomerId) -> DbResult<Vec<ChannelUse>> {
+    on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT channel, COUNT(*) AS count, MAX(at_us) AS last_us FROM txn WHERE customer_id = $1
+             GROUP BY channel ORDER BY COUNT(*) DESC, channel",
+        )
+        .bind(id.0)
+        .fetch_all(c)
+        .await
+    })
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct TierChange {
+    pub from_tier: Option<String>,
+    pub to_tier: String,
+    pub aum: i64,
+    pub reason: String,
+    pub at_us: i64,
+}
+
+pub async fn tier_history(tx: &mut Tx, id: CustomerId) -> DbResult<Vec<TierChange>> {
+    on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT from_tier, to_tier, aum, reason, at_us FROM tier_history WHERE customer_id = $1
+             ORDER BY at_us DESC, id DESC",
+        )
+        .bind(id.0)
+        .fetch_all(c)
+        .await
+    })
+}
+
+pub async fn record_tier(
+    tx: &mut Tx,
+    id: CustomerId,
+    from: Option<Tier>,
+    to: Tier,
+    aum: i64,
+    reason: &str,
+    at: OffsetDateTime,
+) -> DbResult<()> {
+    exec!(tx, sqlx::query(
+        "INSERT INTO tier_history (customer_id, from_tier, to_tier, aum, reason, at_us) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id.0)
+    .bind(from.map(Tier::code))
+    .bind(to.code())
+    .bind(aum)
+    .bind(reason)
+    .bind(micros(at)))?;
+    Ok(())
+}
+
+pub async fn tags(tx: &mut Tx, id: CustomerId) -> DbResult<Vec<String>> {
+    on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT tag FROM customer_tag WHERE customer_id = $1 ORDER BY tag").bind(id.0).fetch_all(c).await
+    })
+}
+
+pub async fn add_tag(tx: &mut Tx, id: CustomerId, tag: &str) -> DbResult<()> {
+    exec!(
+        tx,
+        sqlx::query("INSERT INTO customer_tag (customer_id, tag) VALUES ($1, $2)").bind(id.0).bind(tag)
+    )?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Consent {
+    pub purpose: String,
+    pub scope: String,
+    pub granted_on: String,
+    pub channel: String,
+    pub withdrawn_on: Option<String>,
+}
+
+pub async fn consents(tx: &mut Tx, id: CustomerId) -> DbResult<Vec<Consent>> {
+    on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT purpose, scope, granted_on, channel, withdrawn_on FROM consent WHERE customer_id = $1 ORDER BY granted_on",
+        )
+        .bind(id.0)
+        .fetch_all(c)
+        .await
+    })
+}
+
+pub async fn add_consent(
+    tx: &mut Tx,
+    id: CustomerId,
+    purpose: &str,
+    granted_on: &str,
+    channel: &str,
+) -> DbResult<()> {
+    exec!(tx, sqlx::query(
+        "INSERT INTO consent (customer_id, purpose, scope, granted_on, channel) VALUES ($1, $2, 'all_products', $3, $4)",
+    )
+    .bind(id.0)
+    .bind(purpose)
+    .bind(granted_on)
+    .bind(channel))?;
+    Ok(())
+}
+
+/// The sealed value of one field of one customer (or of one of its accounts), for a reveal.
+pub async fn sealed_value(
+    tx: &mut Tx,
+    id: CustomerId,
+    field: SensitiveField,
+    account: Option<i64>,
+) -> DbResult<Option<Vec<u8>>> {
+    if field == SensitiveField::Name {
+        // The name is kept in clear for prefix search; it is returned as is.
+        let name: Option<String> = on_tx!(tx, c => {
+            sqlx::query_scalar("SELECT name FROM customer WHERE id = $1").bind(id.0).fetch_optional(c).await
+        })?;
+        return Ok(name.map(String::into_bytes));
+    }
+    let sql = match field {
+        SensitiveField::AccountNo => {
+            "SELECT account_sealed FROM account WHERE customer_id = $1 AND id = $2".to_owned()
+        }
+        f => format!("SELECT {} FROM customer WHERE id = $1 AND $2 = $2", sealed_column(f.code())),
+    };
+    let v: Option<Option<Vec<u8>>> = on_tx!(tx, c => {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(id.0).bind(account.unwrap_or(0)).fetch_optional(c).await
+    })?;
+    Ok(v.flatten())
+}
+
+/// Customers whose ID number has this blind index, with their names (credit-review lookup).
+pub async fn by_id_bidx(tx: &mut Tx, bidx: &str) -> DbResult<Vec<(CustomerId, String)>> {
+    let rows: Vec<(i64, String)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT id, name FROM customer WHERE id_number_bidx = $1 AND status = 'active'")
+            .bind(bidx)
+            .fetch_all(c)
+            .await
+    })?;
+    Ok(rows.into_iter().map(|(id, n)| (CustomerId(id), n)).collect())
+}
+
+/// The key information a stored customer has (for checking a modification).
+pub async fn key_info(tx: &mut Tx, id: CustomerId) -> DbResult<Option<pcis_domain::customer::KeyInfo>> {
+    type Row = (String, Option<String>, Option<String>, String, bool, bool, bool);
+    let row: Option<Row> = on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT name, gender, birth_date, id_type, id_number_sealed IS NOT NULL,
+                    (mobile_sealed IS NOT NULL OR phone_sealed IS NOT NULL), address_sealed IS NOT NULL
+             FROM customer WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(c)
+        .await
+    })?;
+    Ok(row.map(|(name, gender, birth, id_type, id_number, contact, address)| {
+        pcis_domain::customer::KeyInfo {
+            name: !name.is_empty(),
+            gender: gender.as_deref().and_then(pcis_domain::identity::Gender::parse),
+            birth_date: birth
+                .and_then(|b| pcis_domain::customer::parse_date("birth_date", &b).ok().flatten()),
+            id_type: pcis_domain::customer::IdType::parse(&id_type),
+            id_number,
+            contact,
+            address,
+        }
+    }))
+}
+
+/// The VIP standard and tier thresholds (business parameters).
+pub async fn thresholds(tx: &mut Tx) -> DbResult<pcis_domain::customer::TierThresholds> {
+    let rows: Vec<(String, i64)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT key, value FROM business_parameter").fetch_all(c).await
+    })?;
+    let mut t = pcis_domain::customer::TierThresholds::default();
+    for (k, v) in rows {
+        match k.as_str() {
+            "tier_gold_min" => t.gold = v,
+            "tier_platinum_min" => t.platinum = v,
+            "tier_diamond_min" => t.diamond = v,
+            "vip_standard_min" => t.vip = v,
+            _ => {}
+        }
+    }
+    Ok(t)
+}
+
+/// Whether a customer with this number exists.
+pub async fn exists(tx: &mut Tx, customer_no: &str) -> DbResult<bool> {
+    let n: i64 = on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM customer WHERE customer_no = $1").bind(customer_no).fetch_one(c).await
+    })?;
+    Ok(n > 0)
+}
+
+pub async fn set_risk(
+    tx: &mut Tx,
+    id: CustomerId,
+    level: Option<&str>,
+    assessed_on: Option<&str>,
+) -> DbResult<()> {
+    exec!(
+        tx,
+        sqlx::query("UPDATE customer SET risk_level = $1, risk_assessed_on = $2 WHERE id = $3")
+            .bind(level)
+            .bind(assessed_on)
+            .bind(id.0)
+    )?;
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Maker-checker proposals of customer changes (R-CUS-7) in storage.
+
+use pcis_domain::customer::CustomerId;
+use pcis_domain::institution::{InstPath, InstitutionId};
+use pcis_domain::policy::ScopeFilter;
+use pcis_domain::user::UserId;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::db::{Arg, SqlBuilder};
+use crate::{DbResult, Tx, bind_args, exec, micros, on_tx};
+
+pub struct NewProposal<'a> {
+    pub kind: &'a str,
+    pub customer: Option<CustomerId>,
+    pub outlet: InstitutionId,
+    pub outlet_path: &'a InstPath,
+    pub proposer: UserId,
+    pub base_version: Option<i64>,
+    pub payload_sealed: Vec<u8>,
+    pub before_masked: String,
+    pub after_masked: String,
+}
+
+pub async fn insert(tx: &mut Tx, p: &NewProposal<'_>, now: OffsetDateTime) -> DbResult<i64> {
+    on_tx!(tx, c => {
+        sqlx::query_scalar(
+            "INSERT INTO customer_proposal (kind, customer_id, outlet_id, outlet_path, proposer_id, base_version,
+                 payload_sealed, before_masked, after_masked, status, created_us)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10) RETURNING id",
+        )
+        .bind(p.kind)
+        .bind(p.customer.map(|c| c.0))
+        .bind(p.outlet.0)
+        .bind(p.outlet_path.as_str())
+        .bind(p.proposer.0)
+        .bind(p.base_version)
+        .bind(&p.payload_sealed)
+        .bind(&p.before_masked)
+        .bind(&p.after_masked)
+        .bind(micros(now))
+        .fetch_one(c)
+        .await
+    })
+}
+
+/// A proposal as reviewers see it: masked before/after only.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Proposal {
+    pub id: i64,
+    pub kind: String,
+    pub customer_id: Option<i64>,
+    pub customer_no: Option<String>,
+    pub outlet_id: i64,
+    pub outlet_name: String,
+    #[serde(skip)]
+    pub outlet_path: String,
+    pub proposer_id: i64,
+    pub proposer_name: String,
+    #[serde(skip)]
+    pub base_version: Option<i64>,
+    pub before_masked: String,
+    pub after_masked: String,
+    pub status: String,
+    pub decided_by_name: Option<String>,
+    pub decided_us: Option<i64>,
+    pub comment: String,
+    pub created_us: i64,
+}
+
+const SELECT: &str = "SELECT p.id, p.kind, p.customer_id, c.customer_no, p.outlet_id, i.name AS outlet_name,
+        p.outlet_path, p.proposer_id, u.display_name AS proposer_name, p.base_version, p.before_masked,
+        p.after_masked, p.status, d.display_name AS decided_by_name, p.decided_us, p.comment, p.created_us
+    FROM customer_proposal p
+    JOIN institution i ON i.id = p.outlet_id
+    JOIN app_user u ON u.id = p.proposer_id
+    LEFT JOIN customer c ON c.id = p.customer_id
+    LEFT JOIN app_user d ON d.id = p.decided_by";
+
+pub async fn get(tx: &mut Tx, id: i64) -> DbResult<Option<Proposal>> {
+    on_tx!(tx, c => {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE p.id = $1"))).bind(id).fetch_optional(c).await
+    })
+}
+
+pub async fn payload(tx: &mut Tx, id: i64) -> DbResult<Vec<u8>> {
+    on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT payload_sealed FROM customer_proposal WHERE id = $1").bind(id).fetch_one(c).await
+    })
+}
+
+/// The actor's own proposals, and those it may decide (`reviewable`), newest first.
+pub async fn list(
+    tx: &mut Tx,
+    mine: UserId,
+    reviewable: Option<&ScopeFilter>,
+    status: Option<&str>,
+    limit: i64,
+) -> DbResult<Vec<Proposal>> {
+    let mut q = SqlBuilder::new(" WHERE (p.proposer_id = ");
+    q.bind(Arg::I64(mine.0));
+    if let Some(scope) = reviewable {
+        q.push(" OR (1 = 1").scope("p.outlet_path", scope).push(")");
+    }
+    q.push(")");
+    if let Some(s) = status {
+        q.push(" AND p.status = ").bind(Arg::Text(s.to_owned()));
+    }
+    let sql = format!("{SELECT}{} ORDER BY p.id DESC LIMIT {limit}", q.sql);
+    on_tx!(tx, c => bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &q.args).fetch_all(c).await)
+}
+
+/// Pending proposals within the scope, for the reviewer's to-do list.
+pub async fn count_pending(tx: &mut Tx, scope: &ScopeFilter) -> DbResult<i64> {
+    let mut q = SqlBuilder::new("SELECT COUNT(*) FROM customer_proposal p WHERE p.status = 'pending'");
+    q.scope("p.outlet_path", scope);
+    on_tx!(tx, c => bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_one(c).await)
+}
+
+/// Decides a pending proposal. Returns false if it was already decided: of two concurrent
+/// reviewers exactly one wins.
+pub async fn decide(
+    tx: &mut Tx,
+    id: i64,
+    status: &str,
+    by: UserId,
+    comment: &str,
+    customer: Option<CustomerId>,
+    now: OffsetDateTime,
+) -> DbResult<bool> {
+    let n = exec!(
+        tx,
+        sqlx::query(
+            "UPDATE customer_proposal SET status = $1, decided_by = $2, decided_us = $3, comment = $4,
+             customer_id = COALESCE(customer_id, $5)
+         WHERE id = $6 AND status = 'pending'",
+        )
+        .bind(status)
+        .bind(by.0)
+        .bind(micros(now))
+        .bind(comment)
+        .bind(customer.map(|c| c.0))
+        .bind(id)
+    )?;
+    Ok(n == 1)
+}
