@@ -23,9 +23,9 @@ use crate::{App, DbExt, RequestMeta, entry, who};
 
 /// Blind-index domains. Mobile and fixed-line numbers share one, so the same number under
 /// two customers is found whichever column it sits in (R-ETL-4).
-pub(crate) const BIDX_ID: &str = "customer.id_number";
-pub(crate) const BIDX_CONTACT: &str = "customer.contact";
-pub(crate) const BIDX_ACCOUNT: &str = "customer.account_no";
+pub(crate) const BIDX_ID: &str = "bidx:id_number";
+pub(crate) const BIDX_CONTACT: &str = "bidx:contact";
+pub(crate) const BIDX_ACCOUNT: &str = "bidx:account_no";
 
 /// The search form (R-CUS-6). `q` is a customer number, an exact ID number, an exact
 /// mobile number or a name prefix, recognised in that order.
