@@ -19,6 +19,8 @@ pub enum Gender {
 }
 
 impl Gender {
+    pub const ALL: &'static [Gender] = &[Gender::Male, Gender::Female];
+
     pub fn code(self) -> &'static str {
         match self {
             Gender::Male => "male",

@@ -5,21 +5,25 @@
 
 use pcis_domain::customer::{CustomerId, SensitiveField, TierThresholds};
 use pcis_domain::identity::{IdNumber, Mobile};
-use pcis_domain::institution::InstitutionId;
-use pcis_domain::policy::{AccessBasis, Actor, CustomerFacts};
-use pcis_domain::role::Action;
+use pcis_domain::institution::{InstStatus, Institution, InstitutionId};
+use pcis_domain::policy::{AccessBasis, Actor, CustomerFacts, CustomerRule, CustomerScope, ScopeFilter};
+use pcis_domain::role::{Action, Role};
 use pcis_domain::user::UserId;
 use pcis_domain::{DomainError, DomainResult};
 use pcis_store::customers::{
     self as store, Assignee, ChannelUse, Consent, CustomerColumns, CustomerQuery, CustomerRecord,
     CustomerSummary, Holding, Stored, TierChange, Transaction,
 };
+use pcis_store::users::{self, UserFilter};
 use pcis_store::{Page, Tx, institutions};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::audit::with_detail;
 use crate::{App, DbExt, RequestMeta, entry, who};
+
+/// Where a search stops counting: a broad scope shows "more than N".
+pub use pcis_store::customers::COUNT_CAP as SEARCH_COUNT_CAP;
 
 /// Blind-index domains. Mobile and fixed-line numbers share one, so the same number under
 /// two customers is found whichever column it sits in (R-ETL-4).
@@ -63,6 +67,17 @@ pub struct CustomerDetail {
     pub tags: Vec<String>,
     pub consents: Vec<Consent>,
 }
+
+/// Filter choices of the search form.
+#[derive(Debug, Default)]
+pub struct SearchChoices {
+    pub institutions: Vec<Institution>,
+    /// (user, name, staff number)
+    pub managers: Vec<(UserId, String, String)>,
+}
+
+/// Enough for an outlet or a city branch; a province-wide head filters by institution first.
+const MANAGER_CHOICES: i64 = 300;
 
 impl App {
     /// Today's date in China (UTC+8), as stored dates are written.
@@ -270,6 +285,41 @@ impl App {
         self.record(&mut tx, pcis_domain::audit::AuditEntry { reason: reason.to_owned(), ..e }).await?;
         tx.commit().await.db()?;
         Ok(value)
+    }
+
+    /// The institutions and account managers the search form may offer as filters: those
+    /// within the actor's customer scope (none for a role that sees only its assigned
+    /// customers). Names of institutions and staff only, so not audited as a customer read.
+    pub async fn customer_search_choices(&self, actor: &Actor) -> DomainResult<SearchChoices> {
+        let roots: Vec<ScopeFilter> = match self.policy.customer_scope(actor, Action::CustomerSearch)? {
+            CustomerScope::All => vec![ScopeFilter::All],
+            CustomerScope::Any(rules) => {
+                let mut roots: Vec<ScopeFilter> = Vec::new();
+                for rule in rules {
+                    if let CustomerRule::Subtree(r)
+                    | CustomerRule::VipStandard(r)
+                    | CustomerRule::VipProspect(r) = rule
+                    {
+                        // A root inside another root adds nothing.
+                        if !roots.iter().any(|s| s.admits(&r)) {
+                            roots.retain(|s| !matches!(s, ScopeFilter::Subtree(p) if r.contains(p)));
+                            roots.push(ScopeFilter::Subtree(r));
+                        }
+                    }
+                }
+                roots
+            }
+        };
+        let mut choices = SearchChoices::default();
+        let mut tx = self.db.begin_read().await.db()?;
+        let managers = UserFilter { role: Some(Role::AccountManager), ..Default::default() };
+        for root in &roots {
+            choices.institutions.extend(institutions::list(&mut tx, root).await.db()?);
+            let found = users::list(&mut tx, root, &managers, 1, MANAGER_CHOICES).await.db()?;
+            choices.managers.extend(found.items.into_iter().map(|u| (u.id, u.display_name, u.staff_no)));
+        }
+        choices.institutions.retain(|i| i.status == InstStatus::Active);
+        Ok(choices)
     }
 
     pub async fn tier_thresholds(&self) -> DomainResult<TierThresholds> {

@@ -130,7 +130,8 @@ impl App {
         action: Action,
         audit_action: &str,
     ) -> DomainResult<()> {
-        if let Err(err) = self.policy.scope(actor, action) {
+        if !self.policy.can(actor, action) {
+            let err = DomainError::Denied { reason: "deny.no_permission" };
             return Err(self.record_denial(entry(who(actor, meta), audit_action, "", ""), err).await);
         }
         Ok(())

@@ -98,7 +98,7 @@ impl App {
         let after = patch.masked();
         let before: Vec<(&'static str, String)> = after
             .iter()
-            .map(|(k, _)| (*k, masked_field(&record, k)))
+            .map(|(k, _)| (*k, record.masked_field(k)))
             .chain((kind == "delete").then(|| ("name", record.summary.name.clone())))
             .collect();
         let outlet = facts.owner_path.clone();
@@ -259,27 +259,4 @@ impl App {
             _ => Err(DomainError::Internal("proposal kind".into())),
         }
     }
-}
-
-/// The stored (masked) value of a field, for the "before" of a modification.
-fn masked_field(r: &pcis_store::customers::CustomerRecord, field: &str) -> String {
-    let v = match field {
-        "name" => Some(r.summary.name.clone()),
-        "gender" => r.gender.clone(),
-        "birth_date" => r.birth_date.clone(),
-        "nationality" => r.nationality.clone(),
-        "occupation" => r.occupation.clone(),
-        "education" => r.education.clone(),
-        "marital_status" => r.marital_status.clone(),
-        "id_type" => Some(r.id_type.clone()),
-        "id_number" => r.id_number.clone(),
-        "id_issuer" => r.id_issuer.clone(),
-        "id_expiry" => r.id_expiry.clone(),
-        "mobile" => r.mobile.clone(),
-        "phone" => r.phone.clone(),
-        "email" => r.email.clone(),
-        "address" => r.address.clone(),
-        _ => None,
-    };
-    v.unwrap_or_default()
 }

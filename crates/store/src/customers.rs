@@ -278,6 +278,11 @@ const VIP_MIN: &str = "(SELECT value FROM business_parameter WHERE key = 'vip_st
 /// Counting stops here: a broad scope shows "10,000+" rather than scanning a province.
 pub const COUNT_CAP: i64 = 10_000;
 
+/// Opens a parenthesised rule that admits customers owned in `root`'s subtree.
+fn owned_within<'q>(q: &'q mut SqlBuilder, root: &InstPath) -> &'q mut SqlBuilder {
+    q.push("(1 = 1").scope("c.owner_path", &pcis_domain::policy::ScopeFilter::Subtree(root.clone()))
+}
+
 /// Appends the customer scope: the rules are alternatives.
 fn scope(q: &mut SqlBuilder, scope: &CustomerScope, today: &str) {
     let CustomerScope::Any(rules) = scope else { return };
@@ -288,9 +293,7 @@ fn scope(q: &mut SqlBuilder, scope: &CustomerScope, today: &str) {
         }
         match rule {
             CustomerRule::Subtree(root) => {
-                q.push("(1 = 1")
-                    .scope("c.owner_path", &pcis_domain::policy::ScopeFilter::Subtree(root.clone()));
-                q.push(")");
+                owned_within(q, root).push(")");
             }
             CustomerRule::AssignedTo(user) => {
                 q.push("c.id IN (SELECT a.customer_id FROM customer_assignment a WHERE a.user_id = ")
@@ -300,14 +303,10 @@ fn scope(q: &mut SqlBuilder, scope: &CustomerScope, today: &str) {
                     .push("))");
             }
             CustomerRule::VipStandard(root) => {
-                q.push("(1 = 1")
-                    .scope("c.owner_path", &pcis_domain::policy::ScopeFilter::Subtree(root.clone()));
-                q.push(&format!(" AND (c.vip_member OR c.aum >= {VIP_MIN}))"));
+                owned_within(q, root).push(&format!(" AND (c.vip_member OR c.aum >= {VIP_MIN}))"));
             }
             CustomerRule::VipProspect(root) => {
-                q.push("(1 = 1")
-                    .scope("c.owner_path", &pcis_domain::policy::ScopeFilter::Subtree(root.clone()));
-                q.push(&format!(" AND NOT c.vip_member AND c.aum >= {VIP_MIN})"));
+                owned_within(q, root).push(&format!(" AND NOT c.vip_member AND c.aum >= {VIP_MIN})"));
             }
         }
     }
@@ -431,6 +430,31 @@ struct RecordRow {
 }
 
 /// The customer, and the facts the policy decides on. Deleted customers are not found.
+impl CustomerRecord {
+    /// The stored (masked) value of a field by its name; empty when unset or unknown.
+    pub fn masked_field(&self, field: &str) -> String {
+        let v = match field {
+            "name" => Some(&self.summary.name),
+            "gender" => self.gender.as_ref(),
+            "birth_date" => self.birth_date.as_ref(),
+            "nationality" => self.nationality.as_ref(),
+            "occupation" => self.occupation.as_ref(),
+            "education" => self.education.as_ref(),
+            "marital_status" => self.marital_status.as_ref(),
+            "id_type" => Some(&self.id_type),
+            "id_number" => self.id_number.as_ref(),
+            "id_issuer" => self.id_issuer.as_ref(),
+            "id_expiry" => self.id_expiry.as_ref(),
+            "mobile" => self.mobile.as_ref(),
+            "phone" => self.phone.as_ref(),
+            "email" => self.email.as_ref(),
+            "address" => self.address.as_ref(),
+            _ => None,
+        };
+        v.cloned().unwrap_or_default()
+    }
+}
+
 pub async fn get(
     tx: &mut Tx,
     id: CustomerId,
@@ -774,15 +798,22 @@ pub async fn sealed_value(
         })?;
         return Ok(name.map(String::into_bytes));
     }
-    let sql = match field {
-        SensitiveField::AccountNo => {
-            "SELECT account_sealed FROM account WHERE customer_id = $1 AND id = $2".to_owned()
+    let v: Option<Option<Vec<u8>>> = match (field, account) {
+        (SensitiveField::AccountNo, Some(account)) => on_tx!(tx, c => {
+            sqlx::query_scalar("SELECT account_sealed FROM account WHERE customer_id = $1 AND id = $2")
+                .bind(id.0)
+                .bind(account)
+                .fetch_optional(c)
+                .await
+        })?,
+        (SensitiveField::AccountNo, None) => None,
+        (f, _) => {
+            let sql = format!("SELECT {} FROM customer WHERE id = $1", sealed_column(f.code()));
+            on_tx!(tx, c => {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(id.0).fetch_optional(c).await
+            })?
         }
-        f => format!("SELECT {} FROM customer WHERE id = $1 AND $2 = $2", sealed_column(f.code())),
     };
-    let v: Option<Option<Vec<u8>>> = on_tx!(tx, c => {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(id.0).bind(account.unwrap_or(0)).fetch_optional(c).await
-    })?;
     Ok(v.flatten())
 }
 

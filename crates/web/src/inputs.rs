@@ -215,7 +215,7 @@ impl ChangeInput {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 pub struct ProposalsQuery {
     #[serde(default)]
     pub status: String,

@@ -19,6 +19,8 @@ pub struct Ctx {
     pub user: Option<UserBar>,
     pub nav: Vec<NavGroup>,
     pub crumbs: Vec<(String, String)>,
+    /// R-PRV-9: pages showing customer data carry the viewer's name, staff number and time.
+    pub watermark: Option<String>,
 }
 
 pub struct UserBar {
@@ -42,7 +44,15 @@ pub struct NavItem {
 
 impl Ctx {
     pub fn anonymous(lang: Lang, csrf: String, path: &str) -> Ctx {
-        Ctx { lang, csrf, path: path.to_owned(), user: None, nav: Vec::new(), crumbs: Vec::new() }
+        Ctx {
+            lang,
+            csrf,
+            path: path.to_owned(),
+            user: None,
+            nav: Vec::new(),
+            crumbs: Vec::new(),
+            watermark: None,
+        }
     }
 
     /// The frame for a logged-in user; the navigation shows only what the policy grants.
@@ -50,7 +60,12 @@ impl Ctx {
         let t = |k: &str| translate(lang, k, &[]);
         let roles =
             actor.roles.iter().map(|r| t(&format!("role.{}", r.code()))).collect::<Vec<_>>().join("、");
-        let entries: [(&str, Action, &'static str, &str); 4] = [
+        let entries: [(&str, Action, &'static str, &str); 9] = [
+            ("nav.group_customer", Action::CustomerSearch, "/customers", "nav.customers"),
+            ("nav.group_customer", Action::CustomerPropose, "/customers/new", "nav.new_customer"),
+            ("nav.group_customer", Action::CustomerApprove, "/proposals", "nav.proposals"),
+            ("nav.group_customer", Action::CustomerPropose, "/proposals", "nav.my_proposals"),
+            ("nav.group_customer", Action::CustomerCreditLookup, "/credit", "nav.credit"),
             ("nav.group_admin", Action::InstitutionView, "/institutions", "nav.institutions"),
             ("nav.group_admin", Action::UserView, "/users", "nav.users"),
             ("nav.group_admin", Action::RoleView, "/roles", "nav.roles"),
@@ -58,10 +73,13 @@ impl Ctx {
         ];
         let mut nav: Vec<NavGroup> = Vec::new();
         for (group, action, href, label) in entries {
-            if !policy.can(actor, action) {
+            let listed = nav.iter().any(|g| g.items.iter().any(|i| i.href == href));
+            if listed || !policy.can(actor, action) {
                 continue;
             }
-            let item = NavItem { href, label: t(label), active: path.starts_with(href) };
+            // The longest matching link is the active one ("/customers/new" over "/customers").
+            let longer = entries.iter().any(|e| e.2.len() > href.len() && path.starts_with(e.2));
+            let item = NavItem { href, label: t(label), active: path.starts_with(href) && !longer };
             match nav.iter_mut().find(|g| g.label == t(group)) {
                 Some(g) => g.items.push(item),
                 None => nav.push(NavGroup { label: t(group), items: vec![item] }),
@@ -80,7 +98,22 @@ impl Ctx {
             }),
             nav,
             crumbs: Vec::new(),
+            watermark: None,
         }
+    }
+
+    /// Marks the page with the viewer and the time (R-PRV-9).
+    pub fn watermarked(mut self, now: time::OffsetDateTime) -> Ctx {
+        if let Some(u) = &self.user {
+            let at = now.to_offset(CST).format(MINUTE).unwrap_or_default();
+            self.watermark = Some(format!("{} {} {at}", u.name, u.staff_no));
+        }
+        self
+    }
+
+    /// Repetitions of the watermark text that tile the page.
+    pub fn watermark_tiles(&self) -> std::ops::Range<usize> {
+        0..if self.watermark.is_some() { 30 } else { 0 }
     }
 
     pub fn crumb(mut self, label_key: &str, href: &str) -> Ctx {
@@ -109,9 +142,43 @@ impl Ctx {
     }
 }
 
+/// China Standard Time, in which staff read every time.
+pub const CST: time::UtcOffset = time::macros::offset!(+8);
+const MINUTE: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+
+/// A stored instant (microseconds since the epoch) as `YYYY-MM-DD HH:MM` in China.
+pub fn minute(us: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000)
+        .map(|t| t.to_offset(CST).format(MINUTE).unwrap_or_default())
+        .unwrap_or_default()
+}
+
+/// Fen as money the way staff read it: ¥1,234,567.89 (negative: -¥12.00).
+pub fn money(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let abs = fen.unsigned_abs();
+    format!("{sign}¥{}.{:02}", grouped(abs / 100), abs % 100)
+}
+
+/// 1234567 → "1,234,567".
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// Paging of a list: "共 N 条", the page, and links to its neighbours.
 pub struct Pager {
     pub total: i64,
+    /// Counting stopped at `total`: there are at least that many.
+    pub at_cap: bool,
     pub page: i64,
     pub has_next: bool,
     pub prev_href: String,
@@ -123,11 +190,24 @@ impl Pager {
     pub fn new(total: i64, page: i64, per_page: i64, href: impl Fn(i64) -> String) -> Pager {
         Pager {
             total,
+            at_cap: false,
             page,
             has_next: page * per_page < total,
             prev_href: href(page - 1),
             next_href: href(page + 1),
         }
+    }
+}
+
+impl Pager {
+    /// For lists whose counting stops at `cap` (the customer search).
+    pub fn capped_at(mut self, cap: i64) -> Pager {
+        self.at_cap = self.total >= cap;
+        self
+    }
+
+    pub fn total_grouped(&self) -> String {
+        grouped(self.total.unsigned_abs())
     }
 }
 
@@ -199,4 +279,24 @@ pub async fn stylesheet() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
         include_str!("../static/app.css"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_groups_thousands_with_two_decimals() {
+        assert_eq!(money(0), "¥0.00");
+        assert_eq!(money(5), "¥0.05");
+        assert_eq!(money(123_456_789), "¥1,234,567.89");
+        assert_eq!(money(100_000), "¥1,000.00");
+        assert_eq!(money(-1200), "-¥12.00");
+    }
+
+    #[test]
+    fn minute_is_china_time() {
+        // 2026-01-01T00:00:00Z is 08:00 in China.
+        assert_eq!(minute(1_767_225_600_000_000), "2026-01-01 08:00");
+    }
 }

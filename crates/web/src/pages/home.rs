@@ -15,6 +15,8 @@ struct HomePage {
     todos: Vec<(String, String, i64)>,
     /// (role name, what the role does)
     duties: Vec<(String, String)>,
+    /// Open monitoring flags for the auditor: (what, link to the audit log, raised at).
+    flags: Vec<(String, String, String)>,
 }
 
 async fn home(State(st): State<AppState>, lang: Lang, Meta(meta): Meta, UiAuth(auth): UiAuth) -> PageResult {
@@ -26,11 +28,28 @@ async fn home(State(st): State<AppState>, lang: Lang, Meta(meta): Meta, UiAuth(a
             todos.push((t(lang, "home.locked_users"), "/users?locked=1".to_owned(), locked));
         }
     }
+    if st.app.policy.can(actor, Action::CustomerApprove) {
+        let pending = st.app.count_pending_proposals(actor).await.map_err(err(lang))?;
+        if pending > 0 {
+            todos.push((t(lang, "home.pending_proposals"), "/proposals?status=pending".to_owned(), pending));
+        }
+    }
+    let mut flags = Vec::new();
+    if st.app.policy.can(actor, Action::AuditSearch) {
+        for f in st.app.monitoring_flags(actor, &meta).await.map_err(err(lang))? {
+            let label = crate::translate(lang, &format!("flag.{}", f.kind), &[("name", &f.display_name)]);
+            let href = format!("/audit?username={}&outcome=failed", f.username);
+            flags.push((label, href, crate::views::minute(f.raised_us)));
+        }
+        if !flags.is_empty() {
+            todos.push((t(lang, "home.monitoring_flags"), "#flags".to_owned(), flags.len() as i64));
+        }
+    }
     let welcome = crate::translate(lang, "home.welcome", &[("name", &actor.display_name)]);
     let duties = actor
         .roles
         .iter()
         .map(|r| (t(lang, &format!("role.{}", r.code())), t(lang, &format!("role_desc.{}", r.code()))))
         .collect();
-    Ok(render(&HomePage { ctx: ctx(&st, lang, &auth, "/"), welcome, todos, duties }))
+    Ok(render(&HomePage { ctx: ctx(&st, lang, &auth, "/"), welcome, todos, duties, flags }))
 }

@@ -22,8 +22,11 @@ use crate::views::{Ctx, FieldErrors, Pager, form_errors, render};
 use crate::{AppState, Lang};
 
 mod audit;
+mod credit;
+mod customers;
 mod home;
 mod institutions;
+mod proposals;
 mod roles;
 mod session;
 mod users;
@@ -37,6 +40,9 @@ pub fn routes() -> Router<AppState> {
         .merge(users::routes())
         .merge(audit::routes())
         .merge(roles::routes())
+        .merge(customers::routes())
+        .merge(proposals::routes())
+        .merge(credit::routes())
 }
 
 type PageResult = Result<Response, PageError>;

@@ -1,0 +1,648 @@
+//! Customers (客户): the scoped search, the customer 360 with purpose-bound reveal, and
+//! proposing new customers and changes for the outlet supervisor's review (R-CUS-5..8,
+//! R-PRV-2, R-PRV-9). Every value shown here arrives masked from the service; the one
+//! exception is the single field a reveal returned, shown once in place.
+
+use pcis_domain::customer::{CustomerId, CustomerInput, IdType, SensitiveField};
+use pcis_domain::identity::Gender;
+use pcis_service::CustomerRecord;
+use pcis_service::customers::{Customer360, SEARCH_COUNT_CAP};
+
+use super::*;
+use crate::inputs::CustomerSearchQuery;
+use crate::views::{minute, money};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/customers", get(search).post(propose_new))
+        .route("/customers/new", get(new_form))
+        .route("/customers/{id}", get(view))
+        .route("/customers/{id}/reveal", post(reveal))
+        .route("/customers/{id}/change", get(change_form).post(propose_change))
+}
+
+fn label(lang: Lang, group: &str, code: &str) -> String {
+    let key = format!("{group}.{code}");
+    let text = t(lang, &key);
+    if text == key { code.to_owned() } else { text }
+}
+
+// ---------------------------------------------------------------------------------------
+// Search (客户查询)
+
+struct CustomerRow {
+    seq: i64,
+    id: i64,
+    customer_no: String,
+    name: String,
+    tier_code: &'static str,
+    tier: String,
+    vip: bool,
+    band: String,
+    owner: String,
+    manager: String,
+    incomplete: bool,
+}
+
+#[derive(Template)]
+#[template(path = "customers.html")]
+struct SearchPage {
+    ctx: Ctx,
+    rows: Vec<CustomerRow>,
+    f: CustomerSearchQuery,
+    tiers: Vec<(&'static str, String)>,
+    institutions: Vec<(String, String)>,
+    managers: Vec<(String, String)>,
+    problem: String,
+    pager: Pager,
+}
+
+async fn search(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PageQuery(q): PageQuery<CustomerSearchQuery>,
+) -> PageResult {
+    let actor = &auth.session.actor;
+    let choices = st.app.customer_search_choices(actor).await.map_err(err(lang))?;
+    let found = match q.search() {
+        Ok(input) => st.app.search_customers(actor, &meta, &input, q.page()).await,
+        Err(e) => Err(e),
+    };
+    let (result, problem) = match found {
+        Ok(r) => (Some(r), String::new()),
+        Err(DomainError::Invalid(f)) => {
+            (None, format!("{}: {}", t(lang, &format!("customer.{}", f[0].field)), t(lang, f[0].rule)))
+        }
+        Err(e) => return Err(PageError::new(e, lang)),
+    };
+    let (rows, pager) = match result {
+        Some(r) => {
+            let offset = (r.page - 1) * r.per_page;
+            let rows = r
+                .items
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| CustomerRow {
+                    seq: offset + i as i64 + 1,
+                    id: c.id.0,
+                    customer_no: c.customer_no,
+                    name: c.name,
+                    tier_code: c.tier.code(),
+                    tier: t(lang, &format!("tier.{}", c.tier.code())),
+                    vip: c.vip_member,
+                    band: t(lang, c.aum_band),
+                    owner: c.owner_name,
+                    manager: c.manager.unwrap_or_default(),
+                    incomplete: !c.complete,
+                })
+                .collect();
+            let href = |p: i64| {
+                let mut q2 = q.clone();
+                q2.page = Some(p);
+                format!("/customers?{}", serde_urlencoded::to_string(&q2).unwrap_or_default())
+            };
+            let pager = Pager::new(r.total, r.page, r.per_page, href).capped_at(SEARCH_COUNT_CAP);
+            (rows, pager)
+        }
+        None => (Vec::new(), Pager::new(0, 1, 20, |_| String::new())),
+    };
+    Ok(render(&SearchPage {
+        ctx: ctx(&st, lang, &auth, "/customers").crumb("customer.title", "").watermarked(st.app.clock.now()),
+        rows,
+        tiers: pcis_domain::customer::Tier::ALL
+            .iter()
+            .map(|t2| (t2.code(), t(lang, &format!("tier.{}", t2.code()))))
+            .collect(),
+        institutions: choices
+            .institutions
+            .iter()
+            .map(|i| {
+                (i.id.0.to_string(), format!("{}{}", "　".repeat(i.path.depth().saturating_sub(1)), i.name))
+            })
+            .collect(),
+        managers: choices
+            .managers
+            .iter()
+            .map(|(id, name, staff_no)| (id.0.to_string(), format!("{name} ({staff_no})")))
+            .collect(),
+        f: q,
+        problem,
+        pager,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------
+// The customer 360 (客户视图)
+
+/// One labelled value of the 360; `reveal` names the sensitive field behind a masked value.
+struct Shown {
+    label: String,
+    value: String,
+    reveal: Option<&'static str>,
+    revealed: bool,
+}
+
+struct HoldingRow {
+    id: i64,
+    account_no: String,
+    revealed: bool,
+    product_type: String,
+    product: String,
+    currency: String,
+    balance: String,
+    opened_on: String,
+    matures_on: String,
+    status: String,
+}
+
+struct TxnRow {
+    at: String,
+    account_no: String,
+    amount: String,
+    credit: bool,
+    channel: String,
+    summary: String,
+}
+
+/// A value revealed by the request being answered: (field, account, full value).
+type Revealed = (SensitiveField, Option<i64>, String);
+
+#[derive(Template)]
+#[template(path = "customer.html")]
+struct CustomerPage {
+    ctx: Ctx,
+    id: i64,
+    customer_no: String,
+    name: Shown,
+    tier_code: &'static str,
+    tier: String,
+    vip: bool,
+    band: String,
+    owner: String,
+    manager: String,
+    incomplete: bool,
+    basis: String,
+    has_detail: bool,
+    can_reveal: bool,
+    can_propose: bool,
+    identity: Vec<Shown>,
+    contacts: Vec<Shown>,
+    holdings: Vec<HoldingRow>,
+    /// (product type, total) and the grand total.
+    totals: Vec<(String, String)>,
+    grand_total: String,
+    transactions: Vec<TxnRow>,
+    txn_pager: Pager,
+    /// (channel, count, last used)
+    channels: Vec<(String, i64, String)>,
+    /// (when, from, to, AUM, reason)
+    tier_history: Vec<(String, String, String, String, String)>,
+    /// (name, kind, since, until)
+    assignees: Vec<(String, String, String, String)>,
+    tags: Vec<String>,
+    /// (purpose, granted on, channel, withdrawn on)
+    consents: Vec<(String, String, String, String)>,
+    reasons: Vec<(&'static str, String)>,
+    notice: String,
+    problem: String,
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct ViewQuery {
+    #[serde(default)]
+    tpage: Option<i64>,
+    #[serde(default)]
+    notice: String,
+}
+
+/// Reasons offered for a reveal; each is an audit reason code with a text in both languages.
+const REVEAL_REASONS: [&str; 4] = ["reveal_verify", "reveal_contact", "reveal_request", "reveal_risk"];
+
+async fn customer_page(
+    st: &AppState,
+    lang: Lang,
+    auth: &Auth,
+    meta: &pcis_service::RequestMeta,
+    id: CustomerId,
+    tpage: i64,
+    revealed: Option<Revealed>,
+) -> Result<CustomerPage, DomainError> {
+    let actor = &auth.session.actor;
+    let c: Customer360 = st.app.customer_360(actor, meta, id).await?;
+    let transactions = match &c.detail {
+        Some(_) => Some(st.app.customer_transactions(actor, meta, id, tpage).await?),
+        None => None,
+    };
+    let shown = |field: SensitiveField, label_key: &str, masked: Option<&str>| {
+        let full = revealed.as_ref().filter(|r| r.0 == field && r.1.is_none()).map(|r| r.2.clone());
+        Shown {
+            label: t(lang, label_key),
+            revealed: full.is_some(),
+            value: full.unwrap_or_else(|| masked.unwrap_or_default().to_owned()),
+            reveal: masked.filter(|m| !m.is_empty()).map(|_| field.code()),
+        }
+    };
+    let plain = |label_key: &str, value: String| Shown {
+        label: t(lang, label_key),
+        value,
+        reveal: None,
+        revealed: false,
+    };
+    let s = &c.summary;
+    let mut page = CustomerPage {
+        ctx: ctx(st, lang, auth, "/customers")
+            .crumb("customer.title", "/customers")
+            .crumb("customer.view", "")
+            .watermarked(st.app.clock.now()),
+        id: id.0,
+        customer_no: s.customer_no.clone(),
+        name: shown(SensitiveField::Name, "customer.name", Some(&s.name)),
+        tier_code: s.tier.code(),
+        tier: t(lang, &format!("tier.{}", s.tier.code())),
+        vip: s.vip_member,
+        band: t(lang, s.aum_band),
+        owner: s.owner_name.clone(),
+        manager: s.manager.clone().unwrap_or_default(),
+        incomplete: !s.complete,
+        basis: t(lang, c.basis.key()),
+        has_detail: c.detail.is_some(),
+        can_reveal: c.can_reveal,
+        can_propose: c.can_propose,
+        identity: Vec::new(),
+        contacts: Vec::new(),
+        holdings: Vec::new(),
+        totals: Vec::new(),
+        grand_total: String::new(),
+        transactions: Vec::new(),
+        txn_pager: Pager::new(0, 1, 20, |_| String::new()),
+        channels: Vec::new(),
+        tier_history: Vec::new(),
+        assignees: Vec::new(),
+        tags: Vec::new(),
+        consents: Vec::new(),
+        reasons: REVEAL_REASONS.iter().map(|r| (*r, t(lang, &format!("audit_reason.{r}")))).collect(),
+        notice: String::new(),
+        problem: String::new(),
+    };
+    let Some(d) = c.detail else { return Ok(page) };
+    let r = &d.record;
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    page.identity = vec![
+        plain("customer.gender", r.gender.as_deref().map(|g| label(lang, "gender", g)).unwrap_or_default()),
+        plain("customer.birth_date", opt(&r.birth_date)),
+        plain("customer.nationality", opt(&r.nationality)),
+        plain("customer.occupation", opt(&r.occupation)),
+        plain("customer.education", opt(&r.education)),
+        plain("customer.marital_status", opt(&r.marital_status)),
+        plain("customer.id_type", label(lang, "id_type", &r.id_type)),
+        shown(SensitiveField::IdNumber, "customer.id_number", r.id_number.as_deref()),
+        plain("customer.id_issuer", opt(&r.id_issuer)),
+        plain("customer.id_expiry", opt(&r.id_expiry)),
+        plain(
+            "customer.risk_level",
+            r.risk_level.as_deref().map(|l| label(lang, "risk", l)).unwrap_or_default(),
+        ),
+        plain("customer.risk_assessed_on", opt(&r.risk_assessed_on)),
+        plain("customer.points", r.points.to_string()),
+    ];
+    page.contacts = vec![
+        shown(SensitiveField::Mobile, "customer.mobile", r.mobile.as_deref()),
+        shown(SensitiveField::Phone, "customer.phone", r.phone.as_deref()),
+        shown(SensitiveField::Email, "customer.email", r.email.as_deref()),
+        shown(SensitiveField::Address, "customer.address", r.address.as_deref()),
+    ];
+    page.holdings = d
+        .holdings
+        .iter()
+        .map(|h| {
+            let full = revealed
+                .as_ref()
+                .filter(|r| r.0 == SensitiveField::AccountNo && r.1 == Some(h.id))
+                .map(|r| r.2.clone());
+            HoldingRow {
+                id: h.id,
+                revealed: full.is_some(),
+                account_no: full.unwrap_or_else(|| h.account_no.clone()),
+                product_type: label(lang, "product", &h.product_type),
+                product: h.product_name.clone(),
+                currency: h.currency.clone(),
+                balance: money(h.balance),
+                opened_on: h.opened_on.clone(),
+                matures_on: h.matures_on.clone().unwrap_or_default(),
+                status: label(lang, "account_status", &h.status),
+            }
+        })
+        .collect();
+    page.totals = d.totals.iter().map(|(ty, sum)| (label(lang, "product", ty), money(*sum))).collect();
+    page.grand_total = money(r.aum);
+    if let Some(txns) = transactions {
+        page.transactions = txns
+            .items
+            .iter()
+            .map(|x| TxnRow {
+                at: minute(x.at_us),
+                account_no: x.account_no.clone(),
+                amount: money(x.amount),
+                credit: x.amount >= 0,
+                channel: label(lang, "channel", &x.channel),
+                summary: x.summary.clone(),
+            })
+            .collect();
+        page.txn_pager = Pager::new(txns.total, txns.page, txns.per_page, |p| {
+            format!("/customers/{}?tpage={p}#transactions", id.0)
+        });
+    }
+    page.channels = d
+        .channels
+        .iter()
+        .map(|ch| (label(lang, "channel", &ch.channel), ch.count, minute(ch.last_us)))
+        .collect();
+    page.tier_history = d
+        .tier_history
+        .iter()
+        .map(|h| {
+            (
+                minute(h.at_us),
+                h.from_tier.as_deref().map(|f| label(lang, "tier", f)).unwrap_or_default(),
+                label(lang, "tier", &h.to_tier),
+                money(h.aum),
+                t(lang, &h.reason),
+            )
+        })
+        .collect();
+    page.assignees = d
+        .assignees
+        .iter()
+        .map(|a| {
+            (a.display_name.clone(), label(lang, "assignment", a.kind.code()), a.since.clone(), opt(&a.until))
+        })
+        .collect();
+    page.tags = d.tags.clone();
+    page.consents = d
+        .consents
+        .iter()
+        .map(|x| {
+            (
+                label(lang, "consent", &x.purpose),
+                x.granted_on.clone(),
+                label(lang, "channel", &x.channel),
+                opt(&x.withdrawn_on),
+            )
+        })
+        .collect();
+    Ok(page)
+}
+
+async fn view(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PagePath(id): PagePath<i64>,
+    PageQuery(q): PageQuery<ViewQuery>,
+) -> PageResult {
+    let tpage = q.tpage.unwrap_or(1).clamp(1, 100_000);
+    let mut page =
+        customer_page(&st, lang, &auth, &meta, CustomerId(id), tpage, None).await.map_err(err(lang))?;
+    if q.notice == "proposed" {
+        page.notice = t(lang, "customer.proposed");
+    }
+    Ok(render(&page))
+}
+
+#[derive(Deserialize)]
+struct RevealForm {
+    #[serde(default)]
+    field: String,
+    #[serde(default)]
+    account_id: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    reason_other: String,
+}
+
+async fn reveal(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PagePath(id): PagePath<i64>,
+    Form(f): Form<RevealForm>,
+) -> PageResult {
+    let field = SensitiveField::parse(&f.field)
+        .ok_or_else(|| PageError::new(DomainError::invalid("field", "err.reveal_field"), lang))?;
+    let account = f.account_id.trim().parse::<i64>().ok();
+    // A chosen reason is recorded as its code (the audit page shows its text); "other" is
+    // recorded as typed.
+    let reason = REVEAL_REASONS.iter().find(|r| **r == f.reason).map_or(f.reason_other.as_str(), |r| *r);
+    let id = CustomerId(id);
+    let outcome = st.app.reveal(&auth.session.actor, &meta, id, field, account, reason).await;
+    let (revealed, problem) = match outcome {
+        Ok(value) => (Some((field, account, value)), String::new()),
+        Err(DomainError::Invalid(fields)) => (None, t(lang, fields[0].rule)),
+        Err(e) => return Err(PageError::new(e, lang)),
+    };
+    let ok = revealed.is_some();
+    let mut page = customer_page(&st, lang, &auth, &meta, id, 1, revealed).await.map_err(err(lang))?;
+    if ok {
+        page.notice = t(lang, "customer.revealed");
+    }
+    page.problem = problem;
+    let status = if ok { axum::http::StatusCode::OK } else { axum::http::StatusCode::UNPROCESSABLE_ENTITY };
+    Ok((status, render(&page)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------
+// Proposing a new customer or a change (提交信息变更)
+
+/// One input of the customer form: (name, label, kind, value typed, current masked value).
+struct FormField {
+    name: &'static str,
+    label: String,
+    required: bool,
+    kind: &'static str,
+    value: String,
+    current: String,
+    options: Vec<(&'static str, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "customer_form.html")]
+struct CustomerFormPage {
+    ctx: Ctx,
+    /// `None` for a new customer.
+    customer: Option<(i64, String, String)>,
+    fields: Vec<FormField>,
+    errors: FieldErrors,
+}
+
+/// The customer form as typed (the web form posts flat fields).
+#[derive(Deserialize, Default)]
+struct CustomerForm {
+    #[serde(default)]
+    op: String,
+    #[serde(flatten)]
+    input: CustomerInput,
+}
+
+/// Required on a new customer (R-CUS-3); a change fills only what changes.
+const KEY_FIELDS: [&str; 6] = ["name", "gender", "birth_date", "id_number", "mobile", "address"];
+
+fn form_fields(lang: Lang, input: &CustomerInput, current: Option<&CustomerRecord>) -> Vec<FormField> {
+    let options = |name: &str| -> Vec<(&'static str, String)> {
+        match name {
+            "gender" => Gender::ALL.iter().map(|g| (g.code(), label(lang, "gender", g.code()))).collect(),
+            "id_type" => IdType::ALL.iter().map(|x| (x.code(), label(lang, "id_type", x.code()))).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let specs: [(&'static str, &'static str, &String); 15] = [
+        ("name", "text", &input.name),
+        ("gender", "select", &input.gender),
+        ("birth_date", "date", &input.birth_date),
+        ("id_type", "select", &input.id_type),
+        ("id_number", "text", &input.id_number),
+        ("id_issuer", "text", &input.id_issuer),
+        ("id_expiry", "date", &input.id_expiry),
+        ("mobile", "tel", &input.mobile),
+        ("phone", "tel", &input.phone),
+        ("email", "email", &input.email),
+        ("address", "text", &input.address),
+        ("nationality", "text", &input.nationality),
+        ("occupation", "text", &input.occupation),
+        ("education", "text", &input.education),
+        ("marital_status", "text", &input.marital_status),
+    ];
+    specs
+        .into_iter()
+        .map(|(name, kind, value)| {
+            let options = options(name);
+            let current = current.map(|r| r.masked_field(name)).unwrap_or_default();
+            // Coded values read as their names.
+            let current = options.iter().find(|o| o.0 == current).map_or(current, |o| o.1.clone());
+            FormField {
+                name,
+                label: t(lang, &format!("customer.{name}")),
+                required: current.is_empty() && KEY_FIELDS.contains(&name),
+                kind,
+                value: value.clone(),
+                current,
+                options,
+            }
+        })
+        .collect()
+}
+
+fn new_customer_page(
+    st: &AppState,
+    lang: Lang,
+    auth: &Auth,
+    input: &CustomerInput,
+    errors: FieldErrors,
+) -> CustomerFormPage {
+    CustomerFormPage {
+        ctx: ctx(st, lang, auth, "/customers/new").crumb("customer.propose_new", ""),
+        customer: None,
+        fields: form_fields(lang, input, None),
+        errors,
+    }
+}
+
+async fn new_form(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+) -> PageResult {
+    st.app
+        .require(&auth.session.actor, &meta, Action::CustomerPropose, "customer.propose")
+        .await
+        .map_err(err(lang))?;
+    Ok(render(&new_customer_page(&st, lang, &auth, &CustomerInput::default(), FieldErrors::default())))
+}
+
+async fn propose_new(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    Form(f): Form<CustomerForm>,
+) -> PageResult {
+    match st.app.propose_new_customer(&auth.session.actor, &meta, &f.input).await {
+        Ok(_) => Ok(Redirect::to("/proposals?notice=proposed").into_response()),
+        Err(e) => {
+            let errors = form_errors(lang, e).map_err(err(lang))?;
+            let page = new_customer_page(&st, lang, &auth, &f.input, errors);
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+    }
+}
+
+async fn change_page(
+    st: &AppState,
+    lang: Lang,
+    auth: &Auth,
+    meta: &pcis_service::RequestMeta,
+    id: CustomerId,
+    input: &CustomerInput,
+    errors: FieldErrors,
+) -> Result<CustomerFormPage, DomainError> {
+    let c = st.app.customer_360(&auth.session.actor, meta, id).await?;
+    let (Some(d), true) = (c.detail, c.can_propose) else {
+        return Err(DomainError::Denied { reason: "deny.no_permission" });
+    };
+    Ok(CustomerFormPage {
+        ctx: ctx(st, lang, auth, "/customers")
+            .crumb("customer.title", "/customers")
+            .crumb("customer.view", &format!("/customers/{}", id.0))
+            .crumb("customer.propose_change", "")
+            .watermarked(st.app.clock.now()),
+        customer: Some((id.0, c.summary.customer_no.clone(), c.summary.name.clone())),
+        fields: form_fields(lang, input, Some(&d.record)),
+        errors,
+    })
+}
+
+async fn change_form(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PagePath(id): PagePath<i64>,
+) -> PageResult {
+    let page = change_page(
+        &st,
+        lang,
+        &auth,
+        &meta,
+        CustomerId(id),
+        &CustomerInput::default(),
+        FieldErrors::default(),
+    )
+    .await
+    .map_err(err(lang))?;
+    Ok(render(&page))
+}
+
+async fn propose_change(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PagePath(id): PagePath<i64>,
+    Form(f): Form<CustomerForm>,
+) -> PageResult {
+    let id = CustomerId(id);
+    let changes = (f.op != "delete").then_some(&f.input);
+    match st.app.propose_customer_change(&auth.session.actor, &meta, id, changes).await {
+        Ok(_) => Ok(Redirect::to(&format!("/customers/{}?notice=proposed", id.0)).into_response()),
+        Err(e) => {
+            let errors = form_errors(lang, e).map_err(err(lang))?;
+            let page = change_page(&st, lang, &auth, &meta, id, &f.input, errors).await.map_err(err(lang))?;
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+    }
+}

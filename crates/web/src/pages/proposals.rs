@@ -1,0 +1,204 @@
+//! The maker-checker queue (信息变更审核, R-CUS-7): a reviewer decides pending proposals of its
+//! outlets with a comment; a proposer follows its own. Only masked before/after values exist
+//! here.
+
+use pcis_domain::institution::InstPath;
+use pcis_domain::user::UserId;
+use pcis_service::Proposal;
+
+use super::*;
+use crate::inputs::ProposalsQuery;
+use crate::views::minute;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/proposals", get(list)).route("/proposals/{id}/decision", post(decide))
+}
+
+struct Change {
+    field: String,
+    before: String,
+    after: String,
+}
+
+struct ProposalRow {
+    id: i64,
+    kind: String,
+    kind_code: String,
+    customer: Option<(i64, String)>,
+    outlet: String,
+    proposer: String,
+    created: String,
+    changes: Vec<Change>,
+    status: String,
+    status_class: &'static str,
+    decided: String,
+    comment: String,
+    can_decide: bool,
+}
+
+#[derive(Template)]
+#[template(path = "proposals.html")]
+struct ProposalsPage {
+    ctx: Ctx,
+    rows: Vec<ProposalRow>,
+    tabs: Vec<(&'static str, String, bool)>,
+    notice: String,
+    problem: String,
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct ListQuery {
+    #[serde(flatten)]
+    filter: ProposalsQuery,
+    #[serde(default)]
+    notice: String,
+}
+
+/// Coded values (gender, document type) read as their names; everything else is shown as
+/// stored, already masked.
+fn value_text(lang: Lang, field: &str, value: &str) -> String {
+    let group = match field {
+        "gender" => "gender",
+        "id_type" => "id_type",
+        _ => return value.to_owned(),
+    };
+    let key = format!("{group}.{value}");
+    let text = t(lang, &key);
+    if text == key { value.to_owned() } else { text }
+}
+
+fn changes(lang: Lang, p: &Proposal) -> Vec<Change> {
+    let parse =
+        |s: &str| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(s).unwrap_or_default();
+    let before = parse(&p.before_masked);
+    let after = parse(&p.after_masked);
+    let mut fields: Vec<&String> = after.keys().collect();
+    fields.extend(before.keys().filter(|k| !after.contains_key(*k)));
+    let text = |m: &serde_json::Map<String, serde_json::Value>, f: &str| {
+        m.get(f).and_then(|v| v.as_str()).map(|v| value_text(lang, f, v)).unwrap_or_default()
+    };
+    fields
+        .into_iter()
+        .map(|f| Change {
+            field: t(lang, &format!("customer.{f}")),
+            before: text(&before, f),
+            after: text(&after, f),
+        })
+        .collect()
+}
+
+fn status_class(status: &str) -> &'static str {
+    match status {
+        "approved" => "success",
+        "rejected" => "danger",
+        _ => "warning",
+    }
+}
+
+async fn page(
+    st: &AppState,
+    lang: Lang,
+    auth: &Auth,
+    meta: &pcis_service::RequestMeta,
+    q: &ProposalsQuery,
+) -> Result<ProposalsPage, DomainError> {
+    let actor = &auth.session.actor;
+    let list = st.app.proposals(actor, meta, q.status()).await?;
+    let rows = list
+        .iter()
+        .map(|p| ProposalRow {
+            id: p.id,
+            kind: t(lang, &format!("proposal.{}", p.kind)),
+            kind_code: p.kind.clone(),
+            customer: p.customer_id.map(|c| (c, p.customer_no.clone().unwrap_or_default())),
+            outlet: p.outlet_name.clone(),
+            proposer: p.proposer_name.clone(),
+            created: minute(p.created_us),
+            changes: changes(lang, p),
+            status: t(lang, &format!("proposal.{}", p.status)),
+            status_class: status_class(&p.status),
+            decided: match (&p.decided_by_name, p.decided_us) {
+                (Some(by), Some(at)) => format!("{by} · {}", minute(at)),
+                _ => String::new(),
+            },
+            comment: p.comment.clone(),
+            // Only to offer the buttons; the service decides again.
+            can_decide: p.status == "pending"
+                && st
+                    .app
+                    .policy
+                    .authorize_decision(
+                        actor,
+                        &InstPath::from_stored(p.outlet_path.clone()),
+                        UserId(p.proposer_id),
+                    )
+                    .is_ok(),
+        })
+        .collect();
+    let current = q.status().unwrap_or("");
+    Ok(ProposalsPage {
+        ctx: ctx(st, lang, auth, "/proposals").crumb("proposal.title", "").watermarked(st.app.clock.now()),
+        rows,
+        tabs: ["pending", "approved", "rejected", ""]
+            .into_iter()
+            .map(|s| {
+                (s, t(lang, &format!("proposal.{}", if s.is_empty() { "all" } else { s })), s == current)
+            })
+            .collect(),
+        notice: String::new(),
+        problem: String::new(),
+    })
+}
+
+async fn list(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PageQuery(q): PageQuery<ListQuery>,
+) -> PageResult {
+    let mut filter = q.filter.clone();
+    if filter.status.is_empty() && q.notice.is_empty() {
+        filter.status = "pending".into();
+    }
+    let mut p = page(&st, lang, &auth, &meta, &filter).await.map_err(err(lang))?;
+    p.notice = match q.notice.as_str() {
+        "proposed" => t(lang, "customer.proposed"),
+        "decided" => t(lang, "proposal.decided"),
+        _ => String::new(),
+    };
+    Ok(render(&p))
+}
+
+#[derive(Deserialize)]
+struct DecisionForm {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    comment: String,
+}
+
+async fn decide(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PagePath(id): PagePath<i64>,
+    Form(f): Form<DecisionForm>,
+) -> PageResult {
+    let approve = match f.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => return Err(PageError::new(DomainError::invalid("decision", "err.bad_request"), lang)),
+    };
+    let problem = match st.app.decide_proposal(&auth.session.actor, &meta, id, approve, &f.comment).await {
+        Ok(()) => return Ok(Redirect::to("/proposals?notice=decided").into_response()),
+        Err(DomainError::Invalid(fields)) => t(lang, fields[0].rule),
+        Err(DomainError::Conflict(key)) => t(lang, key),
+        Err(e) => return Err(PageError::new(e, lang)),
+    };
+    let filter = ProposalsQuery { status: "pending".into() };
+    let mut p = page(&st, lang, &auth, &meta, &filter).await.map_err(err(lang))?;
+    p.problem = format!("#{id}: {problem}");
+    Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&p)).into_response())
+}
