@@ -146,6 +146,25 @@ impl Settings {
     }
 }
 
+impl KeyFile {
+    /// Adds a fresh data key one version above the highest and makes it the active one;
+    /// older versions stay so existing values remain readable. Returns the new version.
+    pub fn add_data_key(&mut self) -> u32 {
+        let version = self.data_keys.keys().max().map_or(1, |v| v + 1);
+        self.data_keys.insert(version, random_hex());
+        self.active_data_key = version;
+        version
+    }
+}
+
+/// Replaces a private file atomically: written beside it, then renamed over it, so a crash
+/// leaves the old file or the new one, never half of one.
+pub fn replace_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    write_private(&tmp, content)?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+}
+
 /// Writes a file only its owner can read (keys, one-time passwords).
 pub fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     use std::io::Write;

@@ -80,6 +80,16 @@ enum Command {
 enum KeysCommand {
     /// Write a new key file (mode 0600) at the configured path; refuses to overwrite one.
     Init,
+    /// Add a new data key to the key file, make it active, and re-seal every stored value
+    /// under it while the servers keep running (they read every key version). Restart the
+    /// servers afterwards so they seal new values with the new key, then run with
+    /// `--reseal-only` to pick up what they wrote meanwhile.
+    Rotate {
+        /// Keep the keys as they are; only re-seal values not under the active key (also the
+        /// way to finish a rotation whose new key came in through PCIS_KEYS).
+        #[arg(long)]
+        reseal_only: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -153,6 +163,44 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!(
                 "key file written: {} (keep it safe: without it the audit chain cannot be verified)",
                 settings.key_file.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys { command: KeysCommand::Rotate { reseal_only } } => {
+            let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            if !reseal_only {
+                if std::env::var_os("PCIS_KEYS").is_some() {
+                    bail!(
+                        "the keys come from PCIS_KEYS: add the new data key and set active_data_key in the secret \
+                         store, then run `pcis keys rotate --reseal-only`"
+                    );
+                }
+                let text = std::fs::read_to_string(&settings.key_file)
+                    .with_context(|| format!("cannot read the key file {}", settings.key_file.display()))?;
+                let mut file: config::KeyFile = serde_json::from_str(&text)
+                    .with_context(|| format!("invalid keys in {}", settings.key_file.display()))?;
+                let version = file.add_data_key();
+                config::replace_private(&settings.key_file, &serde_json::to_string_pretty(&file)?)?;
+                println!("data key version {version} added and active in {}", settings.key_file.display());
+            }
+            let app = open(&settings).await?;
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template("re-sealing {bar:40} {pos}/{len} values ({eta})")
+                    .expect("valid template"),
+            );
+            let report = app
+                .reseal_all(|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .await?;
+            bar.finish_and_clear();
+            println!(
+                "re-sealed {} of {} values under data key version {}; {} changed meanwhile (already under the new key or left for a rerun)",
+                report.resealed,
+                report.stale,
+                app.keys.data.active_version(),
+                report.skipped
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -20,7 +20,7 @@ pub struct SeedInstitution {
     pub kind: &'static str,
 }
 
-fn system() -> AuditWho {
+pub(crate) fn system() -> AuditWho {
     AuditWho { username: "system".into(), ..AuditWho::default() }
 }
 

@@ -10,6 +10,7 @@ pub mod config;
 pub mod customers;
 mod hashing;
 pub mod institutions;
+pub mod keys;
 pub mod proposals;
 pub mod roles;
 pub mod users;
@@ -72,6 +73,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "customer.proposals",
     "customer.credit_lookup",
     "customer.seed",
+    "keys.rotate",
 ];
 
 /// Where a request came from, for the audit record.
@@ -217,6 +219,7 @@ mod tests {
             include_str!("bootstrap.rs"),
             include_str!("roles.rs"),
             include_str!("customers.rs"),
+            include_str!("keys.rs"),
             include_str!("proposals.rs"),
         ];
         let prefixes = ["session.", "user.", "institution.", "audit.", "role.", "customer."];

@@ -13,6 +13,7 @@ pub mod institutions;
 pub mod matrix;
 pub mod monitoring;
 pub mod proposals;
+pub mod sealed;
 pub mod sessions;
 pub mod users;
 

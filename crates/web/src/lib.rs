@@ -4,6 +4,7 @@
 
 rust_i18n::i18n!("locales", fallback = "zh-CN");
 
+mod access_log;
 mod api;
 mod error;
 mod i18n;
@@ -52,5 +53,6 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::session_and_csrf))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn(access_log::access_log))
         .with_state(state)
 }

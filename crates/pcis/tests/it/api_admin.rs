@@ -8,7 +8,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Api, Backend, PASSWORD, Reply, TestApp, spawn_app, username_of};
+use crate::helpers::{
+    Api, Backend, PASSWORD, Reply, TestApp, browser, csrf_of, spawn_app, ui_login, username_of,
+};
 
 both_backends!(
     // institutions
@@ -189,35 +191,8 @@ async fn first_login(app: &TestApp, username: &str, otp: &str) -> Api {
     api
 }
 
-/// A browser: keeps cookies, does not follow redirects.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-/// The value of the page's hidden `_csrf` input.
-fn csrf_of(html: &str) -> String {
-    let marker = r#"name="_csrf" value=""#;
-    let start = html.find(marker).unwrap_or_else(|| panic!("no _csrf input in: {html}")) + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
 fn set_cookies(res: &reqwest::Response) -> Vec<String> {
     res.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect()
-}
-
-/// Logs the role's user in through the login form (its password already changed) and returns
-/// the browser with the session cookie and the session's CSRF token.
-async fn ui_login(app: &TestApp, role: Role) -> (reqwest::Client, String) {
-    app.api_as(role).await;
-    let web = browser();
-    let page = web.get(format!("{}/login", app.base)).send().await.unwrap().text().await.unwrap();
-    let form = [("_csrf", csrf_of(&page)), ("username", username_of(role)), ("password", PASSWORD.into())];
-    let res = web.post(format!("{}/login", app.base)).form(&form).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let home = web.get(format!("{}/", app.base)).send().await.unwrap();
-    assert_eq!(home.status(), StatusCode::OK);
-    let token = csrf_of(&home.text().await.unwrap());
-    (web, token)
 }
 
 // ---- institutions (as the system administrator at P1) ----

@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::both_backends;
 use crate::helpers::{Backend, PASSWORD, TestApp, skip, spawn_app, username_of};
 
-both_backends!(first_login_password_change_navigation_and_audit);
+both_backends!(first_login_password_change_navigation_and_audit, customer_change_from_search_to_approval);
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -177,6 +177,109 @@ async fn auditor_sees_the_login(app: &TestApp, br: &Browser, shots: &Shots) {
 
     br.click("form[action='/logout'] button").await;
     br.wait_for_path("/login").await;
+}
+
+/// R-CUS-6/7, R-PRV-2 in the browser: an account manager finds a customer by mobile number,
+/// opens the 360, reveals the mobile with a reason and proposes a change; the outlet
+/// supervisor approves it from the to-do list; the manager sees the change.
+async fn customer_change_from_search_to_approval(b: Backend) {
+    let Some(driver_path) = chromedriver_path() else {
+        skip("browser tests (no chromedriver)");
+        return;
+    };
+    let Some(app) = spawn_app(b).await else { return };
+    let id = crate::customers::seed(&app).await;
+    app.api_as(Role::AmSupervisor).await;
+    let driver = Driver::start(&driver_path);
+    let br = Browser::open(driver).await;
+    let shots = Shots::new(b == Backend::Sqlite);
+    let manager = username_of(Role::AccountManager);
+
+    // Search by the full mobile number: one row, masked.
+    br.goto(&format!("{}/login", app.base)).await;
+    br.login(&manager, PASSWORD).await;
+    br.wait_for_path("/").await;
+    br.click(".sidenav a[href='/customers']").await;
+    br.wait_for_path("/customers").await;
+    br.type_into("input[name=q]", "13812345678").await;
+    br.click("form.filterbar button[type=submit]").await;
+    br.wait_for("td.ops a").await;
+    let rows = br.texts("table.table tbody tr").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("张**") && rows[0].contains("C000000001"), "{rows:?}");
+    shots.save(&br, "11-customer-search").await;
+
+    // The 360: masked by default, with the reason access is granted.
+    br.click("td.ops a").await;
+    br.wait_for_path(&format!("/customers/{id}")).await;
+    assert!(br.text(".basis").await.contains("您是该客户的客户经理"));
+    let contacts = br.text(".card:nth-of-type(2) dl.facts").await;
+    assert!(contacts.contains("138****5678"), "{contacts}");
+    assert!(!page_source(&br).await.contains("13812345678"));
+    shots.save(&br, "12-customer-360").await;
+
+    // Reveal the mobile with a reason: only that field is shown in full.
+    let reveal = "details.reveal:has(input[name=field][value=mobile])";
+    br.click(&format!("{reveal} summary")).await;
+    br.click(&format!("{reveal} button[type=submit]")).await;
+    br.wait_for(".alert-success").await;
+    assert_eq!(br.text(".revealed").await, "13812345678");
+    let html = page_source(&br).await;
+    assert!(!html.contains("11010519491231002X") && !html.contains("6222021234567890128"));
+    shots.save(&br, "13-customer-revealed").await;
+
+    // Propose a change: a bad mobile first (the rule, in Chinese, beside the field), then a good one.
+    br.click(&format!("a[href='/customers/{id}/change']")).await;
+    br.wait_for_path(&format!("/customers/{id}/change")).await;
+    br.type_into("#f-occupation", "教师").await;
+    br.type_into("#f-mobile", "1390000").await;
+    br.click("form.form-grid button[type=submit]").await;
+    let err = br.text(".has-error #f-mobile ~ .field-error").await;
+    assert!(err.contains("手机号码须为 11 位"), "{err}");
+    assert_eq!(br.value("#f-occupation").await, "教师", "the form keeps what was typed");
+    shots.save(&br, "14-customer-change-error").await;
+    ok("clear mobile", br.wait_for("#f-mobile").await.clear().await);
+    br.type_into("#f-mobile", "13900001234").await;
+    br.click("form.form-grid button[type=submit]").await;
+    br.wait_for_path(&format!("/customers/{id}")).await;
+    assert!(br.text(".alert-success").await.contains("等待网点客户经理主管审核"));
+    let identity = br.text("dl.facts:not(.inline-facts)").await;
+    assert!(!identity.contains("教师"), "nothing changes before the approval");
+    br.click("form[action='/logout'] button").await;
+    br.wait_for_path("/login").await;
+
+    // The supervisor: the to-do, the queue with masked before/after, the approval.
+    br.login(&username_of(Role::AmSupervisor), PASSWORD).await;
+    br.wait_for_path("/").await;
+    let todo = br.text("ul.todo").await;
+    assert!(todo.contains("待审核的客户信息变更"), "{todo}");
+    br.click("ul.todo a[href^='/proposals']").await;
+    br.wait_for("section.proposal").await;
+    let proposal = br.text("section.proposal").await;
+    assert!(
+        proposal.contains("139****1234") && proposal.contains("138****5678") && proposal.contains("教师")
+    );
+    shots.save(&br, "15-proposals").await;
+    br.type_into("form.decision input[name=comment]", "已核实").await;
+    br.click("form.decision button[value=approve]").await;
+    br.wait_for(".alert-success").await;
+    assert!(br.find("form.decision").await.is_none(), "nothing left to decide");
+    br.click("form[action='/logout'] button").await;
+    br.wait_for_path("/login").await;
+
+    // The manager sees the change.
+    br.login(&manager, PASSWORD).await;
+    br.wait_for_path("/").await;
+    br.goto(&format!("{}/customers/{id}", app.base)).await;
+    let identity = br.text("dl.facts:not(.inline-facts)").await;
+    assert!(identity.contains("教师"), "{identity}");
+    let html = page_source(&br).await;
+    assert!(html.contains("139****1234") && !html.contains("13900001234"));
+    br.close().await;
+}
+
+async fn page_source(br: &Browser) -> String {
+    ok("page source", br.client.source().await)
 }
 
 // ---- chromedriver ----

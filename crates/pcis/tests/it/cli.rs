@@ -1,12 +1,12 @@
-//! The real `pcis` binary: audit verification and tamper detection, exit codes.
+//! The real `pcis` binary: audit verification and tamper detection, key rotation, exit codes.
 
 use pcis_domain::role::Role;
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::{Backend, csrf_of, spawn_app};
 
-both_backends!(audit_verify_names_the_edited_record);
+both_backends!(audit_verify_names_the_edited_record, keys_rotate_reseals_every_value_under_a_new_key);
 
 async fn audit_verify_names_the_edited_record(b: Backend) {
     let Some(app) = spawn_app(b).await else { return };
@@ -33,6 +33,47 @@ async fn audit_verify_names_the_edited_record(b: Backend) {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// R-PRV-3: `pcis keys rotate` adds a data key, makes it active and re-seals every stored
+/// value under it; old versions stay in the key file; a rerun finds nothing left; audited.
+async fn keys_rotate_reseals_every_value_under_a_new_key(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let id = crate::customers::seed(&app).await;
+    let manager = app.api_as(Role::AccountManager).await;
+    let change = serde_json::json!({ "kind": "modify", "changes": { "occupation": "教师" } });
+    let r = manager.post(&format!("/api/v1/customers/{id}/proposals"), change).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+
+    let out = app.cli(&["keys", "rotate"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    // ID, mobile, address, one account, one proposal payload.
+    assert!(stdout.contains("re-sealed 5 of 5 values under data key version 2"), "{stdout}");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&app.key_file).unwrap()).unwrap();
+    assert_eq!(file["active_data_key"], 2);
+    assert_eq!(file["data_keys"]["1"], "07".repeat(32), "the old key stays for values written meanwhile");
+    let new_key: [u8; 32] =
+        hex::decode(file["data_keys"]["2"].as_str().unwrap()).unwrap().try_into().unwrap();
+
+    // Everything is now under version 2 and opens with the new key.
+    let v2 = 2u32.to_be_bytes();
+    let mut tx = app.app.db.begin_read().await.unwrap();
+    for c in pcis_store::sealed::SEALED_COLUMNS {
+        assert_eq!(pcis_store::sealed::count_stale(&mut tx, c, &v2).await.unwrap(), 0, "{c:?}");
+    }
+    let c = pcis_store::sealed::SEALED_COLUMNS[1];
+    let rows = pcis_store::sealed::stale(&mut tx, c, &[0, 0, 0, 0], 0, 10).await.unwrap();
+    drop(tx);
+    let keys = pcis_domain::crypto::DataKeys::new(2, [(2, new_key)].into(), vec![8u8; 32]).unwrap();
+    assert_eq!(keys.open(c.field, &rows[0].1).unwrap(), "13812345678");
+
+    let out = app.cli(&["keys", "rotate", "--reseal-only"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("re-sealed 0 of 0 values under data key version 2")
+    );
+    assert_eq!(app.audit_actions("keys.rotate").await.len(), 2);
+}
+
 async fn tamper(app: &crate::helpers::TestApp, seq: i64) {
     match &app.app.db {
         pcis_store::Db::Sqlite { write: p, .. } => {
@@ -57,14 +98,31 @@ async fn tamper(app: &crate::helpers::TestApp, seq: i64) {
     }
 }
 
+/// The demo server's log output: with the run's logs when they are kept.
+fn demo_log() -> std::process::Stdio {
+    match crate::helpers::log_dir() {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).unwrap();
+            let name = format!(
+                "demo-{}-{}.log",
+                std::process::id(),
+                time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+            );
+            std::fs::File::create(dir.join(name)).unwrap().into()
+        }
+        None => std::process::Stdio::null(),
+    }
+}
+
 /// Starts `pcis demo`, waits for its URL line, and returns the child and the URL.
 fn start_demo(dir: &std::path::Path) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pcis"))
         .args(["demo", "--dir", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .env_remove("PCIS_DATABASE_URL")
+        .env("PCIS_LOG", crate::helpers::LOG_FILTER)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(demo_log())
         .spawn()
         .unwrap();
     let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
@@ -74,12 +132,6 @@ fn start_demo(dir: &std::path::Path) -> (std::process::Child, String) {
         .find_map(|l| l.strip_prefix("URL: ").map(|u| u.trim_end_matches('/').to_owned()))
         .expect("demo prints its URL");
     (child, url)
-}
-
-/// The value of the first `name="_csrf"` hidden field of a page.
-fn csrf_of(html: &str) -> String {
-    let at = html.find("name=\"_csrf\" value=\"").expect("page has a CSRF field") + 20;
-    html[at..at + 64].to_owned()
 }
 
 /// Logs in through the browser UI with a one-time password, changes it as forced, and

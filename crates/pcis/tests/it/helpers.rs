@@ -132,7 +132,45 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, SecurityConfig::default()).await
 }
 
+/// Where a test run's logs go, for the personal-data scan of `log_scan` (`scripts/test` sets
+/// it); without it nothing is written.
+pub fn log_dir() -> Option<PathBuf> {
+    std::env::var_os("PCIS_TEST_LOG_DIR").map(PathBuf::from)
+}
+
+/// What the scanned logs hold: everything of ours down to debug, the libraries' info.
+pub const LOG_FILTER: &str = "debug,sqlx=info,hyper=info,hyper_util=info,h2=info,reqwest=info,tower=info,\
+    fantoccini=info,rustls=info,tokio_postgres=info,cookie_store=info";
+
+/// Sends the logs of this test binary (its in-process servers) to the run's log directory.
+fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Some(dir) = log_dir() else { return };
+        std::fs::create_dir_all(&dir).expect("create the test log directory");
+        let file = std::fs::File::create(dir.join(format!("it-{}.log", std::process::id())))
+            .expect("create the test log file");
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(LOG_FILTER))
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .init();
+    });
+}
+
+/// Keeps a child process's log output with the run's logs.
+pub fn keep_child_log(name: &str, output: &[u8]) {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    if let Some(dir) = log_dir() {
+        std::fs::create_dir_all(&dir).expect("create the test log directory");
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::fs::write(dir.join(format!("{name}-{}-{n}.log", std::process::id())), output)
+            .expect("write a child log");
+    }
+}
+
 pub async fn spawn_app_with(backend: Backend, config: SecurityConfig) -> Option<TestApp> {
+    capture_logs();
     let dir = tempfile::tempdir().unwrap();
     let db_url = fresh_database(backend, dir.path()).await?;
     let key_file = dir.path().join("keys.json");
@@ -289,11 +327,41 @@ impl TestApp {
 
     /// Runs the real `pcis` binary against this app's database and key file.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_pcis"))
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pcis"))
             .args(["--database", &self.db_url, "--keys", self.key_file.to_str().unwrap()])
             .args(args)
             .env_remove("PCIS_KEYS")
+            .env("PCIS_LOG", LOG_FILTER)
             .output()
-            .expect("run pcis")
+            .expect("run pcis");
+        keep_child_log("cli", &out.stderr);
+        out
     }
+}
+
+/// A browser: keeps cookies, does not follow redirects.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// The value of the page's hidden `_csrf` input.
+pub fn csrf_of(html: &str) -> String {
+    let marker = r#"name="_csrf" value=""#;
+    let start = html.find(marker).unwrap_or_else(|| panic!("no _csrf input in: {html}")) + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Logs the role's user in through the login form (its password already changed) and returns
+/// the browser with the session cookie and the session's CSRF token.
+pub async fn ui_login(app: &TestApp, role: Role) -> (reqwest::Client, String) {
+    app.api_as(role).await;
+    let web = browser();
+    let page = web.get(format!("{}/login", app.base)).send().await.unwrap().text().await.unwrap();
+    let form = [("_csrf", csrf_of(&page)), ("username", username_of(role)), ("password", PASSWORD.into())];
+    let res = web.post(format!("{}/login", app.base)).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let home = web.get(format!("{}/", app.base)).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    let token = csrf_of(&home.text().await.unwrap());
+    (web, token)
 }

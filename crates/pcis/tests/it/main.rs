@@ -9,4 +9,5 @@ mod api_auth;
 mod browser;
 mod cli;
 mod customers;
+mod log_scan;
 mod matrix;
