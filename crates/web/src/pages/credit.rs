@@ -50,11 +50,7 @@ async fn form(State(st): State<AppState>, lang: Lang, Meta(meta): Meta, UiAuth(a
 
 fn hit(lang: Lang, v: CreditView) -> Hit {
     let r = &v.record;
-    let code = |group: &str, c: &str| {
-        let key = format!("{group}.{c}");
-        let text = t(lang, &key);
-        if text == key { c.to_owned() } else { text }
-    };
+    let code = |group: &str, c: &str| label(lang, group, c);
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
     Hit {
         facts: vec![

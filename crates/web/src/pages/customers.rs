@@ -21,12 +21,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/customers/{id}/change", get(change_form).post(propose_change))
 }
 
-fn label(lang: Lang, group: &str, code: &str) -> String {
-    let key = format!("{group}.{code}");
-    let text = t(lang, &key);
-    if text == key { code.to_owned() } else { text }
-}
-
 // ---------------------------------------------------------------------------------------
 // Search (客户查询)
 

@@ -63,3 +63,11 @@ fn err(lang: Lang) -> impl Fn(DomainError) -> PageError {
 fn t(lang: Lang, key: &str) -> String {
     crate::translate(lang, key, &[])
 }
+
+/// The name of a coded value (`group.code`) in the user's language; the code itself if it
+/// has none (e.g. a product type the core system added before the texts were).
+fn label(lang: Lang, group: &str, code: &str) -> String {
+    let key = format!("{group}.{code}");
+    let text = t(lang, &key);
+    if text == key { code.to_owned() } else { text }
+}

@@ -57,14 +57,10 @@ struct ListQuery {
 /// Coded values (gender, document type) read as their names; everything else is shown as
 /// stored, already masked.
 fn value_text(lang: Lang, field: &str, value: &str) -> String {
-    let group = match field {
-        "gender" => "gender",
-        "id_type" => "id_type",
-        _ => return value.to_owned(),
-    };
-    let key = format!("{group}.{value}");
-    let text = t(lang, &key);
-    if text == key { value.to_owned() } else { text }
+    match field {
+        "gender" | "id_type" => label(lang, field, value),
+        _ => value.to_owned(),
+    }
 }
 
 fn changes(lang: Lang, p: &Proposal) -> Vec<Change> {
