@@ -119,7 +119,7 @@ const PROVINCES: [(&str, &str, [City; 3]); 2] = [
 ];
 
 /// Every outlet of the demo tree, with what the customer generator needs to know of it.
-fn outlets() -> Vec<Outlet> {
+pub(crate) fn outlets() -> Vec<Outlet> {
     let mut out = Vec::new();
     for (_, pname, cities) in PROVINCES {
         let province = if pname.starts_with("江苏") { "江苏省" } else { "浙江省" };
@@ -140,24 +140,39 @@ fn outlets() -> Vec<Outlet> {
     out
 }
 
-/// Customers for the demo: `n` spread over all outlets, a larger book at the demo
-/// supervisor's outlet split between its two account managers, VIP members in Nanjing
-/// served by the demo specialist.
+/// The demo outlet's account managers: (username, staff number).
+pub(crate) const DEMO_MANAGERS: [(&str, &str); 2] = [("manager", "E0008"), ("manager2", "E0014")];
+
+/// Where the `n`th generated customer lives and who manages it: a quarter at the demo
+/// supervisor's outlet, split between its two account managers; the rest over all outlets.
+pub(crate) fn placement(n: u64, outlets: &[Outlet]) -> (&Outlet, Option<(&'static str, &'static str)>) {
+    let i = n as usize;
+    if i.is_multiple_of(4) {
+        (&outlets[0], Some(DEMO_MANAGERS[usize::from(!i.is_multiple_of(8))]))
+    } else {
+        (&outlets[i % outlets.len()], None)
+    }
+}
+
+/// Whether the `n`th generated customer is a VIP (通达) member: most Nanjing customers that
+/// meet the standard, served by the demo specialist.
+pub(crate) fn is_vip(n: u64, outlet: &Outlet, c: &SeedCustomer) -> bool {
+    let aum: i64 = c.accounts.iter().filter(|a| a.product_type != "loan").map(|a| a.balance).sum();
+    outlet.code.starts_with("3201") && aum >= TierThresholds::default().vip && !n.is_multiple_of(5)
+}
+
+/// Customers for the demo: `n` spread over all outlets as [`placement`] says, VIP members in
+/// Nanjing served by the demo specialist.
 fn customers(n: usize) -> Vec<SeedCustomer> {
     let outlets = outlets();
     let today = OffsetDateTime::now_utc().date();
     let mut synth = Synth::new(20261124, today);
-    let vip_min = TierThresholds::default().vip;
-    (0..n)
+    (0..n as u64)
         .map(|i| {
-            let home = i % 4 == 0;
-            let outlet = if home { &outlets[0] } else { &outlets[i % outlets.len()] };
-            let mut c = synth.customer(format!("{:010}", 6_200_000_000u64 + i as u64), outlet);
-            if home {
-                c.manager = Some(if i % 8 == 0 { "manager" } else { "manager2" }.to_owned());
-            }
-            let aum: i64 = c.accounts.iter().filter(|a| a.product_type != "loan").map(|a| a.balance).sum();
-            if outlet.code.starts_with("3201") && aum >= vip_min && i % 5 != 0 {
+            let (outlet, manager) = placement(i, &outlets);
+            let mut c = synth.customer(i, format!("{:010}", 6_200_000_000u64 + i), outlet);
+            c.manager = manager.map(|(username, _)| username.to_owned());
+            if is_vip(i, outlet, &c) {
                 c.vip_member = true;
                 c.specialist = Some("vipspec".to_owned());
             }
@@ -167,7 +182,7 @@ fn customers(n: usize) -> Vec<SeedCustomer> {
 }
 
 /// 1 head office, 2 province branches, 6 city branches, 20 sub-branches, 60 outlets.
-fn tree() -> Vec<SeedInstitution> {
+pub(crate) fn tree() -> Vec<SeedInstitution> {
     let node = |code: String, name: String, parent: Option<String>, kind: &'static str| SeedInstitution {
         code,
         name,
@@ -216,6 +231,19 @@ fn tree() -> Vec<SeedInstitution> {
         }
     }
     out
+}
+
+/// The level (1 head office … 5 outlet) of each institution of [`tree`], in its order.
+pub(crate) fn levels() -> Vec<u8> {
+    let tree = tree();
+    let mut level: std::collections::HashMap<&str, u8> = std::collections::HashMap::new();
+    tree.iter()
+        .map(|i| {
+            let l = i.parent_code.as_deref().and_then(|p| level.get(p)).map_or(1, |p| p + 1);
+            level.insert(&i.code, l);
+            l
+        })
+        .collect()
 }
 
 #[cfg(test)]

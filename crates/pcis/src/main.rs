@@ -3,6 +3,7 @@
 
 mod config;
 mod demo;
+mod extract_gen;
 mod synth;
 
 use std::path::PathBuf;
@@ -45,6 +46,28 @@ enum Command {
         dir: PathBuf,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+    },
+    /// Write a day's synthetic core-banking extracts (docs/extract-format.md) into DIR:
+    /// about 2.5 accounts and 10 transactions per customer, deterministic from the seed.
+    Gen {
+        #[arg(long)]
+        customers: u64,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 20261124)]
+        seed: u64,
+        /// Share of rows made invalid (0–1), to exercise the rejects file.
+        #[arg(long, default_value_t = 0.0)]
+        invalid_share: f64,
+        /// Share of customers given another customer's mobile, phone or settlement account (0–1).
+        #[arg(long, default_value_t = 0.0)]
+        shared_contact_share: f64,
+        /// `utf-8` or `gb18030`.
+        #[arg(long, default_value = "utf-8")]
+        encoding: String,
+        /// The business date of the extract (YYYY-MM-DD); yesterday in China by default.
+        #[arg(long)]
+        business_date: Option<String>,
     },
     /// Apply the database migrations and exit.
     Migrate,
@@ -164,6 +187,44 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "key file written: {} (keep it safe: without it the audit chain cannot be verified)",
                 settings.key_file.display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Gen {
+            customers,
+            out,
+            seed,
+            invalid_share,
+            shared_contact_share,
+            encoding,
+            business_date,
+        } => {
+            let gb18030 = match encoding.to_ascii_lowercase().as_str() {
+                "utf-8" | "utf8" => false,
+                "gb18030" => true,
+                other => bail!("--encoding must be utf-8 or gb18030, not {other}"),
+            };
+            for (name, share) in
+                [("--invalid-share", invalid_share), ("--shared-contact-share", shared_contact_share)]
+            {
+                if !(0.0..=1.0).contains(&share) {
+                    bail!("{name} must be between 0 and 1");
+                }
+            }
+            let business_date = match business_date {
+                Some(d) => time::Date::parse(&d, time::macros::format_description!("[year]-[month]-[day]"))
+                    .with_context(|| format!("--business-date {d} is not a YYYY-MM-DD date"))?,
+                None => extract_gen::yesterday(),
+            };
+            let options = extract_gen::GenOptions {
+                customers,
+                out,
+                seed,
+                invalid_share,
+                shared_contact_share,
+                gb18030,
+                business_date,
+            };
+            extract_gen::run(&options)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { command: KeysCommand::Rotate { reseal_only } } => {
