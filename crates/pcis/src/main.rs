@@ -4,6 +4,7 @@
 mod config;
 mod demo;
 mod extract_gen;
+mod import_cli;
 mod synth;
 
 use std::path::PathBuf;
@@ -68,6 +69,15 @@ enum Command {
         /// The business date of the extract (YYYY-MM-DD); yesterday in China by default.
         #[arg(long)]
         business_date: Option<String>,
+    },
+    /// Load a day's core-banking extracts from DIR (docs/extract-format.md), then recompute
+    /// assets and tiers. Bad rows go to the rejects file; rerunning after a crash goes on
+    /// where it stopped; loading the same folder twice changes nothing.
+    Import {
+        dir: PathBuf,
+        /// Where rejected rows are written (default DIR/rejects.csv).
+        #[arg(long)]
+        rejects: Option<PathBuf>,
     },
     /// Apply the database migrations and exit.
     Migrate,
@@ -226,6 +236,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             extract_gen::run(&options)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { dir, rejects } => {
+            let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            let app = open(&settings).await?;
+            let ok = import_cli::run(&app, &dir, rejects).await?;
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Keys { command: KeysCommand::Rotate { reseal_only } } => {
             let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;

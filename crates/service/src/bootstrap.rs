@@ -25,35 +25,45 @@ pub(crate) fn system() -> AuditWho {
 }
 
 impl App {
+    /// Adds one institution under its parent unless its code exists; true if it was added.
+    pub(crate) async fn add_institution(
+        &self,
+        tx: &mut pcis_store::Tx,
+        s: &SeedInstitution,
+    ) -> DomainResult<bool> {
+        if institutions::get_by_code(tx, &s.code).await.db()?.is_some() {
+            return Ok(false);
+        }
+        let parent = match &s.parent_code {
+            Some(code) => Some(
+                institutions::get_by_code(tx, code)
+                    .await
+                    .db()?
+                    .ok_or(pcis_domain::DomainError::invalid("parent_code", "err.inst_parent_unknown"))?,
+            ),
+            None => None,
+        };
+        let level =
+            parent.as_ref().map_or(Some(Level::HEAD_OFFICE), |p| Level::new(i64::from(p.level.get()) + 1));
+        let level =
+            level.ok_or(pcis_domain::DomainError::invalid("parent_code", "err.inst_parent_outlet"))?;
+        let input = InstitutionInput {
+            code: s.code.clone(),
+            name: s.name.clone(),
+            kind: s.kind.into(),
+            effective_from: String::new(),
+        };
+        let draft = input.parse(level)?;
+        institutions::insert(tx, &draft, level, parent.as_ref(), self.clock.now()).await.db()?;
+        Ok(true)
+    }
+
     /// Inserts the institutions whose codes do not exist yet; returns how many were added.
     pub async fn seed_institutions(&self, seed: &[SeedInstitution]) -> DomainResult<u64> {
         let mut tx = self.db.begin().await.db()?;
         let mut added = 0;
         for s in seed {
-            if institutions::get_by_code(&mut tx, &s.code).await.db()?.is_some() {
-                continue;
-            }
-            let parent =
-                match &s.parent_code {
-                    Some(code) => Some(institutions::get_by_code(&mut tx, code).await.db()?.ok_or(
-                        pcis_domain::DomainError::invalid("parent_code", "err.inst_parent_unknown"),
-                    )?),
-                    None => None,
-                };
-            let level = parent
-                .as_ref()
-                .map_or(Some(Level::HEAD_OFFICE), |p| Level::new(i64::from(p.level.get()) + 1));
-            let level =
-                level.ok_or(pcis_domain::DomainError::invalid("parent_code", "err.inst_parent_outlet"))?;
-            let input = InstitutionInput {
-                code: s.code.clone(),
-                name: s.name.clone(),
-                kind: s.kind.into(),
-                effective_from: String::new(),
-            };
-            let draft = input.parse(level)?;
-            institutions::insert(&mut tx, &draft, level, parent.as_ref(), self.clock.now()).await.db()?;
-            added += 1;
+            added += u64::from(self.add_institution(&mut tx, s).await?);
         }
         let detail = json!({ "added": added });
         self.record(&mut tx, with_detail(entry(system(), "institution.seed", "institution", ""), detail))

@@ -349,6 +349,7 @@ pub(crate) fn columns(app: &App, p: &pcis_domain::customer::CustomerPatch) -> Cu
         phone: seal(&p.phone, SensitiveField::Phone, Some(BIDX_CONTACT)),
         email: seal(&p.email, SensitiveField::Email, None),
         address: seal(&p.address, SensitiveField::Address, None),
+        settlement: None,
     }
 }
 

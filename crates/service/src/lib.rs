@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod customers;
 mod hashing;
+pub mod import;
 pub mod institutions;
 pub mod keys;
 pub mod proposals;
@@ -74,6 +75,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "customer.credit_lookup",
     "customer.seed",
     "keys.rotate",
+    "import.run",
 ];
 
 /// Where a request came from, for the audit record.
@@ -220,6 +222,7 @@ mod tests {
             include_str!("roles.rs"),
             include_str!("customers.rs"),
             include_str!("keys.rs"),
+            include_str!("import.rs"),
             include_str!("proposals.rs"),
         ];
         let prefixes = ["session.", "user.", "institution.", "audit.", "role.", "customer."];

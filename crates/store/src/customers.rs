@@ -40,10 +40,12 @@ pub struct CustomerColumns {
     pub phone: Option<Stored>,
     pub email: Option<Stored>,
     pub address: Option<Stored>,
+    /// The settlement (linked) account from the core system's extract.
+    pub settlement: Option<Stored>,
 }
 
 impl CustomerColumns {
-    fn assignments(&self) -> Vec<(&'static str, Arg)> {
+    pub(crate) fn assignments(&self) -> Vec<(&'static str, Arg)> {
         let mut out = Vec::new();
         let text = [
             ("name", &self.name),
@@ -63,50 +65,38 @@ impl CustomerColumns {
             }
         }
         let sealed = [
-            ("id_number", &self.id_number, true),
-            ("mobile", &self.mobile, true),
-            ("phone", &self.phone, true),
-            ("email", &self.email, false),
-            ("address", &self.address, false),
+            ("id_number", &self.id_number),
+            ("mobile", &self.mobile),
+            ("phone", &self.phone),
+            ("email", &self.email),
+            ("address", &self.address),
+            ("settlement", &self.settlement),
         ];
-        for (field, v, indexed) in sealed {
+        for (field, v) in sealed {
             if let Some(v) = v {
-                out.push((sealed_column(field), Arg::Bytes(Some(v.sealed.clone()))));
-                if indexed {
-                    out.push((bidx_column(field), Arg::OptText(v.bidx.clone())));
+                let (sealed, bidx, masked) = stored_columns(field);
+                out.push((sealed, Arg::Bytes(Some(v.sealed.clone()))));
+                if let Some(bidx) = bidx {
+                    out.push((bidx, Arg::OptText(v.bidx.clone())));
                 }
-                out.push((masked_column(field), Arg::Text(v.masked.clone())));
+                out.push((masked, Arg::Text(v.masked.clone())));
             }
         }
         out
     }
 }
 
-fn sealed_column(field: &str) -> &'static str {
+/// The stored columns of a sealed customer field: (ciphertext, blind index if it has one,
+/// masked form).
+fn stored_columns(field: &str) -> (&'static str, Option<&'static str>, &'static str) {
     match field {
-        "id_number" => "id_number_sealed",
-        "mobile" => "mobile_sealed",
-        "phone" => "phone_sealed",
-        "email" => "email_sealed",
-        _ => "address_sealed",
-    }
-}
-
-fn bidx_column(field: &str) -> &'static str {
-    match field {
-        "id_number" => "id_number_bidx",
-        "mobile" => "mobile_bidx",
-        _ => "phone_bidx",
-    }
-}
-
-fn masked_column(field: &str) -> &'static str {
-    match field {
-        "id_number" => "id_number_masked",
-        "mobile" => "mobile_masked",
-        "phone" => "phone_masked",
-        "email" => "email_masked",
-        _ => "address_masked",
+        "id_number" => ("id_number_sealed", Some("id_number_bidx"), "id_number_masked"),
+        "mobile" => ("mobile_sealed", Some("mobile_bidx"), "mobile_masked"),
+        "phone" => ("phone_sealed", Some("phone_bidx"), "phone_masked"),
+        "email" => ("email_sealed", None, "email_masked"),
+        "address" => ("address_sealed", None, "address_masked"),
+        "settlement" => ("settlement_sealed", Some("settlement_bidx"), "settlement_masked"),
+        other => unreachable!("{other} is not a sealed customer field"),
     }
 }
 
@@ -808,7 +798,7 @@ pub async fn sealed_value(
         })?,
         (SensitiveField::AccountNo, None) => None,
         (f, _) => {
-            let sql = format!("SELECT {} FROM customer WHERE id = $1", sealed_column(f.code()));
+            let sql = format!("SELECT {} FROM customer WHERE id = $1", stored_columns(f.code()).0);
             on_tx!(tx, c => {
                 sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(id.0).fetch_optional(c).await
             })?

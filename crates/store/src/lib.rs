@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod customers;
 pub mod db;
+pub mod extract;
 pub mod institutions;
 pub mod matrix;
 pub mod monitoring;

@@ -18,12 +18,13 @@ const fn col(table: &'static str, column: &'static str, field: &'static str) -> 
     SealedColumn { table, column, field }
 }
 
-pub const SEALED_COLUMNS: [SealedColumn; 7] = [
+pub const SEALED_COLUMNS: [SealedColumn; 8] = [
     col("customer", "id_number_sealed", "id_number"),
     col("customer", "mobile_sealed", "mobile"),
     col("customer", "phone_sealed", "phone"),
     col("customer", "email_sealed", "email"),
     col("customer", "address_sealed", "address"),
+    col("customer", "settlement_sealed", "account_no"),
     col("account", "account_sealed", "account_no"),
     col("customer_proposal", "payload_sealed", "proposal"),
 ];

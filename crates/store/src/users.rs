@@ -374,3 +374,11 @@ pub async fn increment_login_failures(tx: &mut Tx, id: UserId) -> DbResult<i32> 
             .await
     })
 }
+
+/// Staff numbers of active users, for the account managers named in an extract.
+pub async fn staff_numbers(tx: &mut Tx) -> DbResult<Vec<(String, UserId)>> {
+    let rows: Vec<(String, i64)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT staff_no, id FROM app_user WHERE status = 'active'").fetch_all(c).await
+    })?;
+    Ok(rows.into_iter().map(|(s, id)| (s, UserId(id))).collect())
+}

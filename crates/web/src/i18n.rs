@@ -98,6 +98,7 @@ mod tests {
             include_str!("../../domain/src/customer.rs"),
             include_str!("../../service/src/customers.rs"),
             include_str!("../../service/src/proposals.rs"),
+            include_str!("../../service/src/import.rs"),
         ];
         for text in src {
             for part in text.split('"').skip(1).step_by(2) {

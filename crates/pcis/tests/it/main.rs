@@ -9,5 +9,6 @@ mod api_auth;
 mod browser;
 mod cli;
 mod customers;
+mod import;
 mod log_scan;
 mod matrix;

@@ -1,0 +1,466 @@
+//! Storage of the daily core-banking extracts (R-ETL-2): batch lookups by the core system's
+//! keys, upserts that leave identical rows alone, import runs with their checkpoints, and the
+//! set-based tier recomputation that follows a load (R-CUS-4).
+
+use std::collections::HashMap;
+
+use pcis_domain::customer::{CustomerId, TierThresholds};
+use pcis_domain::institution::{InstPath, InstitutionId};
+use pcis_domain::user::UserId;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::customers::{CustomerColumns, Stored};
+use crate::db::{Arg, SqlBuilder};
+use crate::{DbResult, Tx, bind_args, exec, micros, on_tx};
+
+/// `$a, $b, …` for a list of text values bound to `q`.
+fn in_list(q: &mut SqlBuilder, values: &[String]) {
+    q.push(" IN (");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(Arg::Text(v.clone()));
+    }
+    q.push(")");
+}
+
+/// Rows already loaded, by key: (id, hash of the row they were loaded from).
+pub type Known = HashMap<String, (i64, Option<String>)>;
+
+async fn known(tx: &mut Tx, select: &str, keys: &[String]) -> DbResult<Known> {
+    if keys.is_empty() {
+        return Ok(Known::new());
+    }
+    let mut q = SqlBuilder::new(select);
+    in_list(&mut q, keys);
+    let rows: Vec<(String, i64, Option<String>)> = on_tx!(tx, c => {
+        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_all(c).await
+    })?;
+    Ok(rows.into_iter().map(|(k, id, h)| (k, (id, h))).collect())
+}
+
+/// Customers by customer number.
+pub async fn customers_by_no(tx: &mut Tx, numbers: &[String]) -> DbResult<Known> {
+    known(tx, "SELECT customer_no, id, source_hash FROM customer WHERE customer_no", numbers).await
+}
+
+/// Accounts by the blind index of their number.
+pub async fn accounts_by_bidx(tx: &mut Tx, bidxs: &[String]) -> DbResult<Known> {
+    known(tx, "SELECT account_bidx, id, source_hash FROM account WHERE account_bidx", bidxs).await
+}
+
+/// The owning customer of accounts, by the blind index of their number.
+pub async fn account_owners(tx: &mut Tx, bidxs: &[String]) -> DbResult<HashMap<String, (i64, i64)>> {
+    if bidxs.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut q = SqlBuilder::new("SELECT account_bidx, id, customer_id FROM account WHERE account_bidx");
+    in_list(&mut q, bidxs);
+    let rows: Vec<(String, i64, i64)> = on_tx!(tx, c => {
+        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_all(c).await
+    })?;
+    Ok(rows.into_iter().map(|(k, a, c)| (k, (a, c))).collect())
+}
+
+/// Where a row came from (R-ETL-6) and the hash that tells an identical row next time.
+pub struct Source<'a> {
+    pub run: i64,
+    pub row: i64,
+    pub hash: &'a str,
+}
+
+/// A customer as the extract describes it, beyond the columns staff may also change.
+pub struct ExtractCustomer<'a> {
+    pub customer_no: &'a str,
+    pub cols: &'a CustomerColumns,
+    pub owner: InstitutionId,
+    pub owner_path: &'a InstPath,
+    pub risk_level: Option<&'a str>,
+    pub risk_assessed_on: Option<&'a str>,
+    pub vip_member: bool,
+    pub points: i64,
+}
+
+/// Inserts a customer (`existing` is `None`) or rewrites it with the extract's values; a
+/// rewrite counts as a change, so a staff proposal based on the old values will not apply.
+pub async fn upsert_customer(
+    tx: &mut Tx,
+    existing: Option<i64>,
+    c: &ExtractCustomer<'_>,
+    src: &Source<'_>,
+    now: OffsetDateTime,
+) -> DbResult<CustomerId> {
+    let mut values = c.cols.assignments();
+    values.extend([
+        ("owner_institution_id", Arg::I64(c.owner.0)),
+        ("owner_path", Arg::Text(c.owner_path.as_str().into())),
+        ("risk_level", Arg::OptText(c.risk_level.map(str::to_owned))),
+        ("risk_assessed_on", Arg::OptText(c.risk_assessed_on.map(str::to_owned))),
+        ("vip_member", Arg::Bool(c.vip_member)),
+        ("points", Arg::I64(c.points)),
+        ("complete", Arg::Bool(true)),
+        ("source_hash", Arg::Text(src.hash.to_owned())),
+        ("source_run", Arg::I64(src.run)),
+        ("source_row", Arg::I64(src.row)),
+        ("updated_us", Arg::I64(micros(now))),
+    ]);
+    if let Some(id) = existing {
+        let mut q = SqlBuilder::new("UPDATE customer SET version = version + 1, status = 'active'");
+        for (col, arg) in values {
+            q.push(&format!(", {col} = ")).bind(arg);
+        }
+        q.push(" WHERE id = ").bind(Arg::I64(id));
+        exec!(tx, bind_args!(sqlx::query(sqlx::AssertSqlSafe(q.sql.clone())), &q.args))?;
+        return Ok(CustomerId(id));
+    }
+    values.extend([
+        ("customer_no", Arg::Text(c.customer_no.to_owned())),
+        ("status", Arg::Text("active".into())),
+        ("aum", Arg::I64(0)),
+        ("tier", Arg::Text("ordinary".into())),
+        ("created_us", Arg::I64(micros(now))),
+    ]);
+    let names: Vec<&str> = values.iter().map(|(c, _)| *c).collect();
+    let marks: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
+    let sql =
+        format!("INSERT INTO customer ({}) VALUES ({}) RETURNING id", names.join(", "), marks.join(", "));
+    let args: Vec<Arg> = values.into_iter().map(|(_, a)| a).collect();
+    let id: i64 = on_tx!(tx, conn => {
+        bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())), &args).fetch_one(conn).await
+    })?;
+    Ok(CustomerId(id))
+}
+
+/// Makes `user` the customer's account manager (or leaves it without one).
+pub async fn set_manager(
+    tx: &mut Tx,
+    customer: CustomerId,
+    user: Option<UserId>,
+    today: &str,
+) -> DbResult<()> {
+    let current: Option<i64> = on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT user_id FROM customer_assignment WHERE customer_id = $1 AND kind = 'manager'")
+            .bind(customer.0)
+            .fetch_optional(c)
+            .await
+    })?;
+    if current == user.map(|u| u.0) {
+        return Ok(());
+    }
+    exec!(
+        tx,
+        sqlx::query("DELETE FROM customer_assignment WHERE customer_id = $1 AND kind = 'manager'")
+            .bind(customer.0)
+    )?;
+    if let Some(user) = user {
+        crate::customers::assign(
+            tx,
+            customer,
+            user,
+            pcis_domain::customer::AssignmentKind::Manager,
+            today,
+            None,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// An account or holding as the extract describes it.
+pub struct ExtractAccount<'a> {
+    pub number: &'a Stored,
+    pub customer: i64,
+    pub product_type: &'a str,
+    pub product_code: &'a str,
+    pub product_name: &'a str,
+    pub currency: &'a str,
+    pub balance: i64,
+    pub opened_on: &'a str,
+    pub matures_on: Option<&'a str>,
+    pub status: &'a str,
+    pub institution: InstitutionId,
+}
+
+pub async fn upsert_account(
+    tx: &mut Tx,
+    existing: Option<i64>,
+    a: &ExtractAccount<'_>,
+    src: &Source<'_>,
+) -> DbResult<()> {
+    // The columns both statements write, from $2 on; $1 is the id or the sealed number.
+    const SET: [&str; 14] = [
+        "customer_id",
+        "product_type",
+        "product_code",
+        "product_name",
+        "currency",
+        "balance",
+        "opened_on",
+        "matures_on",
+        "status",
+        "institution_id",
+        "source_hash",
+        "source_run",
+        "source_row",
+        "account_masked",
+    ];
+    let sql = match existing {
+        Some(_) => {
+            let set: Vec<String> = SET.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 2)).collect();
+            format!("UPDATE account SET {} WHERE id = $1", set.join(", "))
+        }
+        None => {
+            let marks: Vec<String> = (2..=SET.len() + 2).map(|i| format!("${i}")).collect();
+            format!(
+                "INSERT INTO account (account_sealed, {}, account_bidx) VALUES ($1, {})",
+                SET.join(", "),
+                marks.join(", ")
+            )
+        }
+    };
+    let first = match existing {
+        Some(id) => Arg::I64(id),
+        None => Arg::Bytes(Some(a.number.sealed.clone())),
+    };
+    let mut args = vec![
+        first,
+        Arg::I64(a.customer),
+        Arg::Text(a.product_type.into()),
+        Arg::Text(a.product_code.into()),
+        Arg::Text(a.product_name.into()),
+        Arg::Text(a.currency.into()),
+        Arg::I64(a.balance),
+        Arg::Text(a.opened_on.into()),
+        Arg::OptText(a.matures_on.map(str::to_owned)),
+        Arg::Text(a.status.into()),
+        Arg::I64(a.institution.0),
+        Arg::Text(src.hash.into()),
+        Arg::I64(src.run),
+        Arg::I64(src.row),
+        Arg::Text(a.number.masked.clone()),
+    ];
+    if existing.is_none() {
+        args.push(Arg::Text(a.number.bidx.clone().unwrap_or_default()));
+    }
+    exec!(tx, bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql.clone())), &args))?;
+    Ok(())
+}
+
+/// A transaction; false if its journal number was loaded before (transactions never change).
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_transaction(
+    tx: &mut Tx,
+    txn_no: &str,
+    account: i64,
+    customer: i64,
+    at: OffsetDateTime,
+    amount: i64,
+    currency: &str,
+    channel: &str,
+    summary: &str,
+    run: i64,
+) -> DbResult<bool> {
+    let n = exec!(
+        tx,
+        sqlx::query(
+            "INSERT INTO txn (txn_no, account_id, customer_id, at_us, amount, currency, channel, summary, source_run)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (txn_no) DO NOTHING",
+        )
+        .bind(txn_no)
+        .bind(account)
+        .bind(customer)
+        .bind(micros(at))
+        .bind(amount)
+        .bind(currency)
+        .bind(channel)
+        .bind(summary)
+        .bind(run)
+    )?;
+    Ok(n == 1)
+}
+
+/// The product catalogue: code → (type, name).
+pub async fn products(tx: &mut Tx) -> DbResult<HashMap<String, (String, String)>> {
+    let rows: Vec<(String, String, String)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT code, product_type, name FROM product").fetch_all(c).await
+    })?;
+    Ok(rows.into_iter().map(|(c, t, n)| (c, (t, n))).collect())
+}
+
+/// Inserts or updates a product; returns what happened.
+pub async fn upsert_product(
+    tx: &mut Tx,
+    code: &str,
+    kind: &str,
+    name: &str,
+    currency: &str,
+    risk: Option<&str>,
+) -> DbResult<Change> {
+    let current: Option<(String, String, String, Option<String>)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT product_type, name, currency, risk_level FROM product WHERE code = $1")
+            .bind(code)
+            .fetch_optional(c)
+            .await
+    })?;
+    let wanted = (kind.to_owned(), name.to_owned(), currency.to_owned(), risk.map(str::to_owned));
+    let (sql, change) = match current {
+        Some(c) if c == wanted => return Ok(Change::Unchanged),
+        Some(_) => (
+            "UPDATE product SET product_type = $2, name = $3, currency = $4, risk_level = $5 WHERE code = $1",
+            Change::Updated,
+        ),
+        None => (
+            "INSERT INTO product (code, product_type, name, currency, risk_level) VALUES ($1, $2, $3, $4, $5)",
+            Change::Inserted,
+        ),
+    };
+    exec!(tx, sqlx::query(sql).bind(code).bind(kind).bind(name).bind(currency).bind(risk))?;
+    Ok(change)
+}
+
+/// What loading one row did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Inserted,
+    Updated,
+    Unchanged,
+}
+
+// ---- runs ----
+
+/// An import run as administrators see it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Run {
+    pub id: i64,
+    pub business_date: String,
+    pub source: String,
+    pub status: String,
+    pub started_us: i64,
+    pub finished_us: Option<i64>,
+    pub counts: String,
+    pub message: String,
+}
+
+const RUN: &str =
+    "SELECT id, business_date, source, status, started_us, finished_us, counts, message FROM import_run";
+
+/// The unfinished run of this folder and date, if a previous one was cut off.
+pub async fn running(tx: &mut Tx, business_date: &str, source: &str) -> DbResult<Option<Run>> {
+    let sql =
+        format!("{RUN} WHERE business_date = $1 AND source = $2 AND status = 'running' ORDER BY id DESC");
+    on_tx!(tx, c => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(business_date).bind(source).fetch_optional(c).await
+    })
+}
+
+pub async fn start_run(tx: &mut Tx, business_date: &str, source: &str, now: OffsetDateTime) -> DbResult<i64> {
+    on_tx!(tx, c => {
+        sqlx::query_scalar(
+            "INSERT INTO import_run (business_date, source, status, started_us, counts, message)
+             VALUES ($1, $2, 'running', $3, '{}', '') RETURNING id",
+        )
+        .bind(business_date)
+        .bind(source)
+        .bind(micros(now))
+        .fetch_one(c)
+        .await
+    })
+}
+
+pub async fn finish_run(
+    tx: &mut Tx,
+    run: i64,
+    status: &str,
+    counts: &str,
+    message: &str,
+    now: OffsetDateTime,
+) -> DbResult<()> {
+    exec!(
+        tx,
+        sqlx::query(
+            "UPDATE import_run SET status = $2, counts = $3, message = $4, finished_us = $5 WHERE id = $1"
+        )
+        .bind(run)
+        .bind(status)
+        .bind(counts)
+        .bind(message)
+        .bind(micros(now))
+    )?;
+    Ok(())
+}
+
+pub async fn runs(tx: &mut Tx, limit: i64) -> DbResult<Vec<Run>> {
+    let sql = format!("{RUN} ORDER BY id DESC LIMIT {limit}");
+    on_tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).fetch_all(c).await)
+}
+
+/// Records how far the run got in a file, in the batch's own transaction.
+pub async fn checkpoint(tx: &mut Tx, run: i64, file: &str, rows_done: i64, counts: &str) -> DbResult<()> {
+    exec!(
+        tx,
+        sqlx::query(
+            "INSERT INTO import_checkpoint (run_id, file, rows_done, counts) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (run_id, file) DO UPDATE SET rows_done = excluded.rows_done, counts = excluded.counts",
+        )
+        .bind(run)
+        .bind(file)
+        .bind(rows_done)
+        .bind(counts)
+    )?;
+    Ok(())
+}
+
+/// The checkpoints of a run: file → (rows done, counts so far).
+pub async fn checkpoints(tx: &mut Tx, run: i64) -> DbResult<HashMap<String, (i64, String)>> {
+    let rows: Vec<(String, i64, String)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT file, rows_done, counts FROM import_checkpoint WHERE run_id = $1")
+            .bind(run)
+            .fetch_all(c)
+            .await
+    })?;
+    Ok(rows.into_iter().map(|(f, n, c)| (f, (n, c))).collect())
+}
+
+// ---- tiering ----
+
+/// Recomputes every active customer's AUM from its accounts (loans and closed accounts are
+/// not assets) and its tier from the thresholds, writing the tier history of each change.
+/// Set-based: a few statements whatever the number of customers. Returns (AUM changes, tier
+/// changes).
+pub async fn recompute_tiers(
+    tx: &mut Tx,
+    t: &TierThresholds,
+    reason: &str,
+    now: OffsetDateTime,
+) -> DbResult<(u64, u64)> {
+    let aum = exec!(
+        tx,
+        sqlx::query(
+            "UPDATE customer SET aum = s.total
+             FROM (SELECT c.id, COALESCE(SUM(a.balance), 0) AS total FROM customer c
+                   LEFT JOIN account a ON a.customer_id = c.id AND a.product_type <> 'loan' AND a.status <> 'closed'
+                   WHERE c.status = 'active' GROUP BY c.id) s
+             WHERE customer.id = s.id AND customer.aum <> s.total"
+        )
+    )?;
+    const TIER: &str = "CASE WHEN aum >= $3 THEN 'diamond' WHEN aum >= $2 THEN 'platinum'
+        WHEN aum >= $1 THEN 'gold' ELSE 'ordinary' END";
+    let history = format!(
+        "INSERT INTO tier_history (customer_id, from_tier, to_tier, aum, reason, at_us)
+         SELECT id, tier, {TIER}, aum, $4, $5 FROM customer WHERE status = 'active' AND tier <> {TIER}"
+    );
+    let tiers = exec!(
+        tx,
+        sqlx::query(sqlx::AssertSqlSafe(history))
+            .bind(t.gold)
+            .bind(t.platinum)
+            .bind(t.diamond)
+            .bind(reason)
+            .bind(micros(now))
+    )?;
+    let update = format!("UPDATE customer SET tier = {TIER} WHERE status = 'active' AND tier <> {TIER}");
+    exec!(tx, sqlx::query(sqlx::AssertSqlSafe(update)).bind(t.gold).bind(t.platinum).bind(t.diamond))?;
+    Ok((aum, tiers))
+}
