@@ -11,7 +11,11 @@ use pcis_store::Db;
 use crate::both_backends;
 use crate::helpers::{AUDIT_KEY_HEX, Backend, LOG_FILTER, fresh_database, keep_child_log, test_key_file};
 
-both_backends!(a_day_loads_once_and_again_changes_nothing, bad_rows_are_rejected_and_gb18030_loads_alike);
+both_backends!(
+    a_day_loads_once_and_again_changes_nothing,
+    bad_rows_are_rejected_and_gb18030_loads_alike,
+    a_killed_import_rerun_ends_like_an_uninterrupted_one
+);
 
 /// A fresh database with its key file, and the `pcis` binary pointed at them.
 struct Target {
@@ -47,27 +51,35 @@ impl Target {
     }
 
     async fn count(&self, sql: &str) -> i64 {
+        self.try_count(sql).await.unwrap()
+    }
+
+    /// A count, or an error while the schema is not there yet.
+    async fn try_count(&self, sql: &str) -> Result<i64, sqlx::Error> {
         let db = Db::connect(&self.url).await.unwrap();
         let n = match &db {
             Db::Sqlite { read, .. } => {
                 sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(read).await
             }
             Db::Pg(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(p).await,
-        }
-        .unwrap();
+        };
         db.close().await;
         n
     }
 }
 
-/// Writes a generated day into a new folder.
+/// Writes a generated day of 60 customers into a new folder.
 fn generate(into: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    generate_n(into, name, 60, extra)
+}
+
+fn generate_n(into: &Path, name: &str, customers: u64, extra: &[&str]) -> PathBuf {
     let folder = into.join(name);
     let out = Command::new(env!("CARGO_BIN_EXE_pcis"))
         .args([
             "gen",
             "--customers",
-            "60",
+            &customers.to_string(),
             "--business-date",
             "2026-11-23",
             "--out",
@@ -157,4 +169,70 @@ async fn bad_rows_are_rejected_and_gb18030_loads_alike(b: Backend) {
     assert_eq!(t2.count(names).await, t.count(names).await);
     let same_rejects = std::fs::read_to_string(gb.join("rejects.csv")).unwrap();
     assert_eq!(same_rejects, std::fs::read_to_string(folder.join("rejects.csv")).unwrap());
+}
+
+/// What a load leaves in the database, to compare two loads of the same day.
+async fn fingerprint(t: &Target) -> Vec<i64> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT COUNT(*) FROM customer",
+        "SELECT COUNT(*) FROM account",
+        "SELECT COALESCE(SUM(balance), 0) FROM account",
+        "SELECT COUNT(*) FROM txn",
+        "SELECT COALESCE(SUM(amount), 0) FROM txn",
+        "SELECT COALESCE(SUM(aum), 0) FROM customer",
+        "SELECT COUNT(*) FROM customer WHERE tier = 'gold'",
+        "SELECT COUNT(*) FROM tier_history",
+        "SELECT COUNT(DISTINCT customer_no) FROM customer",
+    ] {
+        out.push(t.count(sql).await);
+    }
+    out
+}
+
+/// R-ETL-2 crash safety: `pcis import` killed mid-way (SIGKILL, no chance to clean up) and
+/// run again resumes from its checkpoints and ends with exactly the rows and counts of an
+/// uninterrupted load of the same day.
+async fn a_killed_import_rerun_ends_like_an_uninterrupted_one(b: Backend) {
+    let Some(killed) = Target::new(b).await else { return };
+    let Some(whole) = Target::new(b).await else { return };
+    let folder = generate_n(killed.dir.path(), "day", 1500, &["--invalid-share", "0.02"]);
+    let keys = killed.dir.path().join("keys.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pcis"))
+        .args([
+            "--database",
+            &killed.url,
+            "--keys",
+            keys.to_str().unwrap(),
+            "import",
+            folder.to_str().unwrap(),
+        ])
+        .env_remove("PCIS_KEYS")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once a few batches are committed, well before the end.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let done =
+            killed.try_count("SELECT COALESCE(SUM(rows_done), 0) FROM import_checkpoint").await.unwrap_or(0);
+        if done >= 2000 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the import made no progress");
+        assert!(child.try_wait().unwrap().is_none(), "the import ended before it could be killed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(killed.count("SELECT COUNT(*) FROM import_run WHERE status = 'running'").await, 1);
+
+    let resumed = killed.import(&folder);
+    assert!(resumed.contains("(resumed)"), "{resumed}");
+    let uninterrupted = whole.import(&folder);
+    for file in ["institutions.csv", "products.csv", "customers.csv", "accounts.csv", "transactions.csv"] {
+        assert_eq!(counts(&resumed, file), counts(&uninterrupted, file), "{file}");
+    }
+    assert_eq!(fingerprint(&killed).await, fingerprint(&whole).await);
 }
