@@ -14,7 +14,8 @@ use crate::helpers::{AUDIT_KEY_HEX, Backend, LOG_FILTER, fresh_database, keep_ch
 both_backends!(
     a_day_loads_once_and_again_changes_nothing,
     bad_rows_are_rejected_and_gb18030_loads_alike,
-    a_killed_import_rerun_ends_like_an_uninterrupted_one
+    a_killed_import_rerun_ends_like_an_uninterrupted_one,
+    tiers_follow_the_thresholds_at_their_boundaries
 );
 
 /// A fresh database with its key file, and the `pcis` binary pointed at them.
@@ -235,4 +236,113 @@ async fn a_killed_import_rerun_ends_like_an_uninterrupted_one(b: Backend) {
         assert_eq!(counts(&resumed, file), counts(&uninterrupted, file), "{file}");
     }
     assert_eq!(fingerprint(&killed).await, fingerprint(&whole).await);
+}
+
+/// A hand-written day: one outlet, and customers whose assets sit just below, at and just
+/// above each tier threshold (R-CUS-4), plus one whose loan must not count as an asset.
+fn boundary_day(dir: &Path) -> PathBuf {
+    let folder = dir.join("boundaries");
+    std::fs::create_dir_all(&folder).unwrap();
+    let institutions = "code,name,level,parent_code,kind,effective_from\n\
+        HO,总行,1,,management,2020-01-01\nP1,江苏省分行,2,HO,management,2020-01-01\n\
+        C1,南京分行,3,P1,management,2020-01-01\nS1,玄武支行,4,C1,management,2020-01-01\n\
+        O1,中山路网点,5,S1,self_run,2020-01-01\n";
+    let products = "product_code,product_type,product_name,currency\nD001,demand,活期储蓄,CNY\nL030,loan,个人住房贷款,CNY\n";
+    // (assets in yuan, expected tier with the default thresholds 5万 / 50万 / 200万)
+    let cases = [
+        ("49999.99", "ordinary"),
+        ("50000.00", "gold"),
+        ("50000.01", "gold"),
+        ("499999.99", "gold"),
+        ("500000.00", "platinum"),
+        ("1999999.99", "platinum"),
+        ("2000000.00", "diamond"),
+    ];
+    let mut customers = String::from(
+        "customer_no,name,gender,birth_date,id_type,id_number,mobile,address,institution_code\n",
+    );
+    let mut accounts = String::from(
+        "account_no,customer_no,product_code,currency,balance,opened_on,status,institution_code\n",
+    );
+    let mut all = cases.iter().map(|(b, _)| *b).collect::<Vec<_>>();
+    all.push("100.00");
+    for (i, balance) in all.iter().enumerate() {
+        let first17 = format!("32010219800101{:03}", 100 + i * 2 + 1);
+        let id =
+            format!("{first17}{}", char::from(pcis_domain::identity::check_character(first17.as_bytes())));
+        customers.push_str(&format!(
+            "B{i:03},王小{i},1,1980-01-01,resident_id,{id},1380000{:04},南京市玄武区中山路{i}号,O1\n",
+            i
+        ));
+        accounts.push_str(&format!("{},B{i:03},D001,CNY,{balance},2020-01-01,active,O1\n", card(i as u64)));
+    }
+    // The last customer also owes 9,000,000 on a mortgage: still ordinary.
+    accounts.push_str(&format!(
+        "{},B{:03},L030,CNY,9000000.00,2020-01-01,active,O1\n",
+        card(99),
+        cases.len()
+    ));
+    let files = [
+        ("institutions.csv", institutions.to_owned()),
+        ("products.csv", products.to_owned()),
+        ("customers.csv", customers),
+        ("accounts.csv", accounts),
+        ("transactions.csv", "txn_no,account_no,posted_at,amount,currency,channel,summary\n".to_owned()),
+    ];
+    let mut manifest = String::from("business_date,file,rows,encoding\n");
+    for (name, text) in &files {
+        std::fs::write(folder.join(name), text).unwrap();
+        manifest.push_str(&format!("2026-11-23,{name},{},UTF-8\n", text.lines().count() - 1));
+    }
+    std::fs::write(folder.join("manifest.csv"), manifest).unwrap();
+    folder
+}
+
+/// A Luhn-valid card number of the test bank.
+fn card(n: u64) -> String {
+    let body = format!("622202{n:012}");
+    (0..10).map(|d| format!("{body}{d}")).find(|c| pcis_domain::identity::luhn_valid(c)).unwrap()
+}
+
+async fn tiers_follow_the_thresholds_at_their_boundaries(b: Backend) {
+    let Some(t) = Target::new(b).await else { return };
+    let folder = boundary_day(t.dir.path());
+    let summary = t.import(&folder);
+    assert_eq!(counts(&summary, "customers.csv"), [8, 8, 0, 0, 0], "{summary}");
+    let tiers = |t: &Target| {
+        let t = t.url.clone();
+        async move {
+            let db = Db::connect(&t).await.unwrap();
+            let sql = "SELECT tier FROM customer ORDER BY customer_no";
+            let rows: Vec<String> = match &db {
+                Db::Sqlite { read, .. } => sqlx::query_scalar(sql).fetch_all(read).await,
+                Db::Pg(p) => sqlx::query_scalar(sql).fetch_all(p).await,
+            }
+            .unwrap();
+            db.close().await;
+            rows
+        }
+    };
+    assert_eq!(
+        tiers(&t).await,
+        ["ordinary", "gold", "gold", "gold", "platinum", "platinum", "diamond", "ordinary"]
+    );
+    let changes = "SELECT COUNT(*) FROM tier_history WHERE reason = 'tier.reason.recompute'";
+    assert_eq!(t.count(changes).await, 6, "one history row per customer whose tier changed");
+
+    // A gold threshold raised to 50,000.01 (written directly here; the business
+    // administrator's page for it is still to come): the next load's recomputation moves
+    // exactly the customer at 50,000.00 back, with its history.
+    let db = Db::connect(&t.url).await.unwrap();
+    let raise = "UPDATE business_parameter SET value = 5000001 WHERE key = 'tier_gold_min'";
+    match &db {
+        Db::Sqlite { write, .. } => sqlx::query(raise).execute(write).await.map(|_| ()),
+        Db::Pg(p) => sqlx::query(raise).execute(p).await.map(|_| ()),
+    }
+    .unwrap();
+    db.close().await;
+    let again = t.import(&folder);
+    assert!(again.contains("0 customers' assets changed, 1 tiers changed"), "{again}");
+    assert_eq!(tiers(&t).await[1], "ordinary");
+    assert_eq!(t.count(changes).await, 7);
 }
