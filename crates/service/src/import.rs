@@ -215,6 +215,15 @@ struct Lookups {
     products: HashMap<String, (String, String)>,
 }
 
+/// What a batch looks up by key, fetched before its rows are loaded and kept current as
+/// they are (a key may appear twice in one batch).
+#[derive(Default)]
+struct Prefetched {
+    customers: store::Known,
+    accounts: store::Known,
+    owners: HashMap<String, (i64, i64)>,
+}
+
 /// The state of one file being loaded.
 struct Loading<'a> {
     file: &'static str,
@@ -338,21 +347,31 @@ impl App {
                 break;
             }
             let mut tx = self.db.begin().await.db()?;
-            for (row, record) in batch {
+            let mut pre = self.prefetch(&mut tx, l.file, &cols, &batch).await?;
+            let mut pending = Vec::new();
+            for (row, record) in &batch {
+                let row = *row;
                 l.counts.read += 1;
-                let r = match record {
-                    Ok(r) => r,
-                    Err(_) => {
-                        l.reject(row, String::new(), &FieldError::new("row", "err.extract_encoding"))?;
-                        continue;
-                    }
+                let Ok(r) = record else {
+                    l.reject(row, String::new(), &FieldError::new("row", "err.extract_encoding"))?;
+                    continue;
                 };
                 let outcome = match l.file {
-                    "institutions.csv" => self.load_institution(&mut tx, &cols, &r, &mut lookups).await,
-                    "products.csv" => load_product(&mut tx, &cols, &r, &mut lookups).await,
-                    "customers.csv" => self.load_customer(&mut tx, &cols, &r, &lookups, l.run, row).await,
-                    "accounts.csv" => self.load_account(&mut tx, &cols, &r, &lookups, l.run, row).await,
-                    _ => self.load_transaction(&mut tx, &cols, &r, l.run).await,
+                    "institutions.csv" => self.load_institution(&mut tx, &cols, r, &mut lookups).await,
+                    "products.csv" => load_product(&mut tx, &cols, r, &mut lookups).await,
+                    "customers.csv" => {
+                        self.load_customer(&mut tx, &cols, r, &lookups, &mut pre, l.run, row).await
+                    }
+                    "accounts.csv" => {
+                        self.load_account(&mut tx, &cols, r, &lookups, &mut pre, l.run, row).await
+                    }
+                    _ => match self.parse_transaction(&cols, r, &pre) {
+                        Ok(t) => {
+                            pending.push(t);
+                            continue;
+                        }
+                        Err(e) => Err(e),
+                    },
                 };
                 match outcome {
                     Ok(change) => l.counts.count(change),
@@ -360,12 +379,44 @@ impl App {
                     Err(RowError::Fatal(e)) => return Err(e),
                 }
             }
+            let inserted = store::insert_transactions(&mut tx, &pending, l.run).await.db()?;
+            l.counts.inserted += inserted;
+            l.counts.unchanged += pending.len() as u64 - inserted;
             let counts = serde_json::to_string(&l.counts).unwrap_or_default();
             store::checkpoint(&mut tx, l.run, l.file, (row - 1) as i64, &counts).await.db()?;
             tx.commit().await.db()?;
             l.sink.progress(l.file, row - 1, 0);
         }
         Ok(())
+    }
+
+    /// Everything a batch looks up by key, fetched in one query per kind of key.
+    async fn prefetch(
+        &self,
+        tx: &mut Tx,
+        file: &str,
+        cols: &Columns,
+        batch: &[(u64, Result<csv::StringRecord, csv::Error>)],
+    ) -> DomainResult<Prefetched> {
+        let records = || batch.iter().filter_map(|(_, r)| r.as_ref().ok());
+        let account_bidxs = || -> Vec<String> {
+            records()
+                .filter_map(|r| parse_account_no(cols.get(r, "account_no")).ok())
+                .map(|(n, _)| self.keys.data.blind_index(BIDX_ACCOUNT, n.expose()))
+                .collect()
+        };
+        let mut pre = Prefetched::default();
+        if matches!(file, "customers.csv" | "accounts.csv") {
+            let numbers: Vec<String> = records().map(|r| cols.get(r, "customer_no").to_owned()).collect();
+            pre.customers = store::customers_by_no(tx, &numbers).await.db()?;
+        }
+        if file == "accounts.csv" {
+            pre.accounts = store::accounts_by_bidx(tx, &account_bidxs()).await.db()?;
+        }
+        if file == "transactions.csv" {
+            pre.owners = store::account_owners(tx, &account_bidxs()).await.db()?;
+        }
+        Ok(pre)
     }
 
     async fn load_institution(
@@ -414,6 +465,7 @@ impl App {
         cols: &Columns,
         r: &csv::StringRecord,
         lookups: &Lookups,
+        pre: &mut Prefetched,
         run: i64,
         row: u64,
     ) -> Result<Change, RowError> {
@@ -499,10 +551,11 @@ impl App {
             points,
         };
         let src = Source { run, row: row as i64, hash: &hash };
-        let id = store::upsert_customer(tx, existing.map(|e| e.0), &c, &src, self.clock.now())
+        let id = store::upsert_customer(tx, existing.as_ref().map(|e| e.0), &c, &src, self.clock.now())
             .await
             .db()
             .map_err(RowError::Fatal)?;
+        pre.customers.insert(no.clone(), (id.0, Some(hash.clone())));
         let manager = cols.opt(r, "manager_staff_no").and_then(|s| lookups.staff.get(s).copied());
         store::set_manager(tx, id, manager, &self.today()).await.db().map_err(RowError::Fatal)?;
         if existing.is_none() {
@@ -528,6 +581,7 @@ impl App {
         cols: &Columns,
         r: &csv::StringRecord,
         lookups: &Lookups,
+        pre: &mut Prefetched,
         run: i64,
         row: u64,
     ) -> Result<Change, RowError> {
@@ -586,20 +640,24 @@ impl App {
             institution: *institution,
         };
         let src = Source { run, row: row as i64, hash: &hash };
-        store::upsert_account(tx, existing.map(|e| e.0), &a, &src).await.db().map_err(RowError::Fatal)?;
+        let id = store::upsert_account(tx, existing.as_ref().map(|e| e.0), &a, &src)
+            .await
+            .db()
+            .map_err(RowError::Fatal)?;
+        pre.accounts.insert(bidx, (id, Some(hash.clone())));
         Ok(if existing.is_some() { Change::Updated } else { Change::Inserted })
     }
 
-    async fn load_transaction(
+    /// A transaction row checked and its account resolved, ready for the batch's insert.
+    fn parse_transaction<'r>(
         &self,
-        tx: &mut Tx,
         cols: &Columns,
-        r: &csv::StringRecord,
-        run: i64,
-    ) -> Result<Change, RowError> {
-        let txn_no = cols.get(r, "txn_no").to_owned();
-        let invalid = |e: FieldError| RowError::Invalid(txn_no.clone(), e);
-        code("txn_no", &txn_no, 32).map_err(invalid)?;
+        r: &'r csv::StringRecord,
+        pre: &Prefetched,
+    ) -> Result<store::ExtractTransaction<'r>, RowError> {
+        let txn_no = cols.get(r, "txn_no");
+        let invalid = |e: FieldError| RowError::Invalid(txn_no.to_owned(), e);
+        code("txn_no", txn_no, 32).map_err(invalid)?;
         let (number, _) = parse_account_no(cols.get(r, "account_no"))
             .map_err(|e| invalid(FieldError::new("account_no", e.rule)))?;
         let at = parse_timestamp("posted_at", cols.get(r, "posted_at")).map_err(invalid)?;
@@ -613,18 +671,11 @@ impl App {
             return Err(invalid(FieldError::new("summary", "err.text_length")));
         }
         let bidx = self.keys.data.blind_index(BIDX_ACCOUNT, number.expose());
-        let owners =
-            store::account_owners(tx, std::slice::from_ref(&bidx)).await.db().map_err(RowError::Fatal)?;
-        let (account, customer) = *owners
+        let (account, customer) = *pre
+            .owners
             .get(&bidx)
             .ok_or_else(|| invalid(FieldError::new("account_no", "err.account_unknown")))?;
-        let inserted = store::insert_transaction(
-            tx, &txn_no, account, customer, at, amount, currency, channel, summary, run,
-        )
-        .await
-        .db()
-        .map_err(RowError::Fatal)?;
-        Ok(if inserted { Change::Inserted } else { Change::Unchanged })
+        Ok(store::ExtractTransaction { txn_no, account, customer, at, amount, currency, channel, summary })
     }
 
     /// The import runs, newest first, for administrators.

@@ -188,7 +188,7 @@ pub async fn upsert_account(
     existing: Option<i64>,
     a: &ExtractAccount<'_>,
     src: &Source<'_>,
-) -> DbResult<()> {
+) -> DbResult<i64> {
     // The columns both statements write, from $2 on; $1 is the id or the sealed number.
     const SET: [&str; 14] = [
         "customer_id",
@@ -214,7 +214,7 @@ pub async fn upsert_account(
         None => {
             let marks: Vec<String> = (2..=SET.len() + 2).map(|i| format!("${i}")).collect();
             format!(
-                "INSERT INTO account (account_sealed, {}, account_bidx) VALUES ($1, {})",
+                "INSERT INTO account (account_sealed, {}, account_bidx) VALUES ($1, {}) RETURNING id",
                 SET.join(", "),
                 marks.join(", ")
             )
@@ -241,44 +241,58 @@ pub async fn upsert_account(
         Arg::I64(src.row),
         Arg::Text(a.number.masked.clone()),
     ];
-    if existing.is_none() {
-        args.push(Arg::Text(a.number.bidx.clone().unwrap_or_default()));
+    match existing {
+        Some(id) => {
+            exec!(tx, bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql.clone())), &args))?;
+            Ok(id)
+        }
+        None => {
+            args.push(Arg::Text(a.number.bidx.clone().unwrap_or_default()));
+            on_tx!(tx, c => {
+                bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())), &args).fetch_one(c).await
+            })
+        }
     }
-    exec!(tx, bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql.clone())), &args))?;
-    Ok(())
 }
 
-/// A transaction; false if its journal number was loaded before (transactions never change).
-#[allow(clippy::too_many_arguments)]
-pub async fn insert_transaction(
-    tx: &mut Tx,
-    txn_no: &str,
-    account: i64,
-    customer: i64,
-    at: OffsetDateTime,
-    amount: i64,
-    currency: &str,
-    channel: &str,
-    summary: &str,
-    run: i64,
-) -> DbResult<bool> {
-    let n = exec!(
-        tx,
-        sqlx::query(
-            "INSERT INTO txn (txn_no, account_id, customer_id, at_us, amount, currency, channel, summary, source_run)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (txn_no) DO NOTHING",
-        )
-        .bind(txn_no)
-        .bind(account)
-        .bind(customer)
-        .bind(micros(at))
-        .bind(amount)
-        .bind(currency)
-        .bind(channel)
-        .bind(summary)
-        .bind(run)
-    )?;
-    Ok(n == 1)
+/// A transaction of the extract, its account resolved.
+pub struct ExtractTransaction<'a> {
+    pub txn_no: &'a str,
+    pub account: i64,
+    pub customer: i64,
+    pub at: OffsetDateTime,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub channel: &'a str,
+    pub summary: &'a str,
+}
+
+/// Inserts a batch of transactions in one statement; those whose journal number was loaded
+/// before are skipped (transactions never change). Returns how many were new.
+pub async fn insert_transactions(tx: &mut Tx, rows: &[ExtractTransaction<'_>], run: i64) -> DbResult<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut q = SqlBuilder::new(
+        "INSERT INTO txn (txn_no, account_id, customer_id, at_us, amount, currency, channel, summary, source_run) VALUES ",
+    );
+    for (i, t) in rows.iter().enumerate() {
+        q.push(if i == 0 { "(" } else { ", (" });
+        q.bind(Arg::Text(t.txn_no.to_owned())).push(", ");
+        q.bind(Arg::I64(t.account)).push(", ");
+        q.bind(Arg::I64(t.customer)).push(", ");
+        q.bind(Arg::I64(micros(t.at))).push(", ");
+        q.bind(Arg::I64(t.amount)).push(", ");
+        q.bind(Arg::Text(t.currency.to_owned())).push(", ");
+        q.bind(Arg::Text(t.channel.to_owned())).push(", ");
+        q.bind(Arg::Text(t.summary.to_owned())).push(", ");
+        q.bind(Arg::I64(run)).push(")");
+    }
+    q.push(" ON CONFLICT (txn_no) DO NOTHING RETURNING id");
+    let inserted: Vec<i64> = on_tx!(tx, c => {
+        bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_all(c).await
+    })?;
+    Ok(inserted.len() as u64)
 }
 
 /// The product catalogue: code → (type, name).
