@@ -360,10 +360,10 @@ impl App {
                     "institutions.csv" => self.load_institution(&mut tx, &cols, r, &mut lookups).await,
                     "products.csv" => load_product(&mut tx, &cols, r, &mut lookups).await,
                     "customers.csv" => {
-                        self.load_customer(&mut tx, &cols, r, &lookups, &mut pre, l.run, row).await
+                        self.load_customer(&mut tx, &cols, r, &lookups, &mut pre, (l.run, row)).await
                     }
                     "accounts.csv" => {
-                        self.load_account(&mut tx, &cols, r, &lookups, &mut pre, l.run, row).await
+                        self.load_account(&mut tx, &cols, r, &lookups, &mut pre, (l.run, row)).await
                     }
                     _ => match self.parse_transaction(&cols, r, &pre) {
                         Ok(t) => {
@@ -466,8 +466,7 @@ impl App {
         r: &csv::StringRecord,
         lookups: &Lookups,
         pre: &mut Prefetched,
-        run: i64,
-        row: u64,
+        (run, row): (i64, u64),
     ) -> Result<Change, RowError> {
         let no = cols.get(r, "customer_no").to_owned();
         let invalid = |e: FieldError| RowError::Invalid(no.clone(), e);
@@ -582,8 +581,7 @@ impl App {
         r: &csv::StringRecord,
         lookups: &Lookups,
         pre: &mut Prefetched,
-        run: i64,
-        row: u64,
+        (run, row): (i64, u64),
     ) -> Result<Change, RowError> {
         let (number, _luhn) = parse_account_no(cols.get(r, "account_no"))
             .map_err(|e| RowError::Invalid(String::new(), FieldError::new("account_no", e.rule)))?;
