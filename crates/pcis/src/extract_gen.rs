@@ -32,8 +32,7 @@ pub struct GenOptions {
 }
 
 /// The files in the order they must be loaded, as the manifest lists them.
-pub const FILES: [&str; 5] =
-    ["institutions.csv", "products.csv", "customers.csv", "accounts.csv", "transactions.csv"];
+pub use pcis_service::import::FILES;
 
 pub const CUSTOMER_HEADER: [&str; 24] = [
     "customer_no",

@@ -130,15 +130,17 @@ pub async fn insert(
         ("created_us", Arg::I64(micros(now))),
         ("updated_us", Arg::I64(micros(now))),
     ]);
+    Ok(CustomerId(insert_customer_row(tx, values).await?))
+}
+
+/// Inserts a customer row from (column, value) pairs; returns its id.
+pub(crate) async fn insert_customer_row(tx: &mut Tx, values: Vec<(&'static str, Arg)>) -> DbResult<i64> {
     let names: Vec<&str> = values.iter().map(|(c, _)| *c).collect();
     let marks: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
     let sql =
         format!("INSERT INTO customer ({}) VALUES ({}) RETURNING id", names.join(", "), marks.join(", "));
     let args: Vec<Arg> = values.into_iter().map(|(_, a)| a).collect();
-    let id: i64 = on_tx!(tx, c => {
-        bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)), &args).fetch_one(c).await
-    })?;
-    Ok(CustomerId(id))
+    on_tx!(tx, c => bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())), &args).fetch_one(c).await)
 }
 
 /// Applies a change if the customer is still at `version` (exactly one of two concurrent

@@ -122,15 +122,7 @@ pub async fn upsert_customer(
         ("tier", Arg::Text("ordinary".into())),
         ("created_us", Arg::I64(micros(now))),
     ]);
-    let names: Vec<&str> = values.iter().map(|(c, _)| *c).collect();
-    let marks: Vec<String> = (1..=values.len()).map(|i| format!("${i}")).collect();
-    let sql =
-        format!("INSERT INTO customer ({}) VALUES ({}) RETURNING id", names.join(", "), marks.join(", "));
-    let args: Vec<Arg> = values.into_iter().map(|(_, a)| a).collect();
-    let id: i64 = on_tx!(tx, conn => {
-        bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())), &args).fetch_one(conn).await
-    })?;
-    Ok(CustomerId(id))
+    Ok(CustomerId(crate::customers::insert_customer_row(tx, values).await?))
 }
 
 /// Makes `user` the customer's account manager (or leaves it without one).

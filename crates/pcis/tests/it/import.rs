@@ -178,10 +178,10 @@ async fn fingerprint(t: &Target) -> Vec<i64> {
     for sql in [
         "SELECT COUNT(*) FROM customer",
         "SELECT COUNT(*) FROM account",
-        "SELECT COALESCE(SUM(balance), 0) FROM account",
+        "SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) FROM account",
         "SELECT COUNT(*) FROM txn",
-        "SELECT COALESCE(SUM(amount), 0) FROM txn",
-        "SELECT COALESCE(SUM(aum), 0) FROM customer",
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM txn",
+        "SELECT CAST(COALESCE(SUM(aum), 0) AS BIGINT) FROM customer",
         "SELECT COUNT(*) FROM customer WHERE tier = 'gold'",
         "SELECT COUNT(*) FROM tier_history",
         "SELECT COUNT(DISTINCT customer_no) FROM customer",
@@ -210,19 +210,18 @@ async fn a_killed_import_rerun_ends_like_an_uninterrupted_one(b: Backend) {
         ])
         .env_remove("PCIS_KEYS")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(killed.dir.path().join("killed.log")).unwrap())
         .spawn()
         .unwrap();
-    // Kill it once a few batches are committed, well before the end.
+    // Kill it once the first batch of customers is committed, well before the end.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let done =
-            killed.try_count("SELECT COALESCE(SUM(rows_done), 0) FROM import_checkpoint").await.unwrap_or(0);
-        if done >= 2000 {
-            break;
-        }
+    let started = "SELECT COUNT(*) FROM import_checkpoint WHERE file = 'customers.csv'";
+    while killed.try_count(started).await.unwrap_or(0) == 0 {
         assert!(std::time::Instant::now() < deadline, "the import made no progress");
-        assert!(child.try_wait().unwrap().is_none(), "the import ended before it could be killed");
+        if let Some(status) = child.try_wait().unwrap() {
+            let log = std::fs::read_to_string(killed.dir.path().join("killed.log")).unwrap_or_default();
+            panic!("the import ended ({status}) before it could be killed:\n{log}");
+        }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     child.kill().unwrap();
