@@ -70,6 +70,8 @@ code_enum! {
         UserForceLogout = "user.force_logout",
         AuditSearch = "audit.search",
         RoleView = "role.view",
+        /// The import runs of the core-banking extracts, with their counts (R-ETL-2).
+        ImportView = "import.view",
         /// Find customers and see their summaries (概要, R-CUS-5).
         CustomerSearch = "customer.search",
         /// Open one customer's 360 page at summary level.

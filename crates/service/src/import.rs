@@ -676,10 +676,21 @@ impl App {
         Ok(store::ExtractTransaction { txn_no, account, customer, at, amount, currency, channel, summary })
     }
 
-    /// The import runs, newest first, for administrators.
-    pub async fn import_runs(&self, limit: i64) -> DomainResult<Vec<store::Run>> {
-        let mut tx = self.db.begin_read().await.db()?;
-        store::runs(&mut tx, limit).await.db()
+    /// The latest import runs, newest first, for administrators; audited.
+    pub async fn import_runs(
+        &self,
+        actor: &pcis_domain::policy::Actor,
+        meta: &crate::RequestMeta,
+    ) -> DomainResult<Vec<store::Run>> {
+        let mut tx = self.db.begin().await.db()?;
+        let e = entry(crate::who(actor, meta), "import.runs", "import_run", "");
+        if let Err(err) = self.policy.scope(actor, pcis_domain::role::Action::ImportView) {
+            return Err(self.deny(tx, e, err).await);
+        }
+        let runs = store::runs(&mut tx, 100).await.db()?;
+        self.record(&mut tx, e).await?;
+        tx.commit().await.db()?;
+        Ok(runs)
     }
 }
 

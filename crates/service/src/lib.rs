@@ -76,6 +76,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "customer.seed",
     "keys.rotate",
     "import.run",
+    "import.runs",
 ];
 
 /// Where a request came from, for the audit record.

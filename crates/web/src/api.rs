@@ -46,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .route("/proposals/{id}/decision", post(decide_proposal))
         .route("/credit-lookups", post(credit_lookup))
         .route("/monitoring-flags", get(monitoring_flags))
+        .route("/import-runs", get(import_runs))
 }
 
 type ApiResult = Result<Response, ApiError>;
@@ -438,6 +439,16 @@ async fn monitoring_flags(
 ) -> ApiResult {
     let flags = st.app.monitoring_flags(&auth.session.actor, &meta).await.map_err(err(lang))?;
     Ok(Json(json!({ "items": flags })).into_response())
+}
+
+async fn import_runs(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+) -> ApiResult {
+    let runs = st.app.import_runs(&auth.session.actor, &meta).await.map_err(err(lang))?;
+    Ok(Json(json!({ "items": runs })).into_response())
 }
 
 #[cfg(test)]

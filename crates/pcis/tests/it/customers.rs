@@ -231,6 +231,7 @@ async fn every_response_is_masked_unless_revealed(b: Backend) {
         "/proposals?status=".to_owned(),
         "/credit".to_owned(),
         "/audit".to_owned(),
+        "/imports".to_owned(),
     ];
     let mut shown = 0;
     for role in Role::ALL.iter().copied() {

@@ -216,6 +216,16 @@ fn request_for(action: Action, side: Side, actor: Role, t: &SideTargets) -> Opti
             }),
             Side::P2 => None,
         },
+        Action::ImportView => match side {
+            Side::P1 => Some(Request {
+                method: Method::GET,
+                path: "/api/v1/import-runs".into(),
+                body: None,
+                target: None,
+                audit_action: "import.runs",
+            }),
+            Side::P2 => None,
+        },
     }
 }
 

@@ -25,6 +25,7 @@ mod audit;
 mod credit;
 mod customers;
 mod home;
+mod imports;
 mod institutions;
 mod proposals;
 mod roles;
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .merge(customers::routes())
         .merge(proposals::routes())
         .merge(credit::routes())
+        .merge(imports::routes())
 }
 
 type PageResult = Result<Response, PageError>;
