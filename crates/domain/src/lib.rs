@@ -11,6 +11,7 @@ pub mod institution;
 pub mod password;
 pub mod policy;
 pub mod role;
+pub mod suspect;
 pub mod user;
 
 pub use error::{DomainError, DomainResult, FieldError, RowError};

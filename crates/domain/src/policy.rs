@@ -200,6 +200,26 @@ impl Policy {
         }
     }
 
+    /// May the actor perform `action` on a suspicious item (R-ETL-4)? It is routed to every
+    /// outlet owning one of its customers, so any member in the actor's reach admits it.
+    pub fn authorize_suspect(
+        &self,
+        actor: &Actor,
+        action: Action,
+        members: &[CustomerFacts],
+    ) -> Result<(), DomainError> {
+        match self.customer_scope(actor, action)? {
+            CustomerScope::All => Ok(()),
+            CustomerScope::Any(rules) => {
+                if members.iter().any(|m| rules.iter().any(|r| r.admits(m).is_some())) {
+                    Ok(())
+                } else {
+                    Err(denied("deny.out_of_scope"))
+                }
+            }
+        }
+    }
+
     /// May the actor perform `action` on something that belongs to the institution at `target`?
     pub fn authorize(&self, actor: &Actor, action: Action, target: &InstPath) -> Result<(), DomainError> {
         if self.scope(actor, action)?.admits(target) { Ok(()) } else { Err(denied("deny.out_of_scope")) }

@@ -86,6 +86,12 @@ code_enum! {
         CustomerApprove = "customer.approve",
         /// One customer anywhere, by exact name and full ID number, for a stated purpose.
         CustomerCreditLookup = "customer.credit_lookup",
+        /// The suspicious customer information list and its items (R-ETL-4).
+        SuspectView = "suspect.view",
+        /// Close an item as genuine, corrected or escalated, with a note.
+        SuspectResolve = "suspect.resolve",
+        /// Staff whose customers repeatedly show suspicious items.
+        SuspectReport = "suspect.report",
     }
 }
 

@@ -52,6 +52,7 @@ pub async fn run(
     if added > 0 {
         tracing::info!(customers = added, "demo customers created");
     }
+    app.build_suspect_list().await.context("cannot build the suspicious list")?;
     let logins_file = dir.join("demo-logins.txt");
     write_private(&logins_file, &(logins.join("\n") + "\n"))?;
     let listen = listen.to_owned();
@@ -162,15 +163,28 @@ pub(crate) fn is_vip(n: u64, outlet: &Outlet, c: &SeedCustomer) -> bool {
 }
 
 /// Customers for the demo: `n` spread over all outlets as [`placement`] says, VIP members in
-/// Nanjing served by the demo specialist.
+/// Nanjing served by the demo specialist, a few sharing a mobile.
 fn customers(n: usize) -> Vec<SeedCustomer> {
     let outlets = outlets();
     let today = OffsetDateTime::now_utc().date();
     let mut synth = Synth::new(20261124, today);
+    let mut mobiles: Vec<String> = Vec::with_capacity(n);
     (0..n as u64)
         .map(|i| {
             let (outlet, manager) = placement(i, &outlets);
             let mut c = synth.customer(i, format!("{:010}", 6_200_000_000u64 + i), outlet);
+            // A few customers of the demo outlet give a mobile already on file (a family, or
+            // a slip at the counter), so the suspicious list (R-ETL-4) has items to work: one
+            // of another outlet's customer, one of a neighbour's at the same outlet.
+            let copied = match i % 40 {
+                4 => Some(i - 1),
+                12 => Some(i - 4),
+                _ => None,
+            };
+            if let Some(from) = copied {
+                c.input.mobile = mobiles[from as usize].clone();
+            }
+            mobiles.push(c.input.mobile.clone());
             c.manager = manager.map(|(username, _)| username.to_owned());
             if is_vip(i, outlet, &c) {
                 c.vip_member = true;

@@ -77,8 +77,18 @@ pub async fn run(app: &App, dir: &Path, rejects: Option<PathBuf>) -> anyhow::Res
     }
     writeln!(
         out,
-        "tiers: {} customers' assets changed, {} tiers changed",
-        report.aum_changed, report.tier_changed
+        "tiers: {} customers' assets changed, {} tiers changed ({:.1} s)",
+        report.aum_changed,
+        report.tier_changed,
+        report.tiering.as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "suspicious list: {} groups sharing a contact or account, {} newly listed, {} overdue escalated ({:.1} s)",
+        report.suspects.groups,
+        report.suspects.listed,
+        report.suspects.escalated,
+        report.suspect_listing.as_secs_f64()
     )?;
     if sink.rejected > 0 {
         writeln!(out, "rejected rows: {}", rejects_path.display())?;

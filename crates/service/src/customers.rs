@@ -27,6 +27,9 @@ pub use pcis_store::customers::COUNT_CAP as SEARCH_COUNT_CAP;
 
 /// Blind-index domains. Mobile and fixed-line numbers share one, so the same number under
 /// two customers is found whichever column it sits in (R-ETL-4).
+/// China Standard Time: business dates are the bank's, not UTC's.
+pub(crate) const CST: time::UtcOffset = time::macros::offset!(+8);
+
 pub(crate) const BIDX_ID: &str = "bidx:id_number";
 pub(crate) const BIDX_CONTACT: &str = "bidx:contact";
 pub(crate) const BIDX_ACCOUNT: &str = "bidx:account_no";
@@ -82,8 +85,7 @@ const MANAGER_CHOICES: i64 = 300;
 impl App {
     /// Today's date in China (UTC+8), as stored dates are written.
     pub(crate) fn today(&self) -> String {
-        let cst = time::UtcOffset::from_hms(8, 0, 0).expect("valid offset");
-        self.clock.now().to_offset(cst).date().to_string()
+        self.clock.now().to_offset(CST).date().to_string()
     }
 
     pub(crate) fn seal(&self, field: SensitiveField, value: &str, bidx: Option<&str>) -> Stored {

@@ -64,6 +64,10 @@ pub struct ImportReport {
     /// Customers whose AUM, and whose tier, changed in the recomputation after the load.
     pub aum_changed: u64,
     pub tier_changed: u64,
+    pub tiering: std::time::Duration,
+    /// The suspicious list built after the load (R-ETL-4).
+    pub suspects: crate::suspects::SuspectBuild,
+    pub suspect_listing: std::time::Duration,
 }
 
 /// A row that was not loaded: where it is, the key it names (masked if sensitive), the field
@@ -288,6 +292,7 @@ impl App {
             tx.commit().await.db()?;
             return Err(e);
         }
+        let tiering = std::time::Instant::now();
         let thresholds = pcis_store::customers::thresholds(&mut tx).await.db()?;
         let (aum_changed, tier_changed) =
             store::recompute_tiers(&mut tx, &thresholds, "tier.reason.recompute", self.clock.now())
@@ -298,8 +303,21 @@ impl App {
             "aum_changed": aum_changed, "tier_changed": tier_changed });
         self.record(&mut tx, with_detail(entry(system(), "import.run", "import_run", run), detail)).await?;
         tx.commit().await.db()?;
+        let tiering = tiering.elapsed();
         tracing::info!(run, aum_changed, tier_changed, "import finished");
-        Ok(ImportReport { run, business_date, resumed, files, aum_changed, tier_changed })
+        let listing = std::time::Instant::now();
+        let suspects = self.build_suspect_list().await?;
+        Ok(ImportReport {
+            run,
+            business_date,
+            resumed,
+            files,
+            aum_changed,
+            tier_changed,
+            tiering,
+            suspects,
+            suspect_listing: listing.elapsed(),
+        })
     }
 
     async fn lookups(&self) -> DomainResult<Lookups> {

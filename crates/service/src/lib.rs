@@ -14,6 +14,7 @@ pub mod institutions;
 pub mod keys;
 pub mod proposals;
 pub mod roles;
+pub mod suspects;
 pub mod users;
 
 use std::sync::Arc;
@@ -77,6 +78,11 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "keys.rotate",
     "import.run",
     "import.runs",
+    "suspect.build",
+    "suspect.list",
+    "suspect.view",
+    "suspect.resolve",
+    "suspect.report",
 ];
 
 /// Where a request came from, for the audit record.
@@ -225,8 +231,9 @@ mod tests {
             include_str!("keys.rs"),
             include_str!("import.rs"),
             include_str!("proposals.rs"),
+            include_str!("suspects.rs"),
         ];
-        let prefixes = ["session.", "user.", "institution.", "audit.", "role.", "customer."];
+        let prefixes = ["session.", "user.", "institution.", "audit.", "role.", "customer.", "suspect."];
         for text in sources {
             for part in text.split('"').skip(1).step_by(2) {
                 let looks_like_action = prefixes.iter().any(|p| part.starts_with(p))

@@ -275,8 +275,8 @@ fn owned_within<'q>(q: &'q mut SqlBuilder, root: &InstPath) -> &'q mut SqlBuilde
     q.push("(1 = 1").scope("c.owner_path", &pcis_domain::policy::ScopeFilter::Subtree(root.clone()))
 }
 
-/// Appends the customer scope: the rules are alternatives.
-fn scope(q: &mut SqlBuilder, scope: &CustomerScope, today: &str) {
+/// Appends the customer scope (on alias `c`): the rules are alternatives.
+pub(crate) fn scope(q: &mut SqlBuilder, scope: &CustomerScope, today: &str) {
     let CustomerScope::Any(rules) = scope else { return };
     q.push(" AND (");
     for (n, rule) in rules.iter().enumerate() {

@@ -167,6 +167,7 @@ pub fn from_micros(us: i64) -> OffsetDateTime {
 #[derive(Debug, Clone)]
 pub enum Arg {
     I64(i64),
+    OptI64(Option<i64>),
     Text(String),
     OptText(Option<String>),
     Bytes(Option<Vec<u8>>),
@@ -197,6 +198,18 @@ impl SqlBuilder {
         self
     }
 
+    /// Appends ` IN ($a, $b, …)` with a placeholder per value.
+    pub fn in_list(&mut self, values: impl IntoIterator<Item = Arg>) -> &mut Self {
+        self.push(" IN (");
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(v);
+        }
+        self.push(")")
+    }
+
     /// Appends `AND <column> within the scope`: nothing for the whole deployment, a path range
     /// for a subtree (an index range scan on both backends).
     pub fn scope(&mut self, path_column: &str, scope: &pcis_domain::policy::ScopeFilter) -> &mut Self {
@@ -218,6 +231,7 @@ macro_rules! bind_args {
         for a in $args {
             q = match a {
                 $crate::db::Arg::I64(v) => q.bind(*v),
+                $crate::db::Arg::OptI64(v) => q.bind(*v),
                 $crate::db::Arg::Text(s) => q.bind(s.clone()),
                 $crate::db::Arg::OptText(s) => q.bind(s.clone()),
                 $crate::db::Arg::Bytes(b) => q.bind(b.clone()),

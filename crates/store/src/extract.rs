@@ -14,16 +14,9 @@ use crate::customers::{CustomerColumns, Stored};
 use crate::db::{Arg, SqlBuilder};
 use crate::{DbResult, Tx, bind_args, exec, micros, on_tx};
 
-/// `$a, $b, …` for a list of text values bound to `q`.
+/// ` IN (…)` for a list of text values bound to `q`.
 fn in_list(q: &mut SqlBuilder, values: &[String]) {
-    q.push(" IN (");
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind(Arg::Text(v.clone()));
-    }
-    q.push(")");
+    q.in_list(values.iter().map(|v| Arg::Text(v.clone())));
 }
 
 /// Rows already loaded, by key: (id, hash of the row they were loaded from).

@@ -16,6 +16,7 @@ pub mod monitoring;
 pub mod proposals;
 pub mod sealed;
 pub mod sessions;
+pub mod suspects;
 pub mod users;
 
 pub use db::{Backend, Db, Tx, from_micros, is_unique_violation, micros};

@@ -17,10 +17,12 @@ fn literal(sql: &str, args: &[Arg]) -> String {
     let mut sql = sql.to_owned();
     for (i, a) in args.iter().enumerate().rev() {
         let v = match a {
-            Arg::I64(n) => n.to_string(),
+            Arg::I64(n) | Arg::OptI64(Some(n)) => n.to_string(),
             Arg::Text(s) | Arg::OptText(Some(s)) => format!("'{}'", s.replace('\'', "''")),
             Arg::Bool(b) => b.to_string(),
-            Arg::OptText(None) | Arg::Bytes(_) => unreachable!("scope queries bind ids and text"),
+            Arg::OptText(None) | Arg::OptI64(None) | Arg::Bytes(_) => {
+                unreachable!("scope queries bind ids and text")
+            }
         };
         sql = sql.replace(&format!("${}", i + 1), &v);
     }

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::error::{ApiBody, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::inputs::{
     AccountInput, AuditQuery, ChangeInput, CreditLookupInput, DecisionInput, PageQuery, ProposalsQuery,
-    RevealInput, RolesInput, StatusInput, UsersQuery,
+    ResolutionInput, RevealInput, RolesInput, StatusInput, SuspectReportQuery, SuspectsQuery, UsersQuery,
 };
 use crate::security::{ApiAuth, Meta};
 use crate::{AppState, Lang};
@@ -47,6 +47,10 @@ pub fn routes() -> Router<AppState> {
         .route("/credit-lookups", post(credit_lookup))
         .route("/monitoring-flags", get(monitoring_flags))
         .route("/import-runs", get(import_runs))
+        .route("/suspects", get(suspects))
+        .route("/suspects/report", get(suspect_report))
+        .route("/suspects/{id}", get(suspect))
+        .route("/suspects/{id}/resolution", post(resolve_suspect))
 }
 
 type ApiResult = Result<Response, ApiError>;
@@ -449,6 +453,57 @@ async fn import_runs(
 ) -> ApiResult {
     let runs = st.app.import_runs(&auth.session.actor, &meta).await.map_err(err(lang))?;
     Ok(Json(json!({ "items": runs })).into_response())
+}
+
+async fn suspects(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiQuery(q): ApiQuery<SuspectsQuery>,
+) -> ApiResult {
+    let (tab, page) = (q.tab.unwrap_or_default(), q.page.unwrap_or(1));
+    let items = st.app.suspects(&auth.session.actor, &meta, tab, page).await.map_err(err(lang))?;
+    Ok(Json(items).into_response())
+}
+
+async fn suspect(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult {
+    let item = st.app.suspect(&auth.session.actor, &meta, id).await.map_err(err(lang))?;
+    Ok(Json(item).into_response())
+}
+
+async fn resolve_suspect(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ResolutionInput>,
+) -> ApiResult {
+    let status = st
+        .app
+        .resolve_suspect(&auth.session.actor, &meta, id, &b.outcome, &b.note)
+        .await
+        .map_err(err(lang))?;
+    Ok(Json(json!({ "status": status })).into_response())
+}
+
+async fn suspect_report(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiQuery(q): ApiQuery<SuspectReportQuery>,
+) -> ApiResult {
+    let days = q.days.unwrap_or(pcis_service::suspects::REPORT_DAYS);
+    let lines = st.app.suspect_report(&auth.session.actor, &meta, days).await.map_err(err(lang))?;
+    Ok(Json(json!({ "items": lines })).into_response())
 }
 
 #[cfg(test)]

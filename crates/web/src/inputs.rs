@@ -250,3 +250,28 @@ impl std::fmt::Debug for CreditLookupInput {
         f.write_str("CreditLookupInput(..)")
     }
 }
+
+/// The suspicious list's tab and page (R-ETL-4).
+#[derive(Deserialize, Default)]
+pub struct SuspectsQuery {
+    #[serde(default)]
+    pub tab: Option<pcis_service::suspects::SuspectTab>,
+    #[serde(default)]
+    pub page: Option<i64>,
+}
+
+/// The staff report's look-back in days.
+#[derive(Deserialize, Default)]
+pub struct SuspectReportQuery {
+    #[serde(default)]
+    pub days: Option<i64>,
+}
+
+/// An investigator's outcome (genuine, corrected, escalated) and note.
+#[derive(Deserialize)]
+pub struct ResolutionInput {
+    #[serde(default)]
+    pub outcome: String,
+    #[serde(default)]
+    pub note: String,
+}

@@ -60,12 +60,13 @@ impl Ctx {
         let t = |k: &str| translate(lang, k, &[]);
         let roles =
             actor.roles.iter().map(|r| t(&format!("role.{}", r.code()))).collect::<Vec<_>>().join("、");
-        let entries: [(&str, Action, &'static str, &str); 10] = [
+        let entries: [(&str, Action, &'static str, &str); 11] = [
             ("nav.group_customer", Action::CustomerSearch, "/customers", "nav.customers"),
             ("nav.group_customer", Action::CustomerPropose, "/customers/new", "nav.new_customer"),
             ("nav.group_customer", Action::CustomerApprove, "/proposals", "nav.proposals"),
             ("nav.group_customer", Action::CustomerPropose, "/proposals", "nav.my_proposals"),
             ("nav.group_customer", Action::CustomerCreditLookup, "/credit", "nav.credit"),
+            ("nav.group_customer", Action::SuspectView, "/suspects", "nav.suspects"),
             ("nav.group_admin", Action::InstitutionView, "/institutions", "nav.institutions"),
             ("nav.group_admin", Action::UserView, "/users", "nav.users"),
             ("nav.group_admin", Action::RoleView, "/roles", "nav.roles"),

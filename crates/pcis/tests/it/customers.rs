@@ -202,6 +202,31 @@ async fn every_response_is_masked_unless_revealed(b: Backend) {
     let changes = json!({ "kind": "modify", "changes": { "mobile": NEW_MOBILE, "address": new_address } });
     let r = manager.post(&format!("/api/v1/customers/{id}/proposals"), changes).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    // A second customer at another outlet gives the same mobile: a suspicious item (R-ETL-4).
+    let twin = SeedCustomer {
+        customer_no: "C000000002".into(),
+        input: pcis_domain::customer::CustomerInput {
+            name: NAME.into(),
+            gender: "female".into(),
+            birth_date: "1949-12-31".into(),
+            id_type: "resident_id".into(),
+            id_number: ID.into(),
+            mobile: MOBILE.into(),
+            address: "北京市朝阳区建国路88号".into(),
+            ..Default::default()
+        },
+        outlet_code: "O2".into(),
+        manager: None,
+        specialist: None,
+        vip_member: false,
+        risk_level: None,
+        accounts: vec![],
+        transactions: vec![],
+        tags: vec![],
+        marketing_consent: None,
+    };
+    app.app.seed_customers(&[twin]).await.unwrap();
+    assert_eq!(app.app.build_suspect_list().await.unwrap().listed, 1);
     let secrets = [ID, MOBILE, ACCOUNT, NEW_MOBILE, "建国路88号", "中关村大街27号", "三丰"];
     let check = |role: Role, what: &str, body: &str| {
         for s in secrets {
@@ -220,6 +245,9 @@ async fn every_response_is_masked_unless_revealed(b: Backend) {
         "/api/v1/proposals".to_owned(),
         "/api/v1/monitoring-flags".to_owned(),
         "/api/v1/audit".to_owned(),
+        "/api/v1/suspects?tab=all".to_owned(),
+        "/api/v1/suspects/1".to_owned(),
+        "/api/v1/suspects/report".to_owned(),
     ];
     let pages = [
         "/".to_owned(),
@@ -232,6 +260,9 @@ async fn every_response_is_masked_unless_revealed(b: Backend) {
         "/credit".to_owned(),
         "/audit".to_owned(),
         "/imports".to_owned(),
+        "/suspects?tab=all".to_owned(),
+        "/suspects/1".to_owned(),
+        "/suspects/report".to_owned(),
     ];
     let mut shown = 0;
     for role in Role::ALL.iter().copied() {

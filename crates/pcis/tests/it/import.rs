@@ -3,6 +3,7 @@
 //! their rule and every good row loads; a GB18030 folder loads like its UTF-8 twin; the tiers
 //! are recomputed.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -15,7 +16,8 @@ both_backends!(
     a_day_loads_once_and_again_changes_nothing,
     bad_rows_are_rejected_and_gb18030_loads_alike,
     a_killed_import_rerun_ends_like_an_uninterrupted_one,
-    tiers_follow_the_thresholds_at_their_boundaries
+    tiers_follow_the_thresholds_at_their_boundaries,
+    planted_shared_contacts_are_listed_and_nothing_else
 );
 
 /// A fresh database with its key file, and the `pcis` binary pointed at them.
@@ -66,6 +68,21 @@ impl Target {
         };
         db.close().await;
         n
+    }
+}
+
+impl Target {
+    /// Two text columns of every row of a query.
+    async fn pairs(&self, sql: &str) -> Vec<(String, String)> {
+        let db = Db::connect(&self.url).await.unwrap();
+        let rows = match &db {
+            Db::Sqlite { read, .. } => {
+                sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(read).await
+            }
+            Db::Pg(p) => sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(p).await,
+        };
+        db.close().await;
+        rows.unwrap()
     }
 }
 
@@ -344,4 +361,74 @@ async fn tiers_follow_the_thresholds_at_their_boundaries(b: Backend) {
     assert!(again.contains("0 customers' assets changed, 1 tiers changed"), "{again}");
     assert_eq!(tiers(&t).await[1], "ordinary");
     assert_eq!(t.count(changes).await, 7);
+}
+
+/// The groups of different customers sharing a value in the extract itself, computed from the
+/// plaintext: (kind, sorted customer numbers). Mobiles and fixed lines are one kind.
+fn shared_in_extract(customers: &Path) -> BTreeSet<(String, Vec<String>)> {
+    let mut by_value: BTreeMap<(&str, String), BTreeSet<String>> = BTreeMap::new();
+    let mut reader = csv::Reader::from_path(customers).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (no, mobile, phone, settlement) =
+        (col("customer_no"), col("mobile"), col("phone"), col("settlement_account"));
+    for r in reader.records() {
+        let r = r.unwrap();
+        for (kind, c) in [("contact", mobile), ("contact", phone), ("account", settlement)] {
+            if !r[c].is_empty() {
+                by_value.entry((kind, r[c].to_owned())).or_default().insert(r[no].to_owned());
+            }
+        }
+    }
+    by_value
+        .into_iter()
+        .filter(|(_, who)| who.len() > 1)
+        .map(|((kind, _), who)| (kind.to_owned(), who.into_iter().collect()))
+        .collect()
+}
+
+/// R-ETL-4: every planted shared mobile, fixed line and settlement account is listed, as one
+/// item naming exactly its customers, and nothing else is; a second load lists nothing new.
+async fn planted_shared_contacts_are_listed_and_nothing_else(b: Backend) {
+    let Some(t) = Target::new(b).await else { return };
+    let folder = generate_n(t.dir.path(), "day", 1500, &["--shared-contact-share", "0.08", "--seed", "11"]);
+    let want = shared_in_extract(&folder.join("customers.csv"));
+    let kinds: BTreeSet<&str> = want.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, BTreeSet::from(["account", "contact"]), "the generator plants both kinds");
+    assert!(want.len() > 60, "{} planted groups", want.len());
+
+    let first = t.import(&folder);
+    let listed = format!("{} groups sharing a contact or account, {} newly listed", want.len(), want.len());
+    assert!(first.contains(&listed), "{first}");
+    let rows = t
+        .pairs(
+            "SELECT s.kind || ':' || CAST(s.id AS TEXT), c.customer_no FROM suspect_item s
+             JOIN suspect_member m ON m.item_id = s.id JOIN customer c ON c.id = m.customer_id",
+        )
+        .await;
+    let mut items: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (item, no) in rows {
+        items.entry(item).or_default().push(no);
+    }
+    let got: BTreeSet<(String, Vec<String>)> = items
+        .into_iter()
+        .map(|(item, mut who)| {
+            who.sort();
+            (item.split(':').next().unwrap().to_owned(), who)
+        })
+        .collect();
+    assert_eq!(got, want);
+    // Listed today, due three working days later, open, with a masked value only.
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM suspect_item WHERE status <> 'open' OR due_on <= listed_on").await,
+        0
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM suspect_item WHERE value_masked NOT LIKE '%***%'").await, 0);
+
+    let again = t.import(&folder);
+    assert!(
+        again.contains(&format!("{} groups sharing a contact or account, 0 newly listed", want.len())),
+        "{again}"
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM suspect_item").await as usize, want.len());
 }

@@ -12,3 +12,4 @@ mod customers;
 mod import;
 mod log_scan;
 mod matrix;
+mod suspects;

@@ -63,6 +63,9 @@ struct SideTargets {
     customer: TargetCustomer,
     /// Per acting role, a pending proposal about the side's customer for it to decide.
     proposal: HashMap<Role, i64>,
+    /// Per acting role, an open suspicious item (two customers of the side's outlet sharing
+    /// a mobile) for it to close.
+    suspect: HashMap<Role, i64>,
 }
 
 struct TargetCustomer {
@@ -216,6 +219,32 @@ fn request_for(action: Action, side: Side, actor: Role, t: &SideTargets) -> Opti
             }),
             Side::P2 => None,
         },
+        Action::SuspectView => match side {
+            Side::P1 => Some(Request {
+                method: Method::GET,
+                path: "/api/v1/suspects?tab=all".into(),
+                body: None,
+                target: None,
+                audit_action: "suspect.list",
+            }),
+            Side::P2 => None,
+        },
+        Action::SuspectReport => match side {
+            Side::P1 => Some(Request {
+                method: Method::GET,
+                path: "/api/v1/suspects/report".into(),
+                body: None,
+                target: None,
+                audit_action: "suspect.report",
+            }),
+            Side::P2 => None,
+        },
+        Action::SuspectResolve => to(
+            Method::POST,
+            format!("/api/v1/suspects/{}/resolution", t.suspect[&actor]),
+            Some(json!({ "outcome": "genuine", "note": "矩阵测试：家庭共用手机" })),
+            "suspect.resolve",
+        ),
         Action::ImportView => match side {
             Side::P1 => Some(Request {
                 method: Method::GET,
@@ -390,7 +419,67 @@ async fn side_targets(app: &TestApp, side: Side) -> SideTargets {
             .expect("a proposal to decide");
         proposal.insert(*role, id);
     }
-    SideTargets { institution_id: inst.id.0, unchanged, account_user, roles_user, customer, proposal }
+    let suspect = seed_suspects(app, side).await;
+    SideTargets {
+        institution_id: inst.id.0,
+        unchanged,
+        account_user,
+        roles_user,
+        customer,
+        proposal,
+        suspect,
+    }
+}
+
+/// Per role, two customers of the side's outlet sharing a mobile, listed as one open item.
+async fn seed_suspects(app: &TestApp, side: Side) -> HashMap<Role, i64> {
+    use pcis_service::bootstrap::SeedCustomer;
+    let manager = match side {
+        Side::P1 => username_of(Role::AccountManager),
+        Side::P2 => "cust_am_p2".to_owned(),
+    };
+    let s = Side::ALL.iter().position(|x| *x == side).unwrap();
+    let mut seeds = Vec::new();
+    for (n, _) in Role::ALL.iter().enumerate() {
+        for twin in 0..2 {
+            let input = pcis_domain::customer::CustomerInput {
+                name: "王可疑".into(),
+                gender: "male".into(),
+                birth_date: "1880-01-01".into(),
+                id_type: "resident_id".into(),
+                id_number: "440524188001010014".into(),
+                mobile: format!("137{s}{n:02}00000"),
+                address: "杭州市西湖区湖滨路1号".into(),
+                ..Default::default()
+            };
+            seeds.push(SeedCustomer {
+                customer_no: format!("SX{}{n:02}{twin}", side.tag()),
+                input,
+                outlet_code: side.outlet().into(),
+                manager: Some(manager.clone()),
+                specialist: None,
+                vip_member: false,
+                risk_level: None,
+                accounts: vec![],
+                transactions: vec![],
+                tags: vec![],
+                marketing_consent: None,
+            });
+        }
+    }
+    app.app.seed_customers(&seeds).await.expect("seed customers sharing mobiles");
+    app.app.build_suspect_list().await.expect("build the suspicious list");
+    let mut items = HashMap::new();
+    for (n, role) in Role::ALL.iter().enumerate() {
+        let no = format!("SX{}{n:02}0", side.tag());
+        let mut tx = app.app.db.begin_read().await.unwrap();
+        let id: i64 = pcis_store::on_tx!(&mut tx, c => sqlx::query_scalar(
+            "SELECT m.item_id FROM suspect_member m JOIN customer c ON c.id = m.customer_id WHERE c.customer_no = $1"
+        ).bind(&no).fetch_one(c).await)
+        .unwrap();
+        items.insert(*role, id);
+    }
+    items
 }
 
 /// Seeds the side's customer (see `SideTargets::customer`).

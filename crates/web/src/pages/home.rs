@@ -34,6 +34,13 @@ async fn home(State(st): State<AppState>, lang: Lang, Meta(meta): Meta, UiAuth(a
             todos.push((t(lang, "home.pending_proposals"), "/proposals?status=pending".to_owned(), pending));
         }
     }
+    let (open, escalated) = st.app.suspect_todo(actor).await.map_err(err(lang))?;
+    if open > 0 {
+        todos.push((t(lang, "home.suspects_open"), "/suspects?tab=pending".to_owned(), open));
+    }
+    if escalated > 0 {
+        todos.push((t(lang, "home.suspects_escalated"), "/suspects?tab=escalated".to_owned(), escalated));
+    }
     let mut flags = Vec::new();
     if st.app.policy.can(actor, Action::AuditSearch) {
         for f in st.app.monitoring_flags(actor, &meta).await.map_err(err(lang))? {

@@ -30,6 +30,7 @@ mod institutions;
 mod proposals;
 mod roles;
 mod session;
+mod suspects;
 mod users;
 
 /// Every page's routes, each area's from its own module.
@@ -45,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .merge(proposals::routes())
         .merge(credit::routes())
         .merge(imports::routes())
+        .merge(suspects::routes())
 }
 
 type PageResult = Result<Response, PageError>;

@@ -1,0 +1,173 @@
+//! Suspicious customer information (可疑客户信息, R-ETL-4): the same mobile/phone number or the
+//! same bank account under two or more different customers. An item is listed the day after
+//! the load (T+1), is due 3 working days later, and is closed by its investigator as genuine
+//! (真实, e.g. a family sharing a phone), corrected (已更正) or escalated (上报) to the
+//! department head; an item still open after its due date is escalated for being overdue.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use time::Date;
+
+use crate::error::{DomainError, FieldError};
+
+/// Working days an outlet has to close an item (the insurance rules' 3 个工作日).
+pub const DAYS_TO_CLOSE: u32 = 3;
+
+/// A note longer than this is refused rather than cut.
+pub const NOTE_MAX_CHARS: usize = 500;
+
+/// What two customers share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspectKind {
+    /// A mobile or fixed-line number (one blind-index domain, so a mobile equal to another
+    /// customer's fixed line counts).
+    Contact,
+    /// A settlement account or an account held.
+    Account,
+}
+
+impl SuspectKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            SuspectKind::Contact => "contact",
+            SuspectKind::Account => "account",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SuspectKind> {
+        [SuspectKind::Contact, SuspectKind::Account].into_iter().find(|k| k.code() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspectStatus {
+    Open,
+    /// With the department head, who closes it as genuine or corrected.
+    Escalated,
+    Genuine,
+    Corrected,
+}
+
+impl SuspectStatus {
+    pub const ALL: &'static [SuspectStatus] =
+        &[SuspectStatus::Open, SuspectStatus::Escalated, SuspectStatus::Genuine, SuspectStatus::Corrected];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            SuspectStatus::Open => "open",
+            SuspectStatus::Escalated => "escalated",
+            SuspectStatus::Genuine => "genuine",
+            SuspectStatus::Corrected => "corrected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SuspectStatus> {
+        SuspectStatus::ALL.iter().copied().find(|k| k.code() == s)
+    }
+
+    /// Still waiting for someone's work.
+    pub fn is_pending(self) -> bool {
+        matches!(self, SuspectStatus::Open | SuspectStatus::Escalated)
+    }
+
+    /// The status after an investigator's outcome, or why it cannot be recorded: a closed
+    /// item stays closed, and an escalated one can only be closed.
+    pub fn close(self, outcome: SuspectStatus) -> Result<SuspectStatus, DomainError> {
+        match (self, outcome) {
+            (_, SuspectStatus::Open) => Err(DomainError::invalid("outcome", "err.suspect_outcome")),
+            (SuspectStatus::Open, o) => Ok(o),
+            (SuspectStatus::Escalated, SuspectStatus::Escalated) => {
+                Err(DomainError::invalid("outcome", "err.suspect_already_escalated"))
+            }
+            (SuspectStatus::Escalated, o) => Ok(o),
+            _ => Err(DomainError::Conflict("err.suspect_closed")),
+        }
+    }
+}
+
+/// An investigator's note: required, at most [`NOTE_MAX_CHARS`].
+pub fn check_note(note: &str) -> Result<String, FieldError> {
+    let note = note.trim();
+    if note.is_empty() {
+        return Err(FieldError::new("note", "err.note_required"));
+    }
+    if note.chars().count() > NOTE_MAX_CHARS {
+        return Err(FieldError::new("note", "err.note_too_long"));
+    }
+    Ok(note.to_owned())
+}
+
+/// Monday to Friday, except the days the calendar says otherwise (public holidays off,
+/// exchanged weekend days on).
+#[derive(Debug, Clone, Default)]
+pub struct WorkCalendar {
+    exceptions: HashMap<Date, bool>,
+}
+
+impl WorkCalendar {
+    pub fn new(exceptions: impl IntoIterator<Item = (Date, bool)>) -> Self {
+        Self { exceptions: exceptions.into_iter().collect() }
+    }
+
+    pub fn is_working(&self, day: Date) -> bool {
+        self.exceptions.get(&day).copied().unwrap_or(day.weekday().number_days_from_monday() < 5)
+    }
+
+    /// The `n`th working day after `from` (`from` itself not counted).
+    pub fn add_working_days(&self, from: Date, n: u32) -> Date {
+        let mut day = from;
+        let mut left = n;
+        while left > 0 {
+            day = day.next_day().expect("a date within the calendar's range");
+            if self.is_working(day) {
+                left -= 1;
+            }
+        }
+        day
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::date;
+
+    use super::*;
+
+    #[test]
+    fn three_working_days_skip_weekends_and_holidays() {
+        let plain = WorkCalendar::default();
+        // Monday → Thursday; Thursday → the next Tuesday; Saturday → Wednesday.
+        assert_eq!(plain.add_working_days(date!(2026 - 11 - 23), 3), date!(2026 - 11 - 26));
+        assert_eq!(plain.add_working_days(date!(2026 - 11 - 26), 3), date!(2026 - 12 - 01));
+        assert_eq!(plain.add_working_days(date!(2026 - 11 - 28), 3), date!(2026 - 12 - 02));
+        // National Day week off, Saturday 10 October worked in exchange.
+        let mut days: Vec<(Date, bool)> = (1..=7)
+            .map(|d| (Date::from_calendar_date(2026, time::Month::October, d).unwrap(), false))
+            .collect();
+        days.push((date!(2026 - 10 - 10), true));
+        let cal = WorkCalendar::new(days);
+        assert_eq!(cal.add_working_days(date!(2026 - 09 - 30), 3), date!(2026 - 10 - 10));
+        assert_eq!(cal.add_working_days(date!(2026 - 10 - 08), 3), date!(2026 - 10 - 12));
+    }
+
+    #[test]
+    fn outcomes_follow_the_item_state() {
+        use SuspectStatus::*;
+        assert_eq!(Open.close(Genuine).unwrap(), Genuine);
+        assert_eq!(Open.close(Escalated).unwrap(), Escalated);
+        assert_eq!(Escalated.close(Corrected).unwrap(), Corrected);
+        assert!(Escalated.close(Escalated).is_err());
+        assert!(Open.close(Open).is_err());
+        assert!(matches!(Genuine.close(Corrected), Err(DomainError::Conflict(_))));
+    }
+
+    #[test]
+    fn a_note_is_required_and_bounded() {
+        assert_eq!(check_note("  家庭共用电话  ").unwrap(), "家庭共用电话");
+        assert_eq!(check_note(" ").unwrap_err().rule, "err.note_required");
+        assert_eq!(check_note(&"字".repeat(501)).unwrap_err().rule, "err.note_too_long");
+    }
+}

@@ -1,0 +1,249 @@
+//! Suspicious customer information (可疑客户信息, R-ETL-4). After each load the values shared
+//! by different customers become items, listed T+1 and routed to every outlet owning one of
+//! their customers; the outlet closes each within 3 working days as genuine, corrected or
+//! escalated, with a note; what is still open after that goes to the department head; a
+//! report names the staff whose customers show such items repeatedly.
+
+use pcis_domain::customer::{CustomerId, parse_date};
+use pcis_domain::policy::{Actor, CustomerFacts};
+use pcis_domain::role::Action;
+use pcis_domain::suspect::{DAYS_TO_CLOSE, SuspectStatus, WorkCalendar, check_note};
+use pcis_domain::{DomainError, DomainResult, FieldError};
+use pcis_store::Page;
+use pcis_store::customers as customers_store;
+use pcis_store::suspects::{self as store, ItemFilter, NewItem};
+/// What the presentation layers show of the list.
+pub use pcis_store::suspects::{Item, Member, StaffLine};
+use serde_json::json;
+
+use crate::audit::with_detail;
+use crate::bootstrap::system;
+use crate::{App, DbExt, RequestMeta, entry, who};
+
+/// What one build of the list did.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct SuspectBuild {
+    /// Groups of customers sharing a value, listed or not.
+    pub groups: u64,
+    /// Of those, listed for the first time.
+    pub listed: u64,
+    /// Open items past their due date, escalated to the department head now.
+    pub escalated: u64,
+}
+
+/// Which items a list shows, as staff choose them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspectTab {
+    /// Open or escalated.
+    #[default]
+    Pending,
+    Escalated,
+    Closed,
+    All,
+}
+
+impl SuspectTab {
+    pub const ALL: [SuspectTab; 4] =
+        [SuspectTab::Pending, SuspectTab::Escalated, SuspectTab::Closed, SuspectTab::All];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            SuspectTab::Pending => "pending",
+            SuspectTab::Escalated => "escalated",
+            SuspectTab::Closed => "closed",
+            SuspectTab::All => "all",
+        }
+    }
+
+    fn filter(self) -> ItemFilter {
+        let statuses: Option<&[&str]> = match self {
+            SuspectTab::Pending => Some(&["open", "escalated"]),
+            SuspectTab::Escalated => Some(&["escalated"]),
+            SuspectTab::Closed => Some(&["genuine", "corrected"]),
+            SuspectTab::All => None,
+        };
+        ItemFilter { statuses: statuses.map(|s| s.iter().map(|v| (*v).to_owned()).collect()) }
+    }
+}
+
+/// The report's default look-back.
+pub const REPORT_DAYS: i64 = 90;
+
+impl App {
+    /// Builds the list from the current data (T+1, after the day's load): every group of
+    /// different customers sharing a value that was not listed before becomes an item due
+    /// in 3 working days; open items past their due date are escalated. Audited as the
+    /// system.
+    pub async fn build_suspect_list(&self) -> DomainResult<SuspectBuild> {
+        let mut tx = self.db.begin().await.db()?;
+        let today = self.today();
+        let calendar = self.work_calendar(&mut tx).await?;
+        let listed_on =
+            parse_date("today", &today).ok().flatten().ok_or(DomainError::Internal("date".into()))?;
+        let due_on = calendar.add_working_days(listed_on, DAYS_TO_CLOSE).to_string();
+        let rows = store::shared_values(&mut tx).await.db()?;
+        let mut groups: Vec<NewItem> = Vec::new();
+        for r in rows {
+            match groups.last_mut() {
+                Some(g) if g.kind == r.kind && g.bidx == r.bidx => {
+                    g.members.push((r.customer_id, r.manager_id))
+                }
+                _ => groups.push(NewItem {
+                    kind: r.kind,
+                    bidx: r.bidx,
+                    masked: r.masked,
+                    members: vec![(r.customer_id, r.manager_id)],
+                }),
+            }
+        }
+        let now = self.clock.now();
+        let listed = store::insert_items(&mut tx, &groups, &today, &due_on, now).await.db()?;
+        let escalated = store::escalate_overdue(&mut tx, &today, now).await.db()?;
+        let build = SuspectBuild { groups: groups.len() as u64, listed, escalated };
+        let detail = json!({ "listed_on": today, "due_on": due_on, "build": build });
+        self.record(&mut tx, with_detail(entry(system(), "suspect.build", "suspect_item", ""), detail))
+            .await?;
+        tx.commit().await.db()?;
+        tracing::info!(groups = build.groups, listed, escalated, "suspicious list built");
+        Ok(build)
+    }
+
+    async fn work_calendar(&self, tx: &mut pcis_store::Tx) -> DomainResult<WorkCalendar> {
+        let days = store::calendar(tx).await.db()?;
+        Ok(WorkCalendar::new(
+            days.into_iter()
+                .filter_map(|(d, working)| parse_date("day", &d).ok().flatten().map(|d| (d, working))),
+        ))
+    }
+
+    /// The items routed to the actor (a customer of theirs is in it); audited.
+    pub async fn suspects(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        tab: SuspectTab,
+        page: i64,
+    ) -> DomainResult<Page<Item>> {
+        let mut tx = self.db.begin().await.db()?;
+        let e = entry(who(actor, meta), "suspect.list", "suspect_item", "");
+        let within = match self.policy.customer_scope(actor, Action::SuspectView) {
+            Ok(s) => s,
+            Err(err) => return Err(self.deny(tx, e, err).await),
+        };
+        let items = store::list(&mut tx, &within, &tab.filter(), &self.today(), page, 50).await.db()?;
+        let e = with_detail(e, json!({ "tab": tab.code(), "page": page, "total": items.total }));
+        self.record(&mut tx, e).await?;
+        tx.commit().await.db()?;
+        Ok(items)
+    }
+
+    /// Pending items of the actor's reach (open, escalated) for the home page; zero without
+    /// the grant.
+    pub async fn suspect_todo(&self, actor: &Actor) -> DomainResult<(i64, i64)> {
+        let Ok(within) = self.policy.customer_scope(actor, Action::SuspectView) else { return Ok((0, 0)) };
+        let mut tx = self.db.begin_read().await.db()?;
+        store::pending_counts(&mut tx, &within, &self.today()).await.db()
+    }
+
+    /// One item with its customers, for the investigation; audited.
+    pub async fn suspect(&self, actor: &Actor, meta: &RequestMeta, id: i64) -> DomainResult<Item> {
+        let mut tx = self.db.begin().await.db()?;
+        let e = entry(who(actor, meta), "suspect.view", "suspect_item", id);
+        if let Err(err) = self.authorize_suspect(&mut tx, actor, Action::SuspectView, id).await? {
+            return Err(self.deny(tx, e, err).await);
+        }
+        let within = self.policy.customer_scope(actor, Action::SuspectView)?;
+        let item =
+            store::get(&mut tx, id, &within, &self.today()).await.db()?.ok_or(DomainError::NotFound)?;
+        self.record(&mut tx, e).await?;
+        tx.commit().await.db()?;
+        Ok(item)
+    }
+
+    /// Whether the item exists and the actor may act on it; `Err` inside is the refusal (a
+    /// denial is recorded by `deny`). An unknown item is "not found" only to someone who
+    /// could see items at all.
+    async fn authorize_suspect(
+        &self,
+        tx: &mut pcis_store::Tx,
+        actor: &Actor,
+        action: Action,
+        id: i64,
+    ) -> DomainResult<Result<(), DomainError>> {
+        let members = store::member_ids(tx, id).await.db()?;
+        if members.is_empty() {
+            return Ok(self.policy.customer_scope(actor, action).and(Err(DomainError::NotFound)));
+        }
+        let today = self.today();
+        let mut facts: Vec<CustomerFacts> = Vec::with_capacity(members.len());
+        for m in members {
+            if let Some((_, f)) = customers_store::get(tx, CustomerId(m), &today).await.db()? {
+                facts.push(f);
+            }
+        }
+        Ok(self.policy.authorize_suspect(actor, action, &facts))
+    }
+
+    /// Records the investigator's outcome (genuine, corrected or escalated) with a note.
+    pub async fn resolve_suspect(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: i64,
+        outcome: &str,
+        note: &str,
+    ) -> DomainResult<SuspectStatus> {
+        let mut tx = self.db.begin().await.db()?;
+        let e = entry(who(actor, meta), "suspect.resolve", "suspect_item", id);
+        if let Err(err) = self.authorize_suspect(&mut tx, actor, Action::SuspectResolve, id).await? {
+            return Err(self.deny(tx, e, err).await);
+        }
+        // Both fields are checked, so the form shows every problem at once.
+        let outcome = SuspectStatus::parse(outcome)
+            .filter(|o| *o != SuspectStatus::Open)
+            .ok_or_else(|| FieldError::new("outcome", "err.suspect_outcome"));
+        let (outcome, note) = match (outcome, check_note(note)) {
+            (Ok(o), Ok(n)) => (o, n),
+            (o, n) => return Err(DomainError::Invalid(o.err().into_iter().chain(n.err()).collect())),
+        };
+        let within = self.policy.customer_scope(actor, Action::SuspectResolve)?;
+        let item =
+            store::get(&mut tx, id, &within, &self.today()).await.db()?.ok_or(DomainError::NotFound)?;
+        let from = SuspectStatus::parse(&item.status).ok_or(DomainError::Internal("status".into()))?;
+        let to = from.close(outcome)?;
+        if !store::close(&mut tx, id, from.code(), to.code(), actor.user_id.0, &note, self.clock.now())
+            .await
+            .db()?
+        {
+            return Err(DomainError::Conflict("err.suspect_closed"));
+        }
+        let detail = json!({ "from": from.code(), "to": to.code() });
+        self.record(&mut tx, with_detail(e, detail)).await?;
+        tx.commit().await.db()?;
+        Ok(to)
+    }
+
+    /// Staff whose customers showed two or more items in the last `days` days, within the
+    /// actor's reach; audited.
+    pub async fn suspect_report(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        days: i64,
+    ) -> DomainResult<Vec<StaffLine>> {
+        let mut tx = self.db.begin().await.db()?;
+        let e = entry(who(actor, meta), "suspect.report", "suspect_item", "");
+        let within = match self.policy.customer_scope(actor, Action::SuspectReport) {
+            Ok(s) => s,
+            Err(err) => return Err(self.deny(tx, e, err).await),
+        };
+        let days = days.clamp(1, 366);
+        let today = self.clock.now().to_offset(crate::customers::CST).date();
+        let since = (today - time::Duration::days(days)).to_string();
+        let lines = store::staff_report(&mut tx, &within, &self.today(), &since, 2).await.db()?;
+        self.record(&mut tx, with_detail(e, json!({ "days": days, "staff": lines.len() }))).await?;
+        tx.commit().await.db()?;
+        Ok(lines)
+    }
+}

@@ -1,0 +1,200 @@
+//! Suspicious customer information (可疑客户信息, R-ETL-4): the list routed to the viewer, the
+//! investigation of one item with its outcome and note, and the report of staff whose
+//! customers show such items repeatedly. Values and names are masked; only customers in the
+//! viewer's reach link to their 360 page.
+
+use pcis_service::suspects::{Item, REPORT_DAYS, StaffLine, SuspectTab};
+
+use super::*;
+use crate::inputs::{ResolutionInput, SuspectReportQuery, SuspectsQuery};
+use crate::views::minute;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/suspects", get(list))
+        .route("/suspects/report", get(report))
+        .route("/suspects/{id}", get(show).post(resolve))
+}
+
+/// One item as the pages show it.
+struct ItemView {
+    item: Item,
+    kind: String,
+    status: String,
+    status_class: &'static str,
+    /// Still open (or escalated) after its due date.
+    late: bool,
+    closed: String,
+    escalated: String,
+}
+
+fn item_view(lang: Lang, today: &str, item: Item) -> ItemView {
+    let pending = matches!(item.status.as_str(), "open" | "escalated");
+    ItemView {
+        kind: label(lang, "suspect.kind", &item.kind),
+        status: label(lang, "suspect.status", &item.status),
+        status_class: match item.status.as_str() {
+            "open" => "warning",
+            "escalated" => "danger",
+            _ => "success",
+        },
+        late: pending && item.due_on.as_str() < today,
+        closed: match (&item.closed_by_name, item.closed_us) {
+            (Some(by), Some(at)) => format!("{by} · {}", minute(at)),
+            _ => String::new(),
+        },
+        escalated: item.escalated_us.map(minute).unwrap_or_default(),
+        item,
+    }
+}
+
+fn today(st: &AppState) -> String {
+    st.app.clock.now().to_offset(crate::views::CST).date().to_string()
+}
+
+#[derive(Template)]
+#[template(path = "suspects.html")]
+struct ListPage {
+    ctx: Ctx,
+    rows: Vec<ItemView>,
+    tabs: Vec<(&'static str, String, bool)>,
+    can_report: bool,
+    pager: Pager,
+}
+
+async fn list(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PageQuery(q): PageQuery<SuspectsQuery>,
+) -> PageResult {
+    let actor = &auth.session.actor;
+    let tab = q.tab.unwrap_or_default();
+    let page = q.page.unwrap_or(1).max(1);
+    let items = st.app.suspects(actor, &meta, tab, page).await.map_err(err(lang))?;
+    let pager = Pager::new(items.total, items.page, items.per_page, |p| {
+        format!("/suspects?tab={}&page={p}", tab.code())
+    });
+    let today = today(&st);
+    Ok(render(&ListPage {
+        ctx: ctx(&st, lang, &auth, "/suspects").crumb("suspect.title", "").watermarked(st.app.clock.now()),
+        rows: items.items.into_iter().map(|i| item_view(lang, &today, i)).collect(),
+        tabs: SuspectTab::ALL
+            .iter()
+            .map(|s| (s.code(), t(lang, &format!("suspect.tab.{}", s.code())), *s == tab))
+            .collect(),
+        can_report: st.app.policy.can(actor, Action::SuspectReport),
+        pager,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "suspect.html")]
+struct ItemPage {
+    ctx: Ctx,
+    v: ItemView,
+    can_resolve: bool,
+    /// Escalating is offered only while the item is still with the outlet.
+    can_escalate: bool,
+    outcome: String,
+    note: String,
+    errors: FieldErrors,
+    notice: String,
+}
+
+#[derive(Deserialize, Default)]
+struct ShowQuery {
+    #[serde(default)]
+    notice: String,
+}
+
+async fn item_page(
+    st: &AppState,
+    lang: Lang,
+    auth: &Auth,
+    meta: &pcis_service::RequestMeta,
+    id: i64,
+) -> Result<ItemPage, DomainError> {
+    let actor = &auth.session.actor;
+    let item = st.app.suspect(actor, meta, id).await?;
+    let v = item_view(lang, &today(st), item);
+    let pending = matches!(v.item.status.as_str(), "open" | "escalated");
+    Ok(ItemPage {
+        ctx: ctx(st, lang, auth, "/suspects")
+            .crumb("suspect.title", "/suspects")
+            .crumb("suspect.item", "")
+            .watermarked(st.app.clock.now()),
+        // Only to offer the form; the service decides again.
+        can_resolve: pending && st.app.policy.can(actor, Action::SuspectResolve),
+        can_escalate: v.item.status == "open",
+        v,
+        outcome: String::new(),
+        note: String::new(),
+        errors: FieldErrors::default(),
+        notice: String::new(),
+    })
+}
+
+async fn show(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PagePath(id): PagePath<i64>,
+    PageQuery(q): PageQuery<ShowQuery>,
+) -> PageResult {
+    let mut p = item_page(&st, lang, &auth, &meta, id).await.map_err(err(lang))?;
+    if q.notice == "resolved" {
+        p.notice = t(lang, "suspect.resolved");
+    }
+    Ok(render(&p))
+}
+
+async fn resolve(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PagePath(id): PagePath<i64>,
+    Form(f): Form<ResolutionInput>,
+) -> PageResult {
+    let errors = match st.app.resolve_suspect(&auth.session.actor, &meta, id, &f.outcome, &f.note).await {
+        Ok(_) => return Ok(Redirect::to(&format!("/suspects/{id}?notice=resolved")).into_response()),
+        Err(e) => form_errors(lang, e).map_err(err(lang))?,
+    };
+    let mut p = item_page(&st, lang, &auth, &meta, id).await.map_err(err(lang))?;
+    p.outcome = f.outcome;
+    p.note = f.note;
+    p.errors = errors;
+    Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&p)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "suspect_report.html")]
+struct ReportPage {
+    ctx: Ctx,
+    lines: Vec<StaffLine>,
+    days: i64,
+    choices: [i64; 3],
+}
+
+async fn report(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    UiAuth(auth): UiAuth,
+    PageQuery(q): PageQuery<SuspectReportQuery>,
+) -> PageResult {
+    let days = q.days.unwrap_or(REPORT_DAYS);
+    let lines = st.app.suspect_report(&auth.session.actor, &meta, days).await.map_err(err(lang))?;
+    Ok(render(&ReportPage {
+        ctx: ctx(&st, lang, &auth, "/suspects")
+            .crumb("suspect.title", "/suspects")
+            .crumb("suspect.report", "")
+            .watermarked(st.app.clock.now()),
+        lines,
+        days: days.clamp(1, 366),
+        choices: [30, 90, 365],
+    }))
+}
