@@ -226,6 +226,23 @@ impl Tier {
     }
 }
 
+/// Yuan with at most two decimals → fen.
+pub fn parse_yuan(field: &'static str, s: &str) -> Result<i64, FieldError> {
+    let err = || FieldError::new(field, "err.amount");
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 15 || frac.len() > 2 || !all_digits(whole) || !all_digits(frac) {
+        return Err(err());
+    }
+    let fen = whole.parse::<i64>().map_err(|_| err())? * 100
+        + format!("{frac:0<2}").parse::<i64>().map_err(|_| err())?;
+    Ok(if negative { -fen } else { fen })
+}
+
 /// Tier thresholds and the VIP (通达) standard, in fen (business parameters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct TierThresholds {
@@ -239,6 +256,55 @@ impl Default for TierThresholds {
     fn default() -> Self {
         const WAN: i64 = 10_000 * 100;
         Self { gold: 5 * WAN, platinum: 50 * WAN, diamond: 200 * WAN, vip: 200 * WAN }
+    }
+}
+
+/// The thresholds as the business administrator types them, in yuan.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ThresholdsInput {
+    pub gold: String,
+    pub platinum: String,
+    pub diamond: String,
+    pub vip: String,
+}
+
+impl ThresholdsInput {
+    /// The current values, for the form.
+    pub fn from_thresholds(t: &TierThresholds) -> Self {
+        let yuan = |fen: i64| format!("{}.{:02}", fen / 100, fen % 100);
+        Self { gold: yuan(t.gold), platinum: yuan(t.platinum), diamond: yuan(t.diamond), vip: yuan(t.vip) }
+    }
+
+    /// Each a positive amount with at most two decimals, and the tiers strictly rising.
+    pub fn parse(&self) -> Result<TierThresholds, DomainError> {
+        let mut errors = Vec::new();
+        let mut amount = |field: &'static str, s: &str| match parse_yuan(field, s.trim()) {
+            Ok(v) if v > 0 => v,
+            Ok(_) => {
+                errors.push(FieldError::new(field, "err.threshold_positive"));
+                0
+            }
+            Err(e) => {
+                errors.push(e);
+                0
+            }
+        };
+        let t = TierThresholds {
+            gold: amount("gold", &self.gold),
+            platinum: amount("platinum", &self.platinum),
+            diamond: amount("diamond", &self.diamond),
+            vip: amount("vip", &self.vip),
+        };
+        if errors.is_empty() {
+            if t.platinum <= t.gold {
+                errors.push(FieldError::new("platinum", "err.threshold_order"));
+            }
+            if t.diamond <= t.platinum {
+                errors.push(FieldError::new("diamond", "err.threshold_order"));
+            }
+        }
+        if errors.is_empty() { Ok(t) } else { Err(DomainError::Invalid(errors)) }
     }
 }
 
@@ -593,6 +659,42 @@ pub fn parse_account_no(input: &str) -> Result<(Secret, bool), FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thresholds_are_positive_and_rising() {
+        let input = |g: &str, p: &str, d: &str| ThresholdsInput {
+            gold: g.into(),
+            platinum: p.into(),
+            diamond: d.into(),
+            vip: "2000000".into(),
+        };
+        let t = input("50000.01", "500000", "2000000.00").parse().unwrap();
+        assert_eq!((t.gold, t.platinum, t.diamond, t.vip), (5_000_001, 50_000_000, 200_000_000, 200_000_000));
+        assert_eq!(ThresholdsInput::from_thresholds(&t).gold, "50000.01");
+        let fields = |r: Result<TierThresholds, DomainError>| match r {
+            Err(DomainError::Invalid(f)) => f.iter().map(|f| (f.field, f.rule)).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            fields(input("500000", "500000", "2000000").parse()),
+            [("platinum", "err.threshold_order")]
+        );
+        assert_eq!(
+            fields(input("0", "x", "2000000").parse()),
+            [("gold", "err.threshold_positive"), ("platinum", "err.amount")]
+        );
+    }
+
+    #[test]
+    fn yuan_with_two_decimals_becomes_fen() {
+        assert_eq!(parse_yuan("a", "12345.60"), Ok(1_234_560));
+        assert_eq!(parse_yuan("a", "-0.05"), Ok(-5));
+        assert_eq!(parse_yuan("a", "7"), Ok(700));
+        assert_eq!(parse_yuan("a", "7.5"), Ok(750));
+        for bad in ["", "1.234", "12,3a", "1,000.00", "--1", ".5", "1e3"] {
+            assert!(parse_yuan("a", bad).is_err(), "{bad}");
+        }
+    }
 
     fn input() -> CustomerInput {
         CustomerInput {

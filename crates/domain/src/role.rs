@@ -70,6 +70,8 @@ code_enum! {
         UserForceLogout = "user.force_logout",
         AuditSearch = "audit.search",
         RoleView = "role.view",
+        /// Business parameters: the tier thresholds and the VIP standard (R-CUS-4).
+        ParameterManage = "parameter.manage",
         /// The import runs of the core-banking extracts, with their counts (R-ETL-2).
         ImportView = "import.view",
         /// Find customers and see their summaries (概要, R-CUS-5).

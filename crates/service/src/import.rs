@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use pcis_domain::customer::{CustomerInput, SensitiveField, parse_account_no, parse_date};
+use pcis_domain::customer::{CustomerInput, SensitiveField, parse_account_no, parse_date, parse_yuan};
 use pcis_domain::institution::{InstPath, InstitutionId};
 use pcis_domain::user::UserId;
 use pcis_domain::{DomainError, DomainResult, FieldError};
@@ -174,23 +174,6 @@ fn open(dir: &Path, file: &str, gb18030: bool) -> DomainResult<csv::Reader<Box<d
     Ok(csv::ReaderBuilder::new().flexible(true).from_reader(input))
 }
 
-/// Yuan with at most two decimals → fen.
-pub fn parse_yuan(field: &'static str, s: &str) -> Result<i64, FieldError> {
-    let err = || FieldError::new(field, "err.amount");
-    let (negative, digits) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s),
-    };
-    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || whole.len() > 15 || frac.len() > 2 || !all_digits(whole) || !all_digits(frac) {
-        return Err(err());
-    }
-    let fen = whole.parse::<i64>().map_err(|_| err())? * 100
-        + format!("{frac:0<2}").parse::<i64>().map_err(|_| err())?;
-    Ok(if negative { -fen } else { fen })
-}
-
 /// `YYYY-MM-DD HH:MM:SS`, China time.
 fn parse_timestamp(field: &'static str, s: &str) -> Result<time::OffsetDateTime, FieldError> {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
@@ -293,11 +276,7 @@ impl App {
             return Err(e);
         }
         let tiering = std::time::Instant::now();
-        let thresholds = pcis_store::customers::thresholds(&mut tx).await.db()?;
-        let (aum_changed, tier_changed) =
-            store::recompute_tiers(&mut tx, &thresholds, "tier.reason.recompute", self.clock.now())
-                .await
-                .db()?;
+        let (aum_changed, tier_changed) = self.recompute_tiers_in(&mut tx).await?;
         store::finish_run(&mut tx, run, "done", &counts_json, "", self.clock.now()).await.db()?;
         let detail = json!({ "business_date": business_date, "resumed": resumed, "files": files,
             "aum_changed": aum_changed, "tier_changed": tier_changed });
@@ -779,21 +758,5 @@ fn required(file: &str) -> &'static [&'static str] {
             "institution_code",
         ],
         _ => &["txn_no", "account_no", "posted_at", "amount", "currency", "channel"],
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn yuan_with_two_decimals_becomes_fen() {
-        assert_eq!(parse_yuan("a", "12345.60"), Ok(1_234_560));
-        assert_eq!(parse_yuan("a", "-0.05"), Ok(-5));
-        assert_eq!(parse_yuan("a", "7"), Ok(700));
-        assert_eq!(parse_yuan("a", "7.5"), Ok(750));
-        for bad in ["", "1.234", "12,3a", "1,000.00", "--1", ".5", "1e3"] {
-            assert!(parse_yuan("a", bad).is_err(), "{bad}");
-        }
     }
 }

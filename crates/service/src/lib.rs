@@ -12,6 +12,7 @@ mod hashing;
 pub mod import;
 pub mod institutions;
 pub mod keys;
+pub mod parameters;
 pub mod proposals;
 pub mod roles;
 pub mod suspects;
@@ -75,6 +76,9 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "customer.proposals",
     "customer.credit_lookup",
     "customer.seed",
+    "customer.recompute_tiers",
+    "parameter.view",
+    "parameter.update",
     "keys.rotate",
     "import.run",
     "import.runs",
@@ -232,8 +236,10 @@ mod tests {
             include_str!("import.rs"),
             include_str!("proposals.rs"),
             include_str!("suspects.rs"),
+            include_str!("parameters.rs"),
         ];
-        let prefixes = ["session.", "user.", "institution.", "audit.", "role.", "customer.", "suspect."];
+        let prefixes =
+            ["session.", "user.", "institution.", "audit.", "role.", "customer.", "suspect.", "parameter."];
         for text in sources {
             for part in text.split('"').skip(1).step_by(2) {
                 let looks_like_action = prefixes.iter().any(|p| part.starts_with(p))

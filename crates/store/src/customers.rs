@@ -888,3 +888,26 @@ pub async fn set_risk(
     )?;
     Ok(())
 }
+
+/// Stores new tier thresholds and VIP standard (business parameters).
+pub async fn set_thresholds(
+    tx: &mut Tx,
+    t: &pcis_domain::customer::TierThresholds,
+    now: OffsetDateTime,
+) -> DbResult<()> {
+    for (key, value) in [
+        ("tier_gold_min", t.gold),
+        ("tier_platinum_min", t.platinum),
+        ("tier_diamond_min", t.diamond),
+        ("vip_standard_min", t.vip),
+    ] {
+        exec!(
+            tx,
+            sqlx::query("UPDATE business_parameter SET value = $2, updated_us = $3 WHERE key = $1")
+                .bind(key)
+                .bind(value)
+                .bind(micros(now))
+        )?;
+    }
+    Ok(())
+}

@@ -20,6 +20,7 @@ use crate::inputs::{
 };
 use crate::security::{ApiAuth, Meta};
 use crate::{AppState, Lang};
+use pcis_domain::customer::ThresholdsInput;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -47,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/credit-lookups", post(credit_lookup))
         .route("/monitoring-flags", get(monitoring_flags))
         .route("/import-runs", get(import_runs))
+        .route("/parameters", get(parameters).put(set_parameters))
         .route("/suspects", get(suspects))
         .route("/suspects/report", get(suspect_report))
         .route("/suspects/{id}", get(suspect))
@@ -453,6 +455,27 @@ async fn import_runs(
 ) -> ApiResult {
     let runs = st.app.import_runs(&auth.session.actor, &meta).await.map_err(err(lang))?;
     Ok(Json(json!({ "items": runs })).into_response())
+}
+
+async fn parameters(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+) -> ApiResult {
+    let t = st.app.business_parameters(&auth.session.actor, &meta).await.map_err(err(lang))?;
+    Ok(Json(json!({ "fen": t, "yuan": ThresholdsInput::from_thresholds(&t) })).into_response())
+}
+
+async fn set_parameters(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+    ApiJson(b): ApiJson<ThresholdsInput>,
+) -> ApiResult {
+    let t = st.app.set_tier_thresholds(&auth.session.actor, &meta, &b).await.map_err(err(lang))?;
+    Ok(Json(json!({ "fen": t, "yuan": ThresholdsInput::from_thresholds(&t) })).into_response())
 }
 
 async fn suspects(

@@ -60,7 +60,7 @@ impl Ctx {
         let t = |k: &str| translate(lang, k, &[]);
         let roles =
             actor.roles.iter().map(|r| t(&format!("role.{}", r.code()))).collect::<Vec<_>>().join("、");
-        let entries: [(&str, Action, &'static str, &str); 11] = [
+        let entries: [(&str, Action, &'static str, &str); 12] = [
             ("nav.group_customer", Action::CustomerSearch, "/customers", "nav.customers"),
             ("nav.group_customer", Action::CustomerPropose, "/customers/new", "nav.new_customer"),
             ("nav.group_customer", Action::CustomerApprove, "/proposals", "nav.proposals"),
@@ -71,6 +71,7 @@ impl Ctx {
             ("nav.group_admin", Action::UserView, "/users", "nav.users"),
             ("nav.group_admin", Action::RoleView, "/roles", "nav.roles"),
             ("nav.group_admin", Action::ImportView, "/imports", "nav.imports"),
+            ("nav.group_admin", Action::ParameterManage, "/parameters", "nav.parameters"),
             ("nav.group_audit", Action::AuditSearch, "/audit", "nav.audit"),
         ];
         let mut nav: Vec<NavGroup> = Vec::new();

@@ -89,7 +89,7 @@ async fn biz_admin_walkthrough(app: &TestApp, br: &Browser, shots: &Shots) {
     }
     assert!(!nav.iter().any(|l| l == "审计日志"), "biz_admin must not see the audit log: {nav:?}");
     let tiles = br.texts(".tiles .tile").await;
-    assert_eq!(tiles, ["机构管理", "用户管理", "数据装载记录"]);
+    assert_eq!(tiles, ["机构管理", "用户管理", "数据装载记录", "业务参数"]);
     shots.save(br, "03-home-zh").await;
 
     // English, then back to Chinese, staying on the same page.

@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 use pcis_store::Db;
 
 use crate::both_backends;
+use crate::helpers::spawn_app;
 use crate::helpers::{AUDIT_KEY_HEX, Backend, LOG_FILTER, fresh_database, keep_child_log, test_key_file};
 
 both_backends!(
@@ -17,6 +18,7 @@ both_backends!(
     bad_rows_are_rejected_and_gb18030_loads_alike,
     a_killed_import_rerun_ends_like_an_uninterrupted_one,
     tiers_follow_the_thresholds_at_their_boundaries,
+    a_threshold_change_by_the_business_administrator_applies_at_the_next_load,
     planted_shared_contacts_are_listed_and_nothing_else
 );
 
@@ -345,22 +347,6 @@ async fn tiers_follow_the_thresholds_at_their_boundaries(b: Backend) {
     );
     let changes = "SELECT COUNT(*) FROM tier_history WHERE reason = 'tier.reason.recompute'";
     assert_eq!(t.count(changes).await, 6, "one history row per customer whose tier changed");
-
-    // A gold threshold raised to 50,000.01 (written directly here; the business
-    // administrator's page for it is still to come): the next load's recomputation moves
-    // exactly the customer at 50,000.00 back, with its history.
-    let db = Db::connect(&t.url).await.unwrap();
-    let raise = "UPDATE business_parameter SET value = 5000001 WHERE key = 'tier_gold_min'";
-    match &db {
-        Db::Sqlite { write, .. } => sqlx::query(raise).execute(write).await.map(|_| ()),
-        Db::Pg(p) => sqlx::query(raise).execute(p).await.map(|_| ()),
-    }
-    .unwrap();
-    db.close().await;
-    let again = t.import(&folder);
-    assert!(again.contains("0 customers' assets changed, 1 tiers changed"), "{again}");
-    assert_eq!(tiers(&t).await[1], "ordinary");
-    assert_eq!(t.count(changes).await, 7);
 }
 
 /// The groups of different customers sharing a value in the extract itself, computed from the
@@ -431,4 +417,65 @@ async fn planted_shared_contacts_are_listed_and_nothing_else(b: Backend) {
         "{again}"
     );
     assert_eq!(t.count("SELECT COUNT(*) FROM suspect_item").await as usize, want.len());
+}
+
+/// R-CUS-4: the business administrator raises the gold threshold to 50,000.01 through the
+/// API (refused first while out of order, audited with before and after); nobody moves until
+/// the next load, whose recomputation moves exactly the customer at 50,000.00 back, with its
+/// history. Nobody else may change the thresholds.
+async fn a_threshold_change_by_the_business_administrator_applies_at_the_next_load(b: Backend) {
+    use pcis_domain::role::Role;
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    let Some(app) = spawn_app(b).await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let folder = boundary_day(dir.path());
+    let load = || {
+        let out = app.cli(&["import", folder.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        stdout
+    };
+    load();
+    let tier_of = |no: &'static str| {
+        let app = &app;
+        async move {
+            let mut tx = app.app.db.begin_read().await.unwrap();
+            let tier: String = pcis_store::on_tx!(&mut tx, c => sqlx::query_scalar(
+                "SELECT tier FROM customer WHERE customer_no = $1").bind(no).fetch_one(c).await)
+            .unwrap();
+            tier
+        }
+    };
+    assert_eq!(tier_of("B001").await, "gold", "50,000.00 is gold by default");
+
+    let admin = app.api_as(Role::BizAdmin).await;
+    let now = admin.get("/api/v1/parameters").await;
+    assert_eq!(now.body["yuan"]["gold"].as_str(), Some("50000.00"), "{:?}", now.body);
+    let raised =
+        json!({ "gold": "50000.01", "platinum": "500000.00", "diamond": "2000000.00", "vip": "2000000.00" });
+    let mut wrong = raised.clone();
+    wrong["platinum"] = json!("40000");
+    let r = admin.put("/api/v1/parameters", wrong).await;
+    assert_eq!(
+        (r.status, r.body["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("platinum"))
+    );
+    let r = admin.put("/api/v1/parameters", raised.clone()).await;
+    assert_eq!((r.status, r.body["fen"]["gold"].as_i64()), (StatusCode::OK, Some(5_000_001)), "{:?}", r.body);
+    let audit = app.audit_actions("parameter.update").await;
+    let detail: serde_json::Value = serde_json::from_str(&audit[0].entry.detail).unwrap();
+    assert_eq!(
+        (detail["before"]["gold"].as_i64(), detail["after"]["gold"].as_i64()),
+        (Some(5_000_000), Some(5_000_001))
+    );
+    let r = app.api_as(Role::DeptHead).await.put("/api/v1/parameters", raised).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(tier_of("B001").await, "gold", "nobody moves before the recomputation");
+
+    let again = load();
+    assert!(again.contains("0 customers' assets changed, 1 tiers changed"), "{again}");
+    assert_eq!(tier_of("B001").await, "ordinary");
+    assert_eq!(tier_of("B002").await, "gold", "50,000.01 stays gold");
 }

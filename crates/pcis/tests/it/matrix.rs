@@ -219,6 +219,19 @@ fn request_for(action: Action, side: Side, actor: Role, t: &SideTargets) -> Opti
             }),
             Side::P2 => None,
         },
+        Action::ParameterManage => match side {
+            // The defaults again: a change that moves no threshold.
+            Side::P1 => Some(Request {
+                method: Method::PUT,
+                path: "/api/v1/parameters".into(),
+                body: Some(
+                    json!({ "gold": "50000", "platinum": "500000", "diamond": "2000000", "vip": "2000000" }),
+                ),
+                target: None,
+                audit_action: "parameter.update",
+            }),
+            Side::P2 => None,
+        },
         Action::SuspectView => match side {
             Side::P1 => Some(Request {
                 method: Method::GET,

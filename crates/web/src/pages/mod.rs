@@ -27,6 +27,7 @@ mod customers;
 mod home;
 mod imports;
 mod institutions;
+mod parameters;
 mod proposals;
 mod roles;
 mod session;
@@ -47,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .merge(credit::routes())
         .merge(imports::routes())
         .merge(suspects::routes())
+        .merge(parameters::routes())
 }
 
 type PageResult = Result<Response, PageError>;
