@@ -19,6 +19,8 @@ pub struct Settings {
     /// `Secure` cookies; false only for plain HTTP on loopback.
     pub secure_cookies: bool,
     pub security: SecurityConfig,
+    /// The nightly job (R-OPS-4); none when absent.
+    pub nightly: Option<crate::nightly::NightlySettings>,
 }
 
 impl Default for Settings {
@@ -29,6 +31,7 @@ impl Default for Settings {
             key_file: "pcis-keys.json".into(),
             secure_cookies: true,
             security: SecurityConfig::default(),
+            nightly: None,
         }
     }
 }
@@ -108,6 +111,9 @@ impl Settings {
             s.key_file = k;
         }
         s.security.validate().map_err(|e| anyhow::anyhow!("invalid security setting: {e}"))?;
+        if let Some(n) = &s.nightly {
+            n.time()?;
+        }
         if !(s.database_url.starts_with("sqlite:")
             || s.database_url.starts_with("postgres://")
             || s.database_url.starts_with("postgresql://"))
@@ -136,12 +142,13 @@ impl Settings {
     /// The effective settings, secrets left out.
     pub fn describe(&self) -> String {
         format!(
-            "database_url = {}\nlisten = {}\nkey_file = {}\nsecure_cookies = {}\nsecurity = {:?}",
+            "database_url = {}\nlisten = {}\nkey_file = {}\nsecure_cookies = {}\nsecurity = {:?}\nnightly = {:?}",
             redact(&self.database_url),
             self.listen,
             self.key_file.display(),
             self.secure_cookies,
-            self.security
+            self.security,
+            self.nightly
         )
     }
 }

@@ -5,8 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use pcis_domain::DomainResult;
 use pcis_service::App;
-use pcis_service::import::{ImportSink, Reject};
+use pcis_service::import::{ImportReport, ImportSink, Reject};
 use pcis_web::{Lang, translate};
 
 struct Terminal {
@@ -30,23 +31,36 @@ impl ImportSink for Terminal {
     }
 }
 
-/// Loads the folder; rejects go to `rejects` (default `DIR/rejects.csv`).
-pub async fn run(app: &App, dir: &Path, rejects: Option<PathBuf>) -> anyhow::Result<bool> {
-    let rejects_path = rejects.unwrap_or_else(|| dir.join("rejects.csv"));
-    let file = std::fs::File::create(&rejects_path)
+/// Loads the folder, writing rejected rows (with the rule in Chinese) to `rejects_path`;
+/// `bar` shows the progress (hidden for background runs). Returns the load's outcome and the
+/// number of rows rejected.
+pub async fn load(
+    app: &App,
+    dir: &Path,
+    rejects_path: &Path,
+    bar: indicatif::ProgressBar,
+) -> anyhow::Result<(DomainResult<ImportReport>, u64)> {
+    let file = std::fs::File::create(rejects_path)
         .with_context(|| format!("cannot write the rejects file {}", rejects_path.display()))?;
     let mut writer = csv::Writer::from_writer(file);
     writer.write_record(["file", "row", "key", "field", "rule", "message"])?;
+    let mut sink = Terminal { bar, rejects: writer, rejected: 0 };
+    let result = app.import_extract(dir, &mut sink).await;
+    sink.bar.finish_and_clear();
+    sink.rejects.flush()?;
+    Ok((result, sink.rejected))
+}
+
+/// Loads the folder; rejects go to `rejects` (default `DIR/rejects.csv`).
+pub async fn run(app: &App, dir: &Path, rejects: Option<PathBuf>) -> anyhow::Result<bool> {
+    let rejects_path = rejects.unwrap_or_else(|| dir.join("rejects.csv"));
     let bar = indicatif::ProgressBar::new_spinner().with_style(
         indicatif::ProgressStyle::with_template("{spinner} {msg:18} {pos} rows ({per_sec})")
             .expect("valid template"),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let mut sink = Terminal { bar, rejects: writer, rejected: 0 };
     let started = std::time::Instant::now();
-    let result = app.import_extract(dir, &mut sink).await;
-    sink.bar.finish_and_clear();
-    sink.rejects.flush()?;
+    let (result, rejected) = load(app, dir, &rejects_path, bar).await?;
     let report = match result {
         Ok(r) => r,
         Err(pcis_domain::DomainError::Invalid(f)) => {
@@ -90,7 +104,7 @@ pub async fn run(app: &App, dir: &Path, rejects: Option<PathBuf>) -> anyhow::Res
         report.suspects.escalated,
         report.suspect_listing.as_secs_f64()
     )?;
-    if sink.rejected > 0 {
+    if rejected > 0 {
         writeln!(out, "rejected rows: {}", rejects_path.display())?;
     }
     writeln!(out, "{:.1} s", started.elapsed().as_secs_f64())?;

@@ -5,6 +5,7 @@ mod config;
 mod demo;
 mod extract_gen;
 mod import_cli;
+mod nightly;
 mod synth;
 
 use std::path::PathBuf;
@@ -78,6 +79,17 @@ enum Command {
         /// Where rejected rows are written (default DIR/rejects.csv).
         #[arg(long)]
         rejects: Option<PathBuf>,
+    },
+    /// Run the nightly job now (what `serve` does at `[nightly] at`): load the inbox's new
+    /// extract folders, recompute the tiers, build the suspicious list. At most once per day
+    /// across all nodes; a failed day can be rerun.
+    Nightly {
+        /// The extract inbox (default: `[nightly] inbox` of the configuration).
+        #[arg(long)]
+        inbox: Option<PathBuf>,
+        /// The day to run for, YYYY-MM-DD (default: today, China time).
+        #[arg(long)]
+        date: Option<String>,
     },
     /// Apply the database migrations and exit.
     Migrate,
@@ -166,8 +178,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
             let listen = listen.unwrap_or_else(|| settings.listen.clone());
             let app = open(&settings).await?;
+            if let Some(n) = settings.nightly.clone() {
+                let at = n.time()?;
+                tracing::info!(at = %n.at, "nightly job scheduled");
+                tokio::spawn(nightly::schedule(app.clone(), n, at));
+            }
             serve(app, &listen, settings.secure_cookies, |addr| println!("PCIS listening on http://{addr}"))
                 .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Nightly { inbox, date } => {
+            let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            let Some(inbox) = inbox.or_else(|| settings.nightly.as_ref().map(|n| n.inbox.clone())) else {
+                bail!("no inbox: pass --inbox or set [nightly] inbox in the configuration");
+            };
+            let app = open(&settings).await?;
+            let day = match date {
+                Some(d) => d,
+                None => app.clock.now().to_offset(time::macros::offset!(+8)).date().to_string(),
+            };
+            match nightly::run_once(&app, &inbox, &day).await? {
+                nightly::Outcome::Ran(detail) => println!("nightly {day}: done {detail}"),
+                nightly::Outcome::NotOurs => {
+                    println!("nightly {day}: already done, or running on another node")
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {

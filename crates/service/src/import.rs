@@ -216,7 +216,7 @@ struct Loading<'a> {
     file: &'static str,
     counts: FileCounts,
     run: i64,
-    sink: &'a mut dyn ImportSink,
+    sink: &'a mut (dyn ImportSink + Send),
 }
 
 impl Loading<'_> {
@@ -227,12 +227,27 @@ impl Loading<'_> {
     }
 }
 
+/// How a folder is named in the import runs.
+fn source_of(dir: &Path) -> String {
+    dir.canonicalize().unwrap_or_else(|_| dir.to_owned()).display().to_string()
+}
+
 impl App {
+    /// Whether the folder `dir` has been loaded to the end before.
+    pub async fn extract_loaded(&self, dir: &Path) -> DomainResult<bool> {
+        let mut tx = self.db.begin_read().await.db()?;
+        store::loaded(&mut tx, &source_of(dir)).await.db()
+    }
+
     /// Loads the extract folder `dir`, then recomputes AUM and tiers. A run cut off before
     /// goes on from its checkpoints.
-    pub async fn import_extract(&self, dir: &Path, sink: &mut dyn ImportSink) -> DomainResult<ImportReport> {
+    pub async fn import_extract(
+        &self,
+        dir: &Path,
+        sink: &mut (dyn ImportSink + Send),
+    ) -> DomainResult<ImportReport> {
         let (business_date, manifest) = manifest(dir)?;
-        let source = dir.canonicalize().unwrap_or_else(|_| dir.to_owned()).display().to_string();
+        let source = source_of(dir);
         let now = self.clock.now();
         let mut tx = self.db.begin().await.db()?;
         let (run, resumed) = match store::running(&mut tx, &business_date, &source).await.db()? {

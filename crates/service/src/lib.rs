@@ -11,6 +11,7 @@ pub mod customers;
 mod hashing;
 pub mod import;
 pub mod institutions;
+pub mod jobs;
 pub mod keys;
 pub mod parameters;
 pub mod proposals;
@@ -82,6 +83,8 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "keys.rotate",
     "import.run",
     "import.runs",
+    "job.run",
+    "job.runs",
     "suspect.build",
     "suspect.list",
     "suspect.view",
@@ -237,9 +240,19 @@ mod tests {
             include_str!("proposals.rs"),
             include_str!("suspects.rs"),
             include_str!("parameters.rs"),
+            include_str!("jobs.rs"),
         ];
-        let prefixes =
-            ["session.", "user.", "institution.", "audit.", "role.", "customer.", "suspect.", "parameter."];
+        let prefixes = [
+            "session.",
+            "user.",
+            "institution.",
+            "audit.",
+            "role.",
+            "customer.",
+            "suspect.",
+            "parameter.",
+            "job.",
+        ];
         for text in sources {
             for part in text.split('"').skip(1).step_by(2) {
                 let looks_like_action = prefixes.iter().any(|p| part.starts_with(p))

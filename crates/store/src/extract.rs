@@ -463,3 +463,14 @@ pub async fn recompute_tiers(
     exec!(tx, sqlx::query(sqlx::AssertSqlSafe(update)).bind(t.gold).bind(t.platinum).bind(t.diamond))?;
     Ok((aum, tiers))
 }
+
+/// Whether the folder `source` has been loaded to the end.
+pub async fn loaded(tx: &mut Tx, source: &str) -> DbResult<bool> {
+    let n: i64 = on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM import_run WHERE source = $1 AND status = 'done'")
+            .bind(source)
+            .fetch_one(c)
+            .await
+    })?;
+    Ok(n > 0)
+}

@@ -11,6 +11,7 @@ pub mod customers;
 pub mod db;
 pub mod extract;
 pub mod institutions;
+pub mod jobs;
 pub mod matrix;
 pub mod monitoring;
 pub mod proposals;

@@ -48,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/credit-lookups", post(credit_lookup))
         .route("/monitoring-flags", get(monitoring_flags))
         .route("/import-runs", get(import_runs))
+        .route("/job-runs", get(job_runs))
         .route("/parameters", get(parameters).put(set_parameters))
         .route("/suspects", get(suspects))
         .route("/suspects/report", get(suspect_report))
@@ -454,6 +455,16 @@ async fn import_runs(
     ApiAuth(auth): ApiAuth,
 ) -> ApiResult {
     let runs = st.app.import_runs(&auth.session.actor, &meta).await.map_err(err(lang))?;
+    Ok(Json(json!({ "items": runs })).into_response())
+}
+
+async fn job_runs(
+    State(st): State<AppState>,
+    lang: Lang,
+    Meta(meta): Meta,
+    ApiAuth(auth): ApiAuth,
+) -> ApiResult {
+    let runs = st.app.job_runs(&auth.session.actor, &meta).await.map_err(err(lang))?;
     Ok(Json(json!({ "items": runs })).into_response())
 }
 

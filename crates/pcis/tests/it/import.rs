@@ -19,6 +19,7 @@ both_backends!(
     a_killed_import_rerun_ends_like_an_uninterrupted_one,
     tiers_follow_the_thresholds_at_their_boundaries,
     a_threshold_change_by_the_business_administrator_applies_at_the_next_load,
+    the_nightly_job_runs_once_across_nodes,
     planted_shared_contacts_are_listed_and_nothing_else
 );
 
@@ -478,4 +479,81 @@ async fn a_threshold_change_by_the_business_administrator_applies_at_the_next_lo
     assert!(again.contains("0 customers' assets changed, 1 tiers changed"), "{again}");
     assert_eq!(tier_of("B001").await, "ordinary");
     assert_eq!(tier_of("B002").await, "gold", "50,000.01 stays gold");
+}
+
+/// R-OPS-4: two nodes start the nightly job for the same day at once; exactly one loads the
+/// inbox's new folder, the other stands aside, and a third attempt finds the day done. A
+/// day without a new folder still rebuilds the list; a failed day is recorded with its
+/// error and can be run again. Administrators see the runs.
+async fn the_nightly_job_runs_once_across_nodes(b: Backend) {
+    use pcis_domain::role::Role;
+
+    let Some(app) = spawn_app(b).await else { return };
+    let inbox = tempfile::tempdir().unwrap();
+    generate(inbox.path(), "2026-11-23", &["--shared-contact-share", "0.1"]);
+    let nightly = |day: &str| {
+        Command::new(env!("CARGO_BIN_EXE_pcis"))
+            .args(["--database", &app.db_url, "--keys", app.key_file.to_str().unwrap()])
+            .args(["nightly", "--inbox", inbox.path().to_str().unwrap(), "--date", day])
+            .env_remove("PCIS_KEYS")
+            .env("PCIS_LOG", LOG_FILTER)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let finish = |child: std::process::Child| {
+        let out = child.wait_with_output().unwrap();
+        keep_child_log("nightly", &out.stderr);
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (one, two) = (nightly("2026-11-24"), nightly("2026-11-24"));
+    let mut outs = [finish(one), finish(two)];
+    outs.sort_by_key(|(_, out)| out.contains("already"));
+    assert!(outs.iter().all(|(ok, _)| *ok), "{outs:?}");
+    assert!(outs[0].1.contains("nightly 2026-11-24: done"), "{outs:?}");
+    assert!(outs[1].1.contains("already done, or running on another node"), "{outs:?}");
+    let (ok, third) = finish(nightly("2026-11-24"));
+    assert!(ok && third.contains("already done"), "{third}");
+
+    let count = |sql: &'static str| {
+        let app = &app;
+        async move {
+            let mut tx = app.app.db.begin_read().await.unwrap();
+            let n: i64 =
+                pcis_store::on_tx!(&mut tx, c => sqlx::query_scalar(sql).fetch_one(c).await).unwrap();
+            n
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM import_run").await, 1, "loaded once");
+    assert_eq!(count("SELECT COUNT(*) FROM customer").await, 60);
+    assert!(count("SELECT COUNT(*) FROM suspect_item").await > 0, "the list was built");
+
+    // The next day brings no folder: the list is rebuilt all the same.
+    let (ok, next) = finish(nightly("2026-11-25"));
+    assert!(ok && next.contains("suspects_without_load"), "{next}");
+    // A broken folder fails the day, with the reason; without it, the day runs again.
+    let broken = inbox.path().join("2026-11-25");
+    std::fs::create_dir(&broken).unwrap();
+    std::fs::write(broken.join("manifest.csv"), "business_date,file,rows,encoding\n").unwrap();
+    let (ok, _) = finish(nightly("2026-11-26"));
+    assert!(!ok, "a day with a broken folder fails");
+    assert_eq!(count("SELECT COUNT(*) FROM job_run WHERE status = 'failed'").await, 1);
+    std::fs::remove_dir_all(&broken).unwrap();
+    let (ok, retried) = finish(nightly("2026-11-26"));
+    assert!(ok && retried.contains("nightly 2026-11-26: done"), "{retried}");
+
+    let admin = app.api_as(Role::SysAdmin).await;
+    let runs = admin.get("/api/v1/job-runs").await;
+    let items = runs.body["items"].as_array().unwrap();
+    let days: Vec<(&str, &str)> =
+        items.iter().map(|r| (r["run_key"].as_str().unwrap(), r["status"].as_str().unwrap())).collect();
+    assert_eq!(days, [("2026-11-26", "done"), ("2026-11-25", "done"), ("2026-11-24", "done")]);
+    let detail: serde_json::Value = serde_json::from_str(items[2]["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["loads"][0]["business_date"].as_str(), Some("2026-11-23"));
+    let page = crate::helpers::ui_login(&app, Role::SysAdmin).await.0;
+    let html = page.get(format!("{}/imports", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("装载业务日期 2026-11-23 的数据"), "the runs page tells what the night did");
+    let r = app.api_as(Role::AccountManager).await.get("/api/v1/job-runs").await;
+    assert_eq!(r.status, reqwest::StatusCode::FORBIDDEN);
 }

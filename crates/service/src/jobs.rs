@@ -1,0 +1,57 @@
+//! Background jobs (R-OPS-4): each scheduled occurrence is claimed in the database before it
+//! runs, so that of several app nodes exactly one runs it; the runs are recorded, audited as
+//! the system, and visible to the administrators who see the import runs.
+
+use pcis_domain::DomainResult;
+use pcis_domain::policy::Actor;
+use pcis_domain::role::Action;
+use pcis_store::jobs as store;
+pub use pcis_store::jobs::JobRun;
+use serde_json::json;
+
+use crate::audit::with_detail;
+use crate::bootstrap::system;
+use crate::{App, DbExt, RequestMeta, entry, who};
+
+/// How long a claim holds without its node finishing; after that another node may take the
+/// occurrence over (an import picks up from its checkpoints).
+const LEASE: time::Duration = time::Duration::hours(12);
+
+impl App {
+    /// Claims occurrence `run_key` of `job` for `node`: `None` when it is done or another
+    /// node holds it.
+    pub async fn claim_job(&self, job: &str, run_key: &str, node: &str) -> DomainResult<Option<i64>> {
+        let mut tx = self.db.begin().await.db()?;
+        let now = self.clock.now();
+        let claimed = store::claim(&mut tx, job, run_key, node, now, now + LEASE).await.db()?;
+        tx.commit().await.db()?;
+        Ok(claimed)
+    }
+
+    /// Records how a claimed run ended: what it did, or why it failed; audited.
+    pub async fn finish_job(&self, id: i64, outcome: Result<serde_json::Value, String>) -> DomainResult<()> {
+        let mut tx = self.db.begin().await.db()?;
+        let (status, detail, message) = match &outcome {
+            Ok(detail) => ("done", detail.to_string(), String::new()),
+            Err(message) => ("failed", "{}".to_owned(), message.clone()),
+        };
+        store::finish(&mut tx, id, status, &detail, &message, self.clock.now()).await.db()?;
+        let audit =
+            json!({ "status": status, "detail": outcome.as_ref().ok(), "error": outcome.as_ref().err() });
+        self.record(&mut tx, with_detail(entry(system(), "job.run", "job_run", id), audit)).await?;
+        tx.commit().await.db()
+    }
+
+    /// The latest job runs, newest first, for the administrators; audited.
+    pub async fn job_runs(&self, actor: &Actor, meta: &RequestMeta) -> DomainResult<Vec<JobRun>> {
+        let mut tx = self.db.begin().await.db()?;
+        let e = entry(who(actor, meta), "job.runs", "job_run", "");
+        if let Err(err) = self.policy.scope(actor, Action::ImportView) {
+            return Err(self.deny(tx, e, err).await);
+        }
+        let runs = store::runs(&mut tx, 60).await.db()?;
+        self.record(&mut tx, e).await?;
+        tx.commit().await.db()?;
+        Ok(runs)
+    }
+}
