@@ -1,8 +1,9 @@
 //! The nightly job (夜间批处理, R-OPS-4): at the configured time (China time) each app node
 //! wakes, one of them claims the day in the database, loads every extract folder of the
 //! inbox not loaded before (oldest business date first), and each load recomputes the tiers
-//! and builds the suspicious list; with no new folder the list is still rebuilt, so overdue
-//! items escalate every day. The run, its counts and its errors are recorded.
+//! and builds the suspicious list; with no new folder both still run, so changed thresholds
+//! apply and overdue items escalate every day. The run, its counts and its errors are
+//! recorded.
 
 use std::path::{Path, PathBuf};
 
@@ -85,8 +86,20 @@ pub async fn run_once(app: &App, inbox: &Path, day: &str) -> anyhow::Result<Outc
                 "tier_changed": r.tier_changed, "suspects": r.suspects,
             }));
         }
-        let suspects = if loads.is_empty() { Some(app.build_suspect_list().await?) } else { None };
-        Ok(json!({ "loads": loads, "suspects_without_load": suspects }))
+        if !loads.is_empty() {
+            return Ok(json!({ "loads": loads }));
+        }
+        // No new data: thresholds changed since still apply, and overdue items still escalate.
+        let started = std::time::Instant::now();
+        let (aum_changed, tier_changed) = app.recompute_tiers().await?;
+        let tiering_ms = started.elapsed().as_millis() as u64;
+        let started = std::time::Instant::now();
+        let suspects = app.build_suspect_list().await?;
+        Ok(json!({
+            "loads": loads,
+            "tiers_without_load": { "aum_changed": aum_changed, "tier_changed": tier_changed, "ms": tiering_ms },
+            "suspects_without_load": suspects, "suspect_listing_ms": started.elapsed().as_millis() as u64,
+        }))
     }
     .await;
     let outcome = result.map_err(|e| format!("{e:#}"));

@@ -77,7 +77,11 @@ fn job_lines(lang: Lang, detail: &str) -> Vec<String> {
         lines.push(crate::translate(
             lang,
             "job.no_load_line",
-            &[("listed", &n(&s["listed"])), ("escalated", &n(&s["escalated"]))],
+            &[
+                ("tiers", &n(&d["tiers_without_load"]["tier_changed"])),
+                ("listed", &n(&s["listed"])),
+                ("escalated", &n(&s["escalated"])),
+            ],
         ));
     }
     lines
