@@ -292,6 +292,7 @@ impl App {
         }
         let tiering = std::time::Instant::now();
         let (aum_changed, tier_changed) = self.recompute_tiers_in(&mut tx).await?;
+        store::refresh_statistics(&mut tx).await.db()?;
         store::finish_run(&mut tx, run, "done", &counts_json, "", self.clock.now()).await.db()?;
         let detail = json!({ "business_date": business_date, "resumed": resumed, "files": files,
             "aum_changed": aum_changed, "tier_changed": tier_changed });

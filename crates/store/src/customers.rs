@@ -354,7 +354,11 @@ pub async fn search(
         bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)), &wh.args).fetch_one(c).await
     })?;
     let offset = (page.max(1) - 1) * per_page;
-    let sql = format!("{SUMMARY}{} ORDER BY c.id LIMIT {per_page} OFFSET {offset}", wh.sql);
+    // The order of the `customer_search` index: a page stops after its rows.
+    let sql = format!(
+        "{SUMMARY}{} ORDER BY c.owner_path, c.tier, c.name, c.id LIMIT {per_page} OFFSET {offset}",
+        wh.sql
+    );
     let rows: Vec<SummaryRow> = on_tx!(tx, c => {
         bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &wh.args).fetch_all(c).await
     })?;

@@ -474,3 +474,18 @@ pub async fn loaded(tx: &mut Tx, source: &str) -> DbResult<bool> {
     })?;
     Ok(n > 0)
 }
+
+/// Refreshes the planner's statistics after a load, so that scoped searches keep their
+/// index plans as the tables grow (SQLite samples each index; PostgreSQL its usual sample).
+pub async fn refresh_statistics(tx: &mut Tx) -> DbResult<()> {
+    match tx {
+        Tx::Sqlite(t) => {
+            sqlx::query("PRAGMA analysis_limit = 1000").execute(&mut **t).await?;
+            sqlx::query("ANALYZE").execute(&mut **t).await?;
+        }
+        Tx::Pg(t) => {
+            sqlx::query("ANALYZE customer, customer_assignment, account, txn").execute(&mut **t).await?;
+        }
+    }
+    Ok(())
+}
