@@ -14,23 +14,37 @@ use crate::customers::{CustomerColumns, Stored};
 use crate::db::{Arg, SqlBuilder};
 use crate::{DbResult, Tx, bind_args, exec, micros, on_tx};
 
-/// ` IN (…)` for a list of text values bound to `q`.
-fn in_list(q: &mut SqlBuilder, values: &[String]) {
-    q.in_list(values.iter().map(|v| Arg::Text(v.clone())));
+/// Values per statement in lookups and multi-row inserts. sqlx binds SQLite parameters by
+/// asking each one's name, and SQLite finds a name by walking the statement's parameter list:
+/// binding n parameters costs n². A thousand-row insert of nine columns spent 88% of an
+/// import in that walk; a few hundred parameters per statement make it negligible.
+pub const PARAMS_PER_STATEMENT: usize = 400;
+
+/// Runs `select … IN (keys)` in chunks and collects the rows.
+async fn rows_for_keys<R>(tx: &mut Tx, select: &str, keys: &[String]) -> DbResult<Vec<R>>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(PARAMS_PER_STATEMENT) {
+        let mut q = SqlBuilder::new(select);
+        q.in_list(chunk.iter().map(|v| Arg::Text(v.clone())));
+        let rows: Vec<R> = on_tx!(tx, c => {
+            bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_all(c).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
 }
 
 /// Rows already loaded, by key: (id, hash of the row they were loaded from).
 pub type Known = HashMap<String, (i64, Option<String>)>;
 
 async fn known(tx: &mut Tx, select: &str, keys: &[String]) -> DbResult<Known> {
-    if keys.is_empty() {
-        return Ok(Known::new());
-    }
-    let mut q = SqlBuilder::new(select);
-    in_list(&mut q, keys);
-    let rows: Vec<(String, i64, Option<String>)> = on_tx!(tx, c => {
-        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_all(c).await
-    })?;
+    let rows: Vec<(String, i64, Option<String>)> = rows_for_keys(tx, select, keys).await?;
     Ok(rows.into_iter().map(|(k, id, h)| (k, (id, h))).collect())
 }
 
@@ -46,14 +60,8 @@ pub async fn accounts_by_bidx(tx: &mut Tx, bidxs: &[String]) -> DbResult<Known> 
 
 /// The owning customer of accounts, by the blind index of their number.
 pub async fn account_owners(tx: &mut Tx, bidxs: &[String]) -> DbResult<HashMap<String, (i64, i64)>> {
-    if bidxs.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut q = SqlBuilder::new("SELECT account_bidx, id, customer_id FROM account WHERE account_bidx");
-    in_list(&mut q, bidxs);
-    let rows: Vec<(String, i64, i64)> = on_tx!(tx, c => {
-        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_all(c).await
-    })?;
+    let sql = "SELECT account_bidx, id, customer_id FROM account WHERE account_bidx";
+    let rows: Vec<(String, i64, i64)> = rows_for_keys(tx, sql, bidxs).await?;
     Ok(rows.into_iter().map(|(k, a, c)| (k, (a, c))).collect())
 }
 
@@ -255,29 +263,28 @@ pub struct ExtractTransaction<'a> {
 /// Inserts a batch of transactions in one statement; those whose journal number was loaded
 /// before are skipped (transactions never change). Returns how many were new.
 pub async fn insert_transactions(tx: &mut Tx, rows: &[ExtractTransaction<'_>], run: i64) -> DbResult<u64> {
-    if rows.is_empty() {
-        return Ok(0);
+    let mut inserted = 0;
+    for chunk in rows.chunks(PARAMS_PER_STATEMENT / 9) {
+        let mut q = SqlBuilder::new(
+            "INSERT INTO txn (txn_no, account_id, customer_id, at_us, amount, currency, channel, summary, source_run) VALUES ",
+        );
+        for (i, t) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.bind(Arg::Text(t.txn_no.to_owned())).push(", ");
+            q.bind(Arg::I64(t.account)).push(", ");
+            q.bind(Arg::I64(t.customer)).push(", ");
+            q.bind(Arg::I64(micros(t.at))).push(", ");
+            q.bind(Arg::I64(t.amount)).push(", ");
+            q.bind(Arg::Text(t.currency.to_owned())).push(", ");
+            q.bind(Arg::Text(t.channel.to_owned())).push(", ");
+            q.bind(Arg::Text(t.summary.to_owned())).push(", ");
+            q.bind(Arg::I64(run)).push(")");
+        }
+        // Rows affected counts only the inserted ones (a journal number loaded before is skipped).
+        q.push(" ON CONFLICT (txn_no) DO NOTHING");
+        inserted += exec!(tx, bind_args!(sqlx::query(sqlx::AssertSqlSafe(q.sql.clone())), &q.args))?;
     }
-    let mut q = SqlBuilder::new(
-        "INSERT INTO txn (txn_no, account_id, customer_id, at_us, amount, currency, channel, summary, source_run) VALUES ",
-    );
-    for (i, t) in rows.iter().enumerate() {
-        q.push(if i == 0 { "(" } else { ", (" });
-        q.bind(Arg::Text(t.txn_no.to_owned())).push(", ");
-        q.bind(Arg::I64(t.account)).push(", ");
-        q.bind(Arg::I64(t.customer)).push(", ");
-        q.bind(Arg::I64(micros(t.at))).push(", ");
-        q.bind(Arg::I64(t.amount)).push(", ");
-        q.bind(Arg::Text(t.currency.to_owned())).push(", ");
-        q.bind(Arg::Text(t.channel.to_owned())).push(", ");
-        q.bind(Arg::Text(t.summary.to_owned())).push(", ");
-        q.bind(Arg::I64(run)).push(")");
-    }
-    q.push(" ON CONFLICT (txn_no) DO NOTHING RETURNING id");
-    let inserted: Vec<i64> = on_tx!(tx, c => {
-        bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_all(c).await
-    })?;
-    Ok(inserted.len() as u64)
+    Ok(inserted)
 }
 
 /// The product catalogue: code → (type, name).

@@ -81,7 +81,7 @@ pub async fn insert_items(
     now: OffsetDateTime,
 ) -> DbResult<u64> {
     let mut new = 0;
-    for chunk in items.chunks(400) {
+    for chunk in items.chunks(crate::extract::PARAMS_PER_STATEMENT / 8) {
         let mut q = SqlBuilder::new(
             "INSERT INTO suspect_item (kind, value_bidx, value_masked, members_key, listed_on, due_on, status, created_us) VALUES ",
         );
