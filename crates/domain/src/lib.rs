@@ -15,3 +15,6 @@ pub mod suspect;
 pub mod user;
 
 pub use error::{DomainError, DomainResult, FieldError, RowError};
+
+/// China Standard Time: the bank's business dates and the times staff read are in it.
+pub const CST: time::UtcOffset = time::macros::offset!(+8);

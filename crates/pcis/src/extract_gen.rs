@@ -256,7 +256,7 @@ pub fn generate(o: &GenOptions, mut progress: impl FnMut(u64)) -> anyhow::Result
         }
         for t in &c.transactions {
             txn_seq += 1;
-            let at = t.at.to_offset(time::macros::offset!(+8));
+            let at = t.at.to_offset(pcis_domain::CST);
             let mut row = vec![
                 format!("{date_digits}{txn_seq:010}"),
                 c.accounts[t.account].number.clone(),
@@ -376,11 +376,7 @@ pub fn run(o: &GenOptions) -> anyhow::Result<()> {
 
 /// Yesterday in China: the business date of a T+1 extract.
 pub fn yesterday() -> Date {
-    OffsetDateTime::now_utc()
-        .to_offset(time::macros::offset!(+8))
-        .date()
-        .previous_day()
-        .expect("a day before")
+    OffsetDateTime::now_utc().to_offset(pcis_domain::CST).date().previous_day().expect("a day before")
 }
 
 #[cfg(test)]

@@ -195,7 +195,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = open(&settings).await?;
             let day = match date {
                 Some(d) => d,
-                None => app.clock.now().to_offset(time::macros::offset!(+8)).date().to_string(),
+                None => app.today(),
             };
             match nightly::run_once(&app, &inbox, &day).await? {
                 nightly::Outcome::Ran(detail) => println!("nightly {day}: done {detail}"),

@@ -8,14 +8,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use pcis_domain::CST;
 use pcis_service::App;
 use serde::Deserialize;
 use serde_json::json;
 use time::{OffsetDateTime, Time};
 
 use crate::import_cli;
-
-const CST: time::UtcOffset = time::macros::offset!(+8);
 
 /// `[nightly]` in the configuration file.
 #[derive(Debug, Clone, Deserialize)]

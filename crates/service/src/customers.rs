@@ -27,9 +27,6 @@ pub use pcis_store::customers::COUNT_CAP as SEARCH_COUNT_CAP;
 
 /// Blind-index domains. Mobile and fixed-line numbers share one, so the same number under
 /// two customers is found whichever column it sits in (R-ETL-4).
-/// China Standard Time: business dates are the bank's, not UTC's.
-pub(crate) const CST: time::UtcOffset = time::macros::offset!(+8);
-
 pub(crate) const BIDX_ID: &str = "bidx:id_number";
 pub(crate) const BIDX_CONTACT: &str = "bidx:contact";
 pub(crate) const BIDX_ACCOUNT: &str = "bidx:account_no";
@@ -84,8 +81,13 @@ const MANAGER_CHOICES: i64 = 300;
 
 impl App {
     /// Today's date in China (UTC+8), as stored dates are written.
-    pub(crate) fn today(&self) -> String {
-        self.clock.now().to_offset(CST).date().to_string()
+    /// The bank's business date now (China time), as `YYYY-MM-DD`.
+    pub fn today(&self) -> String {
+        self.today_date().to_string()
+    }
+
+    pub fn today_date(&self) -> time::Date {
+        self.clock.now().to_offset(pcis_domain::CST).date()
     }
 
     pub(crate) fn seal(&self, field: SensitiveField, value: &str, bidx: Option<&str>) -> Stored {

@@ -178,7 +178,7 @@ fn open(dir: &Path, file: &str, gb18030: bool) -> DomainResult<csv::Reader<Box<d
 fn parse_timestamp(field: &'static str, s: &str) -> Result<time::OffsetDateTime, FieldError> {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     time::PrimitiveDateTime::parse(s, format)
-        .map(|t| t.assume_offset(time::macros::offset!(+8)))
+        .map(|t| t.assume_offset(pcis_domain::CST))
         .map_err(|_| FieldError::new(field, "err.timestamp"))
 }
 

@@ -57,13 +57,14 @@ impl SuspectTab {
     }
 
     fn filter(self) -> ItemFilter {
-        let statuses: Option<&[&str]> = match self {
-            SuspectTab::Pending => Some(&["open", "escalated"]),
-            SuspectTab::Escalated => Some(&["escalated"]),
-            SuspectTab::Closed => Some(&["genuine", "corrected"]),
+        use SuspectStatus::*;
+        let statuses: Option<&[SuspectStatus]> = match self {
+            SuspectTab::Pending => Some(&[Open, Escalated]),
+            SuspectTab::Escalated => Some(&[Escalated]),
+            SuspectTab::Closed => Some(&[Genuine, Corrected]),
             SuspectTab::All => None,
         };
-        ItemFilter { statuses: statuses.map(|s| s.iter().map(|v| (*v).to_owned()).collect()) }
+        ItemFilter { statuses: statuses.map(|s| s.iter().map(|v| v.code().to_owned()).collect()) }
     }
 }
 
@@ -77,10 +78,9 @@ impl App {
     /// system.
     pub async fn build_suspect_list(&self) -> DomainResult<SuspectBuild> {
         let mut tx = self.db.begin().await.db()?;
-        let today = self.today();
+        let listed_on = self.today_date();
+        let today = listed_on.to_string();
         let calendar = self.work_calendar(&mut tx).await?;
-        let listed_on =
-            parse_date("today", &today).ok().flatten().ok_or(DomainError::Internal("date".into()))?;
         let due_on = calendar.add_working_days(listed_on, DAYS_TO_CLOSE).to_string();
         let rows = store::shared_values(&mut tx).await.db()?;
         let mut groups: Vec<NewItem> = Vec::new();
@@ -239,8 +239,7 @@ impl App {
             Err(err) => return Err(self.deny(tx, e, err).await),
         };
         let days = days.clamp(1, 366);
-        let today = self.clock.now().to_offset(crate::customers::CST).date();
-        let since = (today - time::Duration::days(days)).to_string();
+        let since = (self.today_date() - time::Duration::days(days)).to_string();
         let lines = store::staff_report(&mut tx, &within, &self.today(), &since, 2).await.db()?;
         self.record(&mut tx, with_detail(e, json!({ "days": days, "staff": lines.len() }))).await?;
         tx.commit().await.db()?;

@@ -115,7 +115,7 @@ impl AuditQuery {
             let d = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
                 .map_err(|_| DomainError::invalid(field, "err.date_format"))?;
             let d = if add_day { d.next_day().unwrap_or(d) } else { d };
-            Ok(Some(d.midnight().assume_offset(time::macros::offset!(+8))))
+            Ok(Some(d.midnight().assume_offset(pcis_domain::CST)))
         };
         Ok(AuditFilter {
             username: self.username.clone(),

@@ -146,7 +146,7 @@ impl Ctx {
 }
 
 /// China Standard Time, in which staff read every time.
-pub const CST: time::UtcOffset = time::macros::offset!(+8);
+pub use pcis_domain::CST;
 const MINUTE: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
 

@@ -87,7 +87,7 @@ async fn audit(
             .await
             .map_err(err(lang))?;
     }
-    let cst = time::macros::offset!(+8);
+    let cst = pcis_domain::CST;
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     let (rows, total, page, per_page) = match result {
         Some(r) => (

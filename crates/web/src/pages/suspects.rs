@@ -3,6 +3,7 @@
 //! customers show such items repeatedly. Values and names are masked; only customers in the
 //! viewer's reach link to their 360 page.
 
+use pcis_domain::suspect::SuspectStatus;
 use pcis_service::suspects::{Item, REPORT_DAYS, StaffLine, SuspectTab};
 
 use super::*;
@@ -28,8 +29,12 @@ struct ItemView {
     escalated: String,
 }
 
+fn is_pending(item: &Item) -> bool {
+    SuspectStatus::parse(&item.status).is_some_and(SuspectStatus::is_pending)
+}
+
 fn item_view(lang: Lang, today: &str, item: Item) -> ItemView {
-    let pending = matches!(item.status.as_str(), "open" | "escalated");
+    let pending = is_pending(&item);
     ItemView {
         kind: label(lang, "suspect.kind", &item.kind),
         status: label(lang, "suspect.status", &item.status),
@@ -46,10 +51,6 @@ fn item_view(lang: Lang, today: &str, item: Item) -> ItemView {
         escalated: item.escalated_us.map(minute).unwrap_or_default(),
         item,
     }
-}
-
-fn today(st: &AppState) -> String {
-    st.app.clock.now().to_offset(crate::views::CST).date().to_string()
 }
 
 #[derive(Template)]
@@ -76,7 +77,7 @@ async fn list(
     let pager = Pager::new(items.total, items.page, items.per_page, |p| {
         format!("/suspects?tab={}&page={p}", tab.code())
     });
-    let today = today(&st);
+    let today = st.app.today();
     Ok(render(&ListPage {
         ctx: ctx(&st, lang, &auth, "/suspects").crumb("suspect.title", "").watermarked(st.app.clock.now()),
         rows: items.items.into_iter().map(|i| item_view(lang, &today, i)).collect(),
@@ -118,8 +119,8 @@ async fn item_page(
 ) -> Result<ItemPage, DomainError> {
     let actor = &auth.session.actor;
     let item = st.app.suspect(actor, meta, id).await?;
-    let v = item_view(lang, &today(st), item);
-    let pending = matches!(v.item.status.as_str(), "open" | "escalated");
+    let pending = is_pending(&item);
+    let v = item_view(lang, &st.app.today(), item);
     Ok(ItemPage {
         ctx: ctx(st, lang, auth, "/suspects")
             .crumb("suspect.title", "/suspects")
