@@ -236,7 +236,7 @@ mod tests {
             include_str!("roles.rs"),
             include_str!("customers.rs"),
             include_str!("keys.rs"),
-            include_str!("import.rs"),
+            include_str!("import/mod.rs"),
             include_str!("proposals.rs"),
             include_str!("suspects.rs"),
             include_str!("parameters.rs"),

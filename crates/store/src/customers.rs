@@ -45,7 +45,17 @@ pub struct CustomerColumns {
 }
 
 impl CustomerColumns {
+    /// The columns a change writes: `None` leaves a column as it is.
     pub(crate) fn assignments(&self) -> Vec<(&'static str, Arg)> {
+        self.values(false)
+    }
+
+    /// Every column, `None` as NULL (each row of a multi-row insert names the same columns).
+    pub(crate) fn every_value(&self) -> Vec<(&'static str, Arg)> {
+        self.values(true)
+    }
+
+    fn values(&self, nulls: bool) -> Vec<(&'static str, Arg)> {
         let mut out = Vec::new();
         let text = [
             ("name", &self.name),
@@ -60,8 +70,8 @@ impl CustomerColumns {
             ("id_expiry", &self.id_expiry),
         ];
         for (col, v) in text {
-            if let Some(v) = v {
-                out.push((col, Arg::Text(v.clone())));
+            if nulls || v.is_some() {
+                out.push((col, Arg::OptText(v.clone())));
             }
         }
         let sealed = [
@@ -73,13 +83,13 @@ impl CustomerColumns {
             ("settlement", &self.settlement),
         ];
         for (field, v) in sealed {
-            if let Some(v) = v {
+            if nulls || v.is_some() {
                 let (sealed, bidx, masked) = stored_columns(field);
-                out.push((sealed, Arg::Bytes(Some(v.sealed.clone()))));
+                out.push((sealed, Arg::Bytes(v.as_ref().map(|v| v.sealed.clone()))));
                 if let Some(bidx) = bidx {
-                    out.push((bidx, Arg::OptText(v.bidx.clone())));
+                    out.push((bidx, Arg::OptText(v.as_ref().and_then(|v| v.bidx.clone()))));
                 }
-                out.push((masked, Arg::Text(v.masked.clone())));
+                out.push((masked, Arg::OptText(v.as_ref().map(|v| v.masked.clone()))));
             }
         }
         out

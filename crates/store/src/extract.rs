@@ -4,47 +4,23 @@
 
 use std::collections::HashMap;
 
-use pcis_domain::customer::{CustomerId, TierThresholds};
+use pcis_domain::customer::TierThresholds;
 use pcis_domain::institution::{InstPath, InstitutionId};
 use pcis_domain::user::UserId;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::bulk::{self, Rows};
 use crate::customers::{CustomerColumns, Stored};
-use crate::db::{Arg, SqlBuilder};
-use crate::{DbResult, Tx, bind_args, exec, micros, on_tx};
-
-/// Values per statement in lookups and multi-row inserts. sqlx binds SQLite parameters by
-/// asking each one's name, and SQLite finds a name by walking the statement's parameter list:
-/// binding n parameters costs n². A thousand-row insert of nine columns spent 88% of an
-/// import in that walk; a few hundred parameters per statement make it negligible.
-pub const PARAMS_PER_STATEMENT: usize = 400;
-
-/// Runs `select … IN (keys)` in chunks and collects the rows.
-async fn rows_for_keys<R>(tx: &mut Tx, select: &str, keys: &[String]) -> DbResult<Vec<R>>
-where
-    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-        + Send
-        + Unpin,
-{
-    let mut out = Vec::with_capacity(keys.len());
-    for chunk in keys.chunks(PARAMS_PER_STATEMENT) {
-        let mut q = SqlBuilder::new(select);
-        q.in_list(chunk.iter().map(|v| Arg::Text(v.clone())));
-        let rows: Vec<R> = on_tx!(tx, c => {
-            bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_all(c).await
-        })?;
-        out.extend(rows);
-    }
-    Ok(out)
-}
+use crate::db::Arg;
+use crate::{DbResult, Tx, exec, micros, on_tx};
 
 /// Rows already loaded, by key: (id, hash of the row they were loaded from).
 pub type Known = HashMap<String, (i64, Option<String>)>;
 
 async fn known(tx: &mut Tx, select: &str, keys: &[String]) -> DbResult<Known> {
-    let rows: Vec<(String, i64, Option<String>)> = rows_for_keys(tx, select, keys).await?;
+    let keys: Vec<Arg> = keys.iter().map(|k| Arg::Text(k.clone())).collect();
+    let rows: Vec<(String, i64, Option<String>)> = bulk::rows_for_keys(tx, select, &keys, "").await?;
     Ok(rows.into_iter().map(|(k, id, h)| (k, (id, h))).collect())
 }
 
@@ -60,130 +36,171 @@ pub async fn accounts_by_bidx(tx: &mut Tx, bidxs: &[String]) -> DbResult<Known> 
 
 /// The owning customer of accounts, by the blind index of their number.
 pub async fn account_owners(tx: &mut Tx, bidxs: &[String]) -> DbResult<HashMap<String, (i64, i64)>> {
+    let keys: Vec<Arg> = bidxs.iter().map(|k| Arg::Text(k.clone())).collect();
     let sql = "SELECT account_bidx, id, customer_id FROM account WHERE account_bidx";
-    let rows: Vec<(String, i64, i64)> = rows_for_keys(tx, sql, bidxs).await?;
+    let rows: Vec<(String, i64, i64)> = bulk::rows_for_keys(tx, sql, &keys, "").await?;
     Ok(rows.into_iter().map(|(k, a, c)| (k, (a, c))).collect())
 }
 
-/// Where a row came from (R-ETL-6) and the hash that tells an identical row next time.
-pub struct Source<'a> {
-    pub run: i64,
+/// Where a row came from (R-ETL-6): its line in the file and the hash that tells an
+/// identical row next time.
+#[derive(Debug, Clone)]
+pub struct Source {
     pub row: i64,
-    pub hash: &'a str,
+    pub hash: String,
 }
 
-/// A customer as the extract describes it, beyond the columns staff may also change.
-pub struct ExtractCustomer<'a> {
-    pub customer_no: &'a str,
-    pub cols: &'a CustomerColumns,
+/// A customer as the extract describes it, parsed and sealed.
+pub struct CustomerRow {
+    pub customer_no: String,
+    pub cols: CustomerColumns,
     pub owner: InstitutionId,
-    pub owner_path: &'a InstPath,
-    pub risk_level: Option<&'a str>,
-    pub risk_assessed_on: Option<&'a str>,
+    pub owner_path: InstPath,
+    pub risk_level: Option<String>,
+    pub risk_assessed_on: Option<String>,
     pub vip_member: bool,
     pub points: i64,
+    pub manager: Option<UserId>,
+    pub source: Source,
 }
 
-/// Inserts a customer (`existing` is `None`) or rewrites it with the extract's values; a
-/// rewrite counts as a change, so a staff proposal based on the old values will not apply.
-pub async fn upsert_customer(
+/// Columns an extract row sets only when it creates the customer.
+const CUSTOMER_INSERT_ONLY: [&str; 5] = ["customer_no", "aum", "tier", "created_us", "complete"];
+
+/// Inserts new customers and rewrites changed ones, keys unique within `rows`, in one
+/// statement per few hundred rows. A rewrite bumps the version, so a staff proposal based on
+/// the old values will not apply; a column the extract leaves blank keeps its value (staff
+/// may have recorded what the core system lacks). Returns the ids by customer number.
+pub async fn upsert_customers(
     tx: &mut Tx,
-    existing: Option<i64>,
-    c: &ExtractCustomer<'_>,
-    src: &Source<'_>,
+    rows: &[CustomerRow],
+    run: i64,
     now: OffsetDateTime,
-) -> DbResult<CustomerId> {
-    let mut values = c.cols.assignments();
-    values.extend([
-        ("owner_institution_id", Arg::I64(c.owner.0)),
-        ("owner_path", Arg::Text(c.owner_path.as_str().into())),
-        ("risk_level", Arg::OptText(c.risk_level.map(str::to_owned))),
-        ("risk_assessed_on", Arg::OptText(c.risk_assessed_on.map(str::to_owned))),
-        ("vip_member", Arg::Bool(c.vip_member)),
-        ("points", Arg::I64(c.points)),
-        ("complete", Arg::Bool(true)),
-        ("source_hash", Arg::Text(src.hash.to_owned())),
-        ("source_run", Arg::I64(src.run)),
-        ("source_row", Arg::I64(src.row)),
-        ("updated_us", Arg::I64(micros(now))),
-    ]);
-    if let Some(id) = existing {
-        let mut q = SqlBuilder::new("UPDATE customer SET version = version + 1, status = 'active'");
-        for (col, arg) in values {
-            q.push(&format!(", {col} = ")).bind(arg);
-        }
-        q.push(" WHERE id = ").bind(Arg::I64(id));
-        exec!(tx, bind_args!(sqlx::query(sqlx::AssertSqlSafe(q.sql.clone())), &q.args))?;
-        return Ok(CustomerId(id));
+) -> DbResult<HashMap<String, i64>> {
+    let values = |c: &CustomerRow| {
+        let mut v = c.cols.every_value();
+        v.extend([
+            ("customer_no", Arg::Text(c.customer_no.clone())),
+            ("status", Arg::Text("active".into())),
+            ("owner_institution_id", Arg::I64(c.owner.0)),
+            ("owner_path", Arg::Text(c.owner_path.as_str().into())),
+            ("risk_level", Arg::OptText(c.risk_level.clone())),
+            ("risk_assessed_on", Arg::OptText(c.risk_assessed_on.clone())),
+            ("vip_member", Arg::Bool(c.vip_member)),
+            ("points", Arg::I64(c.points)),
+            ("aum", Arg::I64(0)),
+            ("tier", Arg::Text("ordinary".into())),
+            ("complete", Arg::Bool(true)),
+            ("source_hash", Arg::Text(c.source.hash.clone())),
+            ("source_run", Arg::I64(run)),
+            ("source_row", Arg::I64(c.source.row)),
+            ("created_us", Arg::I64(micros(now))),
+            ("updated_us", Arg::I64(micros(now))),
+        ]);
+        v
+    };
+    let Some(first) = rows.first() else { return Ok(HashMap::new()) };
+    let names: Vec<&str> = values(first).into_iter().map(|(n, _)| n).collect();
+    let mut table = Rows::new(names.len());
+    for c in rows {
+        table.push(values(c).into_iter().map(|(_, a)| a));
     }
-    values.extend([
-        ("customer_no", Arg::Text(c.customer_no.to_owned())),
-        ("status", Arg::Text("active".into())),
-        ("aum", Arg::I64(0)),
-        ("tier", Arg::Text("ordinary".into())),
-        ("created_us", Arg::I64(micros(now))),
-    ]);
-    Ok(CustomerId(crate::customers::insert_customer_row(tx, values).await?))
+    let blank_keeps: Vec<&str> = first.cols.every_value().into_iter().map(|(n, _)| n).collect();
+    let set: Vec<String> = names
+        .iter()
+        .filter(|n| !CUSTOMER_INSERT_ONLY.contains(n))
+        .map(|n| match blank_keeps.contains(n) {
+            true => format!("{n} = COALESCE(excluded.{n}, customer.{n})"),
+            false => format!("{n} = excluded.{n}"),
+        })
+        .collect();
+    let head = format!("INSERT INTO customer ({})", names.join(", "));
+    let tail = format!(
+        "ON CONFLICT (customer_no) DO UPDATE SET {}, version = customer.version + 1 RETURNING customer_no, id",
+        set.join(", ")
+    );
+    let ids: Vec<(String, i64)> = table.fetch(tx, &head, &tail).await?;
+    Ok(ids.into_iter().collect())
 }
 
-/// Makes `user` the customer's account manager (or leaves it without one).
-pub async fn set_manager(
+/// The first tier history line of customers just loaded: ordinary, no assets yet.
+pub async fn record_initial_tiers(
     tx: &mut Tx,
-    customer: CustomerId,
-    user: Option<UserId>,
-    today: &str,
+    customers: &[i64],
+    reason: &str,
+    now: OffsetDateTime,
 ) -> DbResult<()> {
-    let current: Option<i64> = on_tx!(tx, c => {
-        sqlx::query_scalar("SELECT user_id FROM customer_assignment WHERE customer_id = $1 AND kind = 'manager'")
-            .bind(customer.0)
-            .fetch_optional(c)
-            .await
-    })?;
-    if current == user.map(|u| u.0) {
-        return Ok(());
+    let mut rows = Rows::new(5);
+    for id in customers {
+        rows.push([
+            Arg::I64(*id),
+            Arg::Text("ordinary".into()),
+            Arg::I64(0),
+            Arg::Text(reason.to_owned()),
+            Arg::I64(micros(now)),
+        ]);
     }
-    exec!(
-        tx,
-        sqlx::query("DELETE FROM customer_assignment WHERE customer_id = $1 AND kind = 'manager'")
-            .bind(customer.0)
-    )?;
-    if let Some(user) = user {
-        crate::customers::assign(
-            tx,
-            customer,
-            user,
-            pcis_domain::customer::AssignmentKind::Manager,
-            today,
-            None,
-        )
-        .await?;
-    }
+    rows.execute(tx, "INSERT INTO tier_history (customer_id, to_tier, aum, reason, at_us)", "").await?;
     Ok(())
 }
 
-/// An account or holding as the extract describes it.
-pub struct ExtractAccount<'a> {
-    pub number: &'a Stored,
-    pub customer: i64,
-    pub product_type: &'a str,
-    pub product_code: &'a str,
-    pub product_name: &'a str,
-    pub currency: &'a str,
-    pub balance: i64,
-    pub opened_on: &'a str,
-    pub matures_on: Option<&'a str>,
-    pub status: &'a str,
-    pub institution: InstitutionId,
+/// Makes each customer's account manager the one the extract names (or leaves it without
+/// one), touching only those whose manager changes.
+pub async fn set_managers(tx: &mut Tx, wanted: &[(i64, Option<UserId>)], today: &str) -> DbResult<()> {
+    let keys: Vec<Arg> = wanted.iter().map(|(c, _)| Arg::I64(*c)).collect();
+    let sql = "SELECT customer_id, user_id FROM customer_assignment WHERE kind = 'manager' AND customer_id";
+    let current: HashMap<i64, i64> =
+        bulk::rows_for_keys::<(i64, i64)>(tx, sql, &keys, "").await?.into_iter().collect();
+    let changed: Vec<&(i64, Option<UserId>)> =
+        wanted.iter().filter(|(c, u)| current.get(c).copied() != u.map(|u| u.0)).collect();
+    let replaced: Vec<Arg> =
+        changed.iter().filter(|(c, _)| current.contains_key(c)).map(|(c, _)| Arg::I64(*c)).collect();
+    let delete = "DELETE FROM customer_assignment WHERE kind = 'manager' AND customer_id";
+    bulk::execute_for_keys(tx, delete, &replaced, "").await?;
+    let mut rows = Rows::new(4);
+    for (customer, user) in changed {
+        if let Some(user) = user {
+            rows.push([
+                Arg::I64(*customer),
+                Arg::I64(user.0),
+                Arg::Text("manager".into()),
+                Arg::Text(today.into()),
+            ]);
+        }
+    }
+    rows.execute(tx, "INSERT INTO customer_assignment (customer_id, user_id, kind, since)", "").await?;
+    Ok(())
 }
 
-pub async fn upsert_account(
-    tx: &mut Tx,
-    existing: Option<i64>,
-    a: &ExtractAccount<'_>,
-    src: &Source<'_>,
-) -> DbResult<i64> {
-    // The columns both statements write, from $2 on; $1 is the id or the sealed number.
-    const SET: [&str; 14] = [
+/// An account or holding as the extract describes it, its number sealed.
+pub struct AccountRow {
+    pub number: Stored,
+    pub customer_no: String,
+    pub product_type: String,
+    pub product_code: String,
+    pub product_name: String,
+    pub currency: String,
+    pub balance: i64,
+    pub opened_on: String,
+    pub matures_on: Option<String>,
+    pub status: String,
+    pub institution: InstitutionId,
+    pub source: Source,
+}
+
+impl AccountRow {
+    /// The key: the blind index of the number.
+    pub fn bidx(&self) -> &str {
+        self.number.bidx.as_deref().unwrap_or_default()
+    }
+}
+
+/// Inserts new accounts and rewrites changed ones, each with its owning customer's id; keys
+/// unique within `rows`. The sealed number is written once, when the account is created.
+pub async fn upsert_accounts(tx: &mut Tx, rows: &[(i64, &AccountRow)], run: i64) -> DbResult<()> {
+    const COLUMNS: [&str; 16] = [
+        "account_bidx",
+        "account_sealed",
         "customer_id",
         "product_type",
         "product_code",
@@ -199,92 +216,75 @@ pub async fn upsert_account(
         "source_row",
         "account_masked",
     ];
-    let sql = match existing {
-        Some(_) => {
-            let set: Vec<String> = SET.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 2)).collect();
-            format!("UPDATE account SET {} WHERE id = $1", set.join(", "))
-        }
-        None => {
-            let marks: Vec<String> = (2..=SET.len() + 2).map(|i| format!("${i}")).collect();
-            format!(
-                "INSERT INTO account (account_sealed, {}, account_bidx) VALUES ($1, {}) RETURNING id",
-                SET.join(", "),
-                marks.join(", ")
-            )
-        }
-    };
-    let first = match existing {
-        Some(id) => Arg::I64(id),
-        None => Arg::Bytes(Some(a.number.sealed.clone())),
-    };
-    let mut args = vec![
-        first,
-        Arg::I64(a.customer),
-        Arg::Text(a.product_type.into()),
-        Arg::Text(a.product_code.into()),
-        Arg::Text(a.product_name.into()),
-        Arg::Text(a.currency.into()),
-        Arg::I64(a.balance),
-        Arg::Text(a.opened_on.into()),
-        Arg::OptText(a.matures_on.map(str::to_owned)),
-        Arg::Text(a.status.into()),
-        Arg::I64(a.institution.0),
-        Arg::Text(src.hash.into()),
-        Arg::I64(src.run),
-        Arg::I64(src.row),
-        Arg::Text(a.number.masked.clone()),
-    ];
-    match existing {
-        Some(id) => {
-            exec!(tx, bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql.clone())), &args))?;
-            Ok(id)
-        }
-        None => {
-            args.push(Arg::Text(a.number.bidx.clone().unwrap_or_default()));
-            on_tx!(tx, c => {
-                bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())), &args).fetch_one(c).await
-            })
-        }
+    let mut table = Rows::new(COLUMNS.len());
+    for (customer, a) in rows {
+        table.push([
+            Arg::Text(a.bidx().to_owned()),
+            Arg::Bytes(Some(a.number.sealed.clone())),
+            Arg::I64(*customer),
+            Arg::Text(a.product_type.clone()),
+            Arg::Text(a.product_code.clone()),
+            Arg::Text(a.product_name.clone()),
+            Arg::Text(a.currency.clone()),
+            Arg::I64(a.balance),
+            Arg::Text(a.opened_on.clone()),
+            Arg::OptText(a.matures_on.clone()),
+            Arg::Text(a.status.clone()),
+            Arg::I64(a.institution.0),
+            Arg::Text(a.source.hash.clone()),
+            Arg::I64(run),
+            Arg::I64(a.source.row),
+            Arg::Text(a.number.masked.clone()),
+        ]);
     }
+    // The key and the sealed number stay as first written.
+    let set: Vec<String> = COLUMNS[2..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
+    let head = format!("INSERT INTO account ({})", COLUMNS.join(", "));
+    let tail = format!("ON CONFLICT (account_bidx) DO UPDATE SET {}", set.join(", "));
+    table.execute(tx, &head, &tail).await?;
+    Ok(())
 }
 
-/// A transaction of the extract, its account resolved.
-pub struct ExtractTransaction<'a> {
-    pub txn_no: &'a str,
-    pub account: i64,
-    pub customer: i64,
+/// A transaction as the extract describes it; its account is resolved at load.
+pub struct TransactionRow {
+    pub txn_no: String,
+    pub account_bidx: String,
     pub at: OffsetDateTime,
     pub amount: i64,
-    pub currency: &'a str,
-    pub channel: &'a str,
-    pub summary: &'a str,
+    pub currency: String,
+    pub channel: String,
+    pub summary: String,
 }
 
-/// Inserts a batch of transactions in one statement; those whose journal number was loaded
-/// before are skipped (transactions never change). Returns how many were new.
-pub async fn insert_transactions(tx: &mut Tx, rows: &[ExtractTransaction<'_>], run: i64) -> DbResult<u64> {
-    let mut inserted = 0;
-    for chunk in rows.chunks(PARAMS_PER_STATEMENT / 9) {
-        let mut q = SqlBuilder::new(
-            "INSERT INTO txn (txn_no, account_id, customer_id, at_us, amount, currency, channel, summary, source_run) VALUES ",
-        );
-        for (i, t) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" });
-            q.bind(Arg::Text(t.txn_no.to_owned())).push(", ");
-            q.bind(Arg::I64(t.account)).push(", ");
-            q.bind(Arg::I64(t.customer)).push(", ");
-            q.bind(Arg::I64(micros(t.at))).push(", ");
-            q.bind(Arg::I64(t.amount)).push(", ");
-            q.bind(Arg::Text(t.currency.to_owned())).push(", ");
-            q.bind(Arg::Text(t.channel.to_owned())).push(", ");
-            q.bind(Arg::Text(t.summary.to_owned())).push(", ");
-            q.bind(Arg::I64(run)).push(")");
-        }
-        // Rows affected counts only the inserted ones (a journal number loaded before is skipped).
-        q.push(" ON CONFLICT (txn_no) DO NOTHING");
-        inserted += exec!(tx, bind_args!(sqlx::query(sqlx::AssertSqlSafe(q.sql.clone())), &q.args))?;
+/// Inserts transactions with their (account, customer); those whose journal number was
+/// loaded before are skipped (transactions never change). Returns how many were new.
+pub async fn insert_transactions(
+    tx: &mut Tx,
+    rows: &[((i64, i64), &TransactionRow)],
+    run: i64,
+) -> DbResult<u64> {
+    let mut table = Rows::new(9);
+    for ((account, customer), t) in rows {
+        table.push([
+            Arg::Text(t.txn_no.clone()),
+            Arg::I64(*account),
+            Arg::I64(*customer),
+            Arg::I64(micros(t.at)),
+            Arg::I64(t.amount),
+            Arg::Text(t.currency.clone()),
+            Arg::Text(t.channel.clone()),
+            Arg::Text(t.summary.clone()),
+            Arg::I64(run),
+        ]);
     }
-    Ok(inserted)
+    // Rows affected counts only the inserted ones.
+    table
+        .execute(
+            tx,
+            "INSERT INTO txn (txn_no, account_id, customer_id, at_us, amount, currency, channel, summary, source_run)",
+            "ON CONFLICT (txn_no) DO NOTHING",
+        )
+        .await
 }
 
 /// The product catalogue: code → (type, name).

@@ -7,6 +7,7 @@
 //! record commit or roll back together.
 
 pub mod audit;
+pub mod bulk;
 pub mod customers;
 pub mod db;
 pub mod extract;

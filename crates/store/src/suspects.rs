@@ -9,6 +9,7 @@ use pcis_domain::policy::CustomerScope;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::bulk::Rows;
 use crate::customers::scope;
 use crate::db::{Arg, SqlBuilder};
 use crate::{DbResult, Page, Tx, bind_args, exec, micros, on_tx};
@@ -80,57 +81,38 @@ pub async fn insert_items(
     due_on: &str,
     now: OffsetDateTime,
 ) -> DbResult<u64> {
-    let mut new = 0;
-    for chunk in items.chunks(crate::extract::PARAMS_PER_STATEMENT / 8) {
-        let mut q = SqlBuilder::new(
-            "INSERT INTO suspect_item (kind, value_bidx, value_masked, members_key, listed_on, due_on, status, created_us) VALUES ",
-        );
-        let mut by_key = HashMap::new();
-        for (n, item) in chunk.iter().enumerate() {
-            let key = item.members_key();
-            q.push(if n == 0 { "(" } else { ", (" })
-                .bind(Arg::Text(item.kind.clone()))
-                .push(", ")
-                .bind(Arg::Text(item.bidx.clone()))
-                .push(", ")
-                .bind(Arg::Text(item.masked.clone()))
-                .push(", ")
-                .bind(Arg::Text(key.clone()))
-                .push(", ")
-                .bind(Arg::Text(listed_on.to_owned()))
-                .push(", ")
-                .bind(Arg::Text(due_on.to_owned()))
-                .push(", 'open', ")
-                .bind(Arg::I64(micros(now)))
-                .push(")");
-            by_key.insert((item.kind.as_str(), item.bidx.as_str(), key), item);
-        }
-        q.push(" ON CONFLICT (kind, value_bidx, members_key) DO NOTHING RETURNING id, kind, value_bidx, members_key");
-        let inserted: Vec<(i64, String, String, String)> = on_tx!(tx, c => {
-            bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_all(c).await
-        })?;
-        if inserted.is_empty() {
-            continue;
-        }
-        new += inserted.len() as u64;
-        let mut m = SqlBuilder::new("INSERT INTO suspect_member (item_id, customer_id, manager_id) VALUES ");
-        let mut first = true;
-        for (id, kind, bidx, key) in &inserted {
-            let item = by_key[&(kind.as_str(), bidx.as_str(), key.clone())];
-            for (customer, manager) in &item.members {
-                m.push(if first { "(" } else { ", (" })
-                    .bind(Arg::I64(*id))
-                    .push(", ")
-                    .bind(Arg::I64(*customer))
-                    .push(", ")
-                    .bind(Arg::OptI64(*manager))
-                    .push(")");
-                first = false;
-            }
-        }
-        exec!(tx, bind_args!(sqlx::query(sqlx::AssertSqlSafe(m.sql.clone())), &m.args))?;
+    let mut rows = Rows::new(8);
+    let mut by_key = HashMap::new();
+    for item in items {
+        let key = item.members_key();
+        rows.push([
+            Arg::Text(item.kind.clone()),
+            Arg::Text(item.bidx.clone()),
+            Arg::Text(item.masked.clone()),
+            Arg::Text(key.clone()),
+            Arg::Text(listed_on.to_owned()),
+            Arg::Text(due_on.to_owned()),
+            Arg::Text("open".into()),
+            Arg::I64(micros(now)),
+        ]);
+        by_key.insert((item.kind.as_str(), item.bidx.as_str(), key), item);
     }
-    Ok(new)
+    let inserted: Vec<(i64, String, String, String)> = rows
+        .fetch(
+            tx,
+            "INSERT INTO suspect_item (kind, value_bidx, value_masked, members_key, listed_on, due_on, status, created_us)",
+            "ON CONFLICT (kind, value_bidx, members_key) DO NOTHING RETURNING id, kind, value_bidx, members_key",
+        )
+        .await?;
+    let mut members = Rows::new(3);
+    for (id, kind, bidx, key) in &inserted {
+        let item = by_key[&(kind.as_str(), bidx.as_str(), key.clone())];
+        for (customer, manager) in &item.members {
+            members.push([Arg::I64(*id), Arg::I64(*customer), Arg::OptI64(*manager)]);
+        }
+    }
+    members.execute(tx, "INSERT INTO suspect_member (item_id, customer_id, manager_id)", "").await?;
+    Ok(inserted.len() as u64)
 }
 
 /// Open items past their due date go to the department head; returns how many.

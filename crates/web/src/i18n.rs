@@ -98,7 +98,12 @@ mod tests {
             include_str!("../../domain/src/customer.rs"),
             include_str!("../../service/src/customers.rs"),
             include_str!("../../service/src/proposals.rs"),
-            include_str!("../../service/src/import.rs"),
+            include_str!("../../service/src/import/mod.rs"),
+            include_str!("../../service/src/import/format.rs"),
+            include_str!("../../service/src/import/rows.rs"),
+            include_str!("../../service/src/import/write.rs"),
+            include_str!("../../service/src/suspects.rs"),
+            include_str!("../../service/src/parameters.rs"),
         ];
         for text in src {
             for part in text.split('"').skip(1).step_by(2) {
