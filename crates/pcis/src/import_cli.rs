@@ -79,14 +79,20 @@ pub async fn run(app: &App, dir: &Path, rejects: Option<PathBuf>) -> anyhow::Res
     )?;
     writeln!(
         out,
-        "{:<18} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "file", "read", "inserted", "updated", "unchanged", "rejected"
+        "{:<18} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "file", "read", "inserted", "updated", "unchanged", "rejected", "seconds"
     )?;
     for f in &report.files {
         writeln!(
             out,
-            "{:<18} {:>10} {:>10} {:>10} {:>10} {:>10}",
-            f.file, f.read, f.inserted, f.updated, f.unchanged, f.rejected
+            "{:<18} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9}",
+            f.file,
+            f.read,
+            f.inserted,
+            f.updated,
+            f.unchanged,
+            f.rejected,
+            f.seconds()
         )?;
     }
     writeln!(

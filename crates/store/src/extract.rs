@@ -433,42 +433,47 @@ pub async fn checkpoints(tx: &mut Tx, run: i64) -> DbResult<HashMap<String, (i64
 
 /// Recomputes every active customer's AUM from its accounts (loans and closed accounts are
 /// not assets) and its tier from the thresholds, writing the tier history of each change.
-/// Set-based: a few statements whatever the number of customers. Returns (AUM changes, tier
-/// changes).
+/// Set-based, and each changed customer is rewritten once: the new standings are gathered
+/// first (one pass over the accounts), so the history and the update touch only the
+/// customers that change. Returns (AUM changes, tier changes).
 pub async fn recompute_tiers(
     tx: &mut Tx,
     t: &TierThresholds,
     reason: &str,
     now: OffsetDateTime,
 ) -> DbResult<(u64, u64)> {
-    let aum = exec!(
-        tx,
-        sqlx::query(
-            "UPDATE customer SET aum = s.total
-             FROM (SELECT c.id, COALESCE(SUM(a.balance), 0) AS total FROM customer c
-                   LEFT JOIN account a ON a.customer_id = c.id AND a.product_type <> 'loan' AND a.status <> 'closed'
-                   WHERE c.status = 'active' GROUP BY c.id) s
-             WHERE customer.id = s.id AND customer.aum <> s.total"
-        )
-    )?;
-    const TIER: &str = "CASE WHEN aum >= $3 THEN 'diamond' WHEN aum >= $2 THEN 'platinum'
-        WHEN aum >= $1 THEN 'gold' ELSE 'ordinary' END";
-    let history = format!(
-        "INSERT INTO tier_history (customer_id, from_tier, to_tier, aum, reason, at_us)
-         SELECT id, tier, {TIER}, aum, $4, $5 FROM customer WHERE status = 'active' AND tier <> {TIER}"
+    const TIER: &str = "CASE WHEN s.total >= $3 THEN 'diamond' WHEN s.total >= $2 THEN 'platinum'
+        WHEN s.total >= $1 THEN 'gold' ELSE 'ordinary' END";
+    let gather = format!(
+        "CREATE TEMPORARY TABLE standing AS
+         SELECT s.id, s.total AS aum, {TIER} AS tier, s.aum <> s.total AS aum_changed
+         FROM (SELECT c.id, c.aum, c.tier, COALESCE(SUM(a.balance), 0) AS total FROM customer c
+               LEFT JOIN account a ON a.customer_id = c.id AND a.product_type <> 'loan' AND a.status <> 'closed'
+               WHERE c.status = 'active' GROUP BY c.id, c.aum, c.tier) s
+         WHERE s.aum <> s.total OR s.tier <> {TIER}"
     );
+    exec!(tx, sqlx::query(sqlx::AssertSqlSafe(gather)).bind(t.gold).bind(t.platinum).bind(t.diamond))?;
+    let aum: i64 = on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM standing WHERE aum_changed").fetch_one(c).await
+    })?;
     let tiers = exec!(
         tx,
-        sqlx::query(sqlx::AssertSqlSafe(history))
-            .bind(t.gold)
-            .bind(t.platinum)
-            .bind(t.diamond)
-            .bind(reason)
-            .bind(micros(now))
+        sqlx::query(
+            "INSERT INTO tier_history (customer_id, from_tier, to_tier, aum, reason, at_us)
+             SELECT c.id, c.tier, s.tier, s.aum, $1, $2 FROM standing s JOIN customer c ON c.id = s.id
+             WHERE c.tier <> s.tier"
+        )
+        .bind(reason)
+        .bind(micros(now))
     )?;
-    let update = format!("UPDATE customer SET tier = {TIER} WHERE status = 'active' AND tier <> {TIER}");
-    exec!(tx, sqlx::query(sqlx::AssertSqlSafe(update)).bind(t.gold).bind(t.platinum).bind(t.diamond))?;
-    Ok((aum, tiers))
+    exec!(
+        tx,
+        sqlx::query(
+            "UPDATE customer SET aum = s.aum, tier = s.tier FROM standing s WHERE customer.id = s.id"
+        )
+    )?;
+    exec!(tx, sqlx::query("DROP TABLE standing"))?;
+    Ok((aum as u64, tiers))
 }
 
 /// Whether the folder `source` has been loaded to the end.

@@ -46,9 +46,17 @@ pub struct FileCounts {
     pub updated: u64,
     pub unchanged: u64,
     pub rejected: u64,
+    /// Time spent on the file, across resumed runs.
+    #[serde(default)]
+    pub millis: u64,
 }
 
 impl FileCounts {
+    /// The time spent, in seconds with one decimal.
+    pub fn seconds(&self) -> String {
+        format!("{:.1}", self.millis as f64 / 1000.0)
+    }
+
     fn count(&mut self, c: Change) {
         match c {
             Change::Inserted => self.inserted += 1,
@@ -279,10 +287,12 @@ impl App {
     ) -> DomainResult<()> {
         let (send, mut batches) = mpsc::channel(READ_AHEAD);
         let reading = tokio::task::spawn_blocking(move || read_batches(reader, skip, send, parse));
+        let (before, started) = (l.counts.millis, std::time::Instant::now());
         while let Some(batch) = batches.recv().await {
             let mut tx = self.db.begin().await.db()?;
             l.counts.read += batch.rows.len() as u64;
             P::write(self, &mut tx, batch.rows, l).await?;
+            l.counts.millis = before + started.elapsed().as_millis() as u64;
             let counts = serde_json::to_string(&l.counts).unwrap_or_default();
             store::checkpoint(&mut tx, l.run, l.file, batch.done as i64, &counts).await.db()?;
             tx.commit().await.db()?;
