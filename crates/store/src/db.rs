@@ -211,9 +211,16 @@ impl SqlBuilder {
     }
 
     /// Appends `AND <column> within the scope`: nothing for the whole deployment, a path range
-    /// for a subtree (an index range scan on both backends).
+    /// for a subtree (an index range scan on both backends). An outlet's subtree is the outlet
+    /// alone (the tree has five levels), so there the path is compared for equality: the index
+    /// then seeks on the columns after the path too, instead of filtering every row of it.
     pub fn scope(&mut self, path_column: &str, scope: &pcis_domain::policy::ScopeFilter) -> &mut Self {
         if let pcis_domain::policy::ScopeFilter::Subtree(root) = scope {
+            if root.depth() == usize::from(pcis_domain::institution::Level::OUTLET.get()) {
+                return self
+                    .push(&format!(" AND {path_column} = "))
+                    .bind(Arg::Text(root.as_str().to_owned()));
+            }
             self.push(&format!(" AND {path_column} >= "))
                 .bind(Arg::Text(root.as_str().to_owned()))
                 .push(&format!(" AND {path_column} < "))

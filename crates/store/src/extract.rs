@@ -101,7 +101,7 @@ pub async fn upsert_customers(
     };
     let Some(first) = rows.first() else { return Ok(HashMap::new()) };
     let names: Vec<&str> = values(first).into_iter().map(|(n, _)| n).collect();
-    let mut table = Rows::new(names.len());
+    let mut table = Rows::new("customer", &names);
     for c in rows {
         table.push(values(c).into_iter().map(|(_, a)| a));
     }
@@ -114,12 +114,11 @@ pub async fn upsert_customers(
             false => format!("{n} = excluded.{n}"),
         })
         .collect();
-    let head = format!("INSERT INTO customer ({})", names.join(", "));
     let tail = format!(
         "ON CONFLICT (customer_no) DO UPDATE SET {}, version = customer.version + 1 RETURNING customer_no, id",
         set.join(", ")
     );
-    let ids: Vec<(String, i64)> = table.fetch(tx, &head, &tail).await?;
+    let ids: Vec<(String, i64)> = table.fetch(tx, &tail).await?;
     Ok(ids.into_iter().collect())
 }
 
@@ -130,7 +129,7 @@ pub async fn record_initial_tiers(
     reason: &str,
     now: OffsetDateTime,
 ) -> DbResult<()> {
-    let mut rows = Rows::new(5);
+    let mut rows = Rows::new("tier_history", &["customer_id", "to_tier", "aum", "reason", "at_us"]);
     for id in customers {
         rows.push([
             Arg::I64(*id),
@@ -140,7 +139,7 @@ pub async fn record_initial_tiers(
             Arg::I64(micros(now)),
         ]);
     }
-    rows.execute(tx, "INSERT INTO tier_history (customer_id, to_tier, aum, reason, at_us)", "").await?;
+    rows.execute(tx, "").await?;
     Ok(())
 }
 
@@ -157,7 +156,7 @@ pub async fn set_managers(tx: &mut Tx, wanted: &[(i64, Option<UserId>)], today: 
         changed.iter().filter(|(c, _)| current.contains_key(c)).map(|(c, _)| Arg::I64(*c)).collect();
     let delete = "DELETE FROM customer_assignment WHERE kind = 'manager' AND customer_id";
     bulk::execute_for_keys(tx, delete, &replaced, "").await?;
-    let mut rows = Rows::new(4);
+    let mut rows = Rows::new("customer_assignment", &["customer_id", "user_id", "kind", "since"]);
     for (customer, user) in changed {
         if let Some(user) = user {
             rows.push([
@@ -168,7 +167,7 @@ pub async fn set_managers(tx: &mut Tx, wanted: &[(i64, Option<UserId>)], today: 
             ]);
         }
     }
-    rows.execute(tx, "INSERT INTO customer_assignment (customer_id, user_id, kind, since)", "").await?;
+    rows.execute(tx, "").await?;
     Ok(())
 }
 
@@ -216,7 +215,7 @@ pub async fn upsert_accounts(tx: &mut Tx, rows: &[(i64, &AccountRow)], run: i64)
         "source_row",
         "account_masked",
     ];
-    let mut table = Rows::new(COLUMNS.len());
+    let mut table = Rows::new("account", &COLUMNS);
     for (customer, a) in rows {
         table.push([
             Arg::Text(a.bidx().to_owned()),
@@ -239,9 +238,8 @@ pub async fn upsert_accounts(tx: &mut Tx, rows: &[(i64, &AccountRow)], run: i64)
     }
     // The key and the sealed number stay as first written.
     let set: Vec<String> = COLUMNS[2..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
-    let head = format!("INSERT INTO account ({})", COLUMNS.join(", "));
     let tail = format!("ON CONFLICT (account_bidx) DO UPDATE SET {}", set.join(", "));
-    table.execute(tx, &head, &tail).await?;
+    table.execute(tx, &tail).await?;
     Ok(())
 }
 
@@ -263,7 +261,20 @@ pub async fn insert_transactions(
     rows: &[((i64, i64), &TransactionRow)],
     run: i64,
 ) -> DbResult<u64> {
-    let mut table = Rows::new(9);
+    let mut table = Rows::new(
+        "txn",
+        &[
+            "txn_no",
+            "account_id",
+            "customer_id",
+            "at_us",
+            "amount",
+            "currency",
+            "channel",
+            "summary",
+            "source_run",
+        ],
+    );
     for ((account, customer), t) in rows {
         table.push([
             Arg::Text(t.txn_no.clone()),
@@ -278,13 +289,7 @@ pub async fn insert_transactions(
         ]);
     }
     // Rows affected counts only the inserted ones.
-    table
-        .execute(
-            tx,
-            "INSERT INTO txn (txn_no, account_id, customer_id, at_us, amount, currency, channel, summary, source_run)",
-            "ON CONFLICT (txn_no) DO NOTHING",
-        )
-        .await
+    table.execute(tx, "ON CONFLICT (txn_no) DO NOTHING").await
 }
 
 /// The product catalogue: code → (type, name).

@@ -81,7 +81,10 @@ pub async fn insert_items(
     due_on: &str,
     now: OffsetDateTime,
 ) -> DbResult<u64> {
-    let mut rows = Rows::new(8);
+    let mut rows = Rows::new(
+        "suspect_item",
+        &["kind", "value_bidx", "value_masked", "members_key", "listed_on", "due_on", "status", "created_us"],
+    );
     let mut by_key = HashMap::new();
     for item in items {
         let key = item.members_key();
@@ -98,20 +101,16 @@ pub async fn insert_items(
         by_key.insert((item.kind.as_str(), item.bidx.as_str(), key), item);
     }
     let inserted: Vec<(i64, String, String, String)> = rows
-        .fetch(
-            tx,
-            "INSERT INTO suspect_item (kind, value_bidx, value_masked, members_key, listed_on, due_on, status, created_us)",
-            "ON CONFLICT (kind, value_bidx, members_key) DO NOTHING RETURNING id, kind, value_bidx, members_key",
-        )
+        .fetch(tx, "ON CONFLICT (kind, value_bidx, members_key) DO NOTHING RETURNING id, kind, value_bidx, members_key")
         .await?;
-    let mut members = Rows::new(3);
+    let mut members = Rows::new("suspect_member", &["item_id", "customer_id", "manager_id"]);
     for (id, kind, bidx, key) in &inserted {
         let item = by_key[&(kind.as_str(), bidx.as_str(), key.clone())];
         for (customer, manager) in &item.members {
             members.push([Arg::I64(*id), Arg::I64(*customer), Arg::OptI64(*manager)]);
         }
     }
-    members.execute(tx, "INSERT INTO suspect_member (item_id, customer_id, manager_id)", "").await?;
+    members.execute(tx, "").await?;
     Ok(inserted.len() as u64)
 }
 
