@@ -71,17 +71,27 @@ impl<'a> Rows<'a> {
             .collect()
     }
 
-    /// PostgreSQL: copies the rows into a temporary table of the target's columns and returns
-    /// the statement that inserts them from there, `tail` appended.
-    async fn stage(&self, c: &mut sqlx::PgConnection, tail: &str) -> DbResult<String> {
+    /// PostgreSQL: copies the rows into the connection's staging table for the target (a
+    /// temporary table of its columns, made once per connection) and returns the statement
+    /// that inserts them from there, `tail` appended, and the one that empties it again.
+    async fn stage(&self, c: &mut sqlx::PgConnection, tail: &str) -> DbResult<(String, String)> {
         let columns = self.columns.join(", ");
-        let create =
-            format!("CREATE TEMPORARY TABLE pcis_stage AS SELECT {columns} FROM {} WITH NO DATA", self.table);
-        sqlx::query(sqlx::AssertSqlSafe(create)).persistent(false).execute(&mut *c).await?;
-        let mut copy = c.copy_in_raw(&format!("COPY pcis_stage ({columns}) FROM STDIN")).await?;
+        let stage = format!("pcis_stage_{}", self.table);
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('pg_temp.' || $1) IS NOT NULL")
+            .bind(&stage)
+            .fetch_one(&mut *c)
+            .await?;
+        if !exists {
+            let create = format!(
+                "CREATE TEMPORARY TABLE {stage} AS SELECT {columns} FROM {} WITH NO DATA",
+                self.table
+            );
+            sqlx::query(sqlx::AssertSqlSafe(create)).persistent(false).execute(&mut *c).await?;
+        }
+        let mut copy = c.copy_in_raw(&format!("COPY {stage} ({columns}) FROM STDIN")).await?;
         copy.send(copy_text(&self.args, self.columns.len())).await?;
         copy.finish().await?;
-        Ok(format!("{} SELECT {columns} FROM pcis_stage {tail}", self.head()))
+        Ok((format!("{} SELECT {columns} FROM {stage} {tail}", self.head()), format!("TRUNCATE {stage}")))
     }
 
     /// Inserts every row, `tail` (a conflict clause) appended; returns the rows affected.
@@ -99,10 +109,9 @@ impl<'a> Rows<'a> {
                 Ok(affected)
             }
             Tx::Pg(t) => {
-                let insert = self.stage(t, tail).await?;
-                let affected =
-                    sqlx::query(sqlx::AssertSqlSafe(insert)).persistent(false).execute(&mut **t).await?;
-                sqlx::query("DROP TABLE pcis_stage").execute(&mut **t).await?;
+                let (insert, empty) = self.stage(t, tail).await?;
+                let affected = sqlx::query(sqlx::AssertSqlSafe(insert)).execute(&mut **t).await?;
+                sqlx::query(sqlx::AssertSqlSafe(empty)).execute(&mut **t).await?;
                 Ok(affected.rows_affected())
             }
         }
@@ -130,10 +139,9 @@ impl<'a> Rows<'a> {
                 Ok(out)
             }
             Tx::Pg(t) => {
-                let insert = self.stage(t, tail).await?;
-                let out =
-                    sqlx::query_as(sqlx::AssertSqlSafe(insert)).persistent(false).fetch_all(&mut **t).await?;
-                sqlx::query("DROP TABLE pcis_stage").execute(&mut **t).await?;
+                let (insert, empty) = self.stage(t, tail).await?;
+                let out = sqlx::query_as(sqlx::AssertSqlSafe(insert)).fetch_all(&mut **t).await?;
+                sqlx::query(sqlx::AssertSqlSafe(empty)).execute(&mut **t).await?;
                 Ok(out)
             }
         }
