@@ -438,9 +438,9 @@ pub async fn checkpoints(tx: &mut Tx, run: i64) -> DbResult<HashMap<String, (i64
 
 /// Recomputes every active customer's AUM from its accounts (loans and closed accounts are
 /// not assets) and its tier from the thresholds, writing the tier history of each change.
-/// Set-based, and each changed customer is rewritten once: the new standings are gathered
-/// first (one pass over the accounts), so the history and the update touch only the
-/// customers that change. Returns (AUM changes, tier changes).
+/// Set-based: the new standings are gathered first (one pass over the accounts), so the
+/// history and the updates touch only the customers that change. Returns (AUM changes, tier
+/// changes).
 pub async fn recompute_tiers(
     tx: &mut Tx,
     t: &TierThresholds,
@@ -471,12 +471,21 @@ pub async fn recompute_tiers(
         .bind(reason)
         .bind(micros(now))
     )?;
-    exec!(
-        tx,
-        sqlx::query(
-            "UPDATE customer SET aum = s.aum, tier = s.tier FROM standing s WHERE customer.id = s.id"
-        )
-    )?;
+    // SQLite rewrites the entries of every index holding a column named in SET, changed or
+    // not, so there AUM and tier are set apart (each touches its own index); PostgreSQL
+    // writes a whole new row version per UPDATE, so there one UPDATE does both.
+    let updates: &[&'static str] = match tx {
+        Tx::Sqlite(_) => &[
+            "UPDATE customer SET aum = s.aum FROM standing s WHERE customer.id = s.id AND s.aum_changed",
+            "UPDATE customer SET tier = s.tier FROM standing s WHERE customer.id = s.id AND customer.tier <> s.tier",
+        ],
+        Tx::Pg(_) => {
+            &["UPDATE customer SET aum = s.aum, tier = s.tier FROM standing s WHERE customer.id = s.id"]
+        }
+    };
+    for update in updates {
+        exec!(tx, sqlx::query(*update))?;
+    }
     exec!(tx, sqlx::query("DROP TABLE standing"))?;
     Ok((aum as u64, tiers))
 }
