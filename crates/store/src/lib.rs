@@ -10,6 +10,7 @@ pub mod audit;
 pub mod bulk;
 pub mod customers;
 pub mod db;
+pub mod deferred_index;
 pub mod extract;
 pub mod institutions;
 pub mod jobs;

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use pcis_domain::{DomainError, DomainResult, FieldError};
 use pcis_store::extract::{self as store, Change};
-use pcis_store::{institutions, users};
+use pcis_store::{deferred_index, institutions, users};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -258,6 +258,9 @@ impl App {
     }
 
     /// Loads one file; the first `skip` records were loaded by an earlier, interrupted run.
+    /// A file that will at least double its table loads with the table's secondary indexes
+    /// set aside and builds them at its end, whether or not the load succeeded (a load cut
+    /// off leaves them to its rerun, or to the next load of that table).
     async fn load_file(
         &self,
         dir: &Path,
@@ -267,13 +270,49 @@ impl App {
     ) -> DomainResult<()> {
         let (reader, cols) = format::open(dir, l.file, m)?;
         let parser = RowParser { app: self.clone(), cols, lookups: self.lookups().await? };
-        match l.file {
+        let table = match l.file {
+            "customers.csv" => Some("customer"),
+            "accounts.csv" => Some("account"),
+            "transactions.csv" => Some("txn"),
+            _ => None,
+        };
+        if let Some(table) = table {
+            self.set_aside_indexes(table, m.rows.saturating_sub(skip)).await?;
+        }
+        let loaded = match l.file {
             "institutions.csv" => self.load_rows(reader, skip, l, move |r, _| parser.institution(r)).await,
             "products.csv" => self.load_rows(reader, skip, l, move |r, _| parser.product(r)).await,
             "customers.csv" => self.load_rows(reader, skip, l, move |r, row| parser.customer(r, row)).await,
             "accounts.csv" => self.load_rows(reader, skip, l, move |r, row| parser.account(r, row)).await,
             _ => self.load_rows(reader, skip, l, move |r, _| parser.transaction(r)).await,
+        };
+        if let Some(table) = table {
+            self.rebuild_indexes(table).await?;
         }
+        loaded
+    }
+
+    /// Sets aside `table`'s secondary indexes when `incoming` rows would at least double it.
+    async fn set_aside_indexes(&self, table: &'static str, incoming: u64) -> DomainResult<()> {
+        let mut tx = self.db.begin().await.db()?;
+        if deferred_index::rows(&mut tx, table).await.db()? < incoming as i64 {
+            let n = deferred_index::set_aside(&mut tx, table).await.db()?;
+            tracing::info!(table, indexes = n, "secondary indexes set aside for a large load");
+        }
+        tx.commit().await.db()
+    }
+
+    /// Builds again whatever indexes of `table` a load set aside.
+    async fn rebuild_indexes(&self, table: &'static str) -> DomainResult<()> {
+        let started = std::time::Instant::now();
+        let mut tx = self.db.begin().await.db()?;
+        let n = deferred_index::rebuild(&mut tx, table).await.db()?;
+        tx.commit().await.db()?;
+        if n > 0 {
+            let ms = started.elapsed().as_millis() as u64;
+            tracing::info!(table, indexes = n, ms, "secondary indexes built");
+        }
+        Ok(())
     }
 
     /// Streams a file through the reading thread and writes it a batch per transaction,

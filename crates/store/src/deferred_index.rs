@@ -1,0 +1,63 @@
+//! Secondary indexes set aside during a large load (R-ETL-2). Inserting a million rows into an
+//! index of random keys (the blind indexes) writes a scattered page per row and index, commit
+//! after commit; building the index once the rows are in is one sort. A load that will at
+//! least double a table drops the table's secondary indexes — every index but the primary and
+//! unique keys, which the load itself looks up and conflicts on — recording each definition
+//! in the same transaction, and builds them again at the end of the file. A load cut off
+//! in between leaves the record, and its rerun builds them.
+
+use crate::{DbResult, Tx, exec, on_tx};
+
+/// The secondary (non-unique) indexes of `table`: (name, definition).
+async fn secondary(tx: &mut Tx, table: &str) -> DbResult<Vec<(String, String)>> {
+    let sql = match tx {
+        Tx::Sqlite(_) => {
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1
+             AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name"
+        }
+        Tx::Pg(_) => {
+            "SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = current_schema()
+             AND tablename = $1 AND indexdef NOT LIKE 'CREATE UNIQUE%' ORDER BY indexname"
+        }
+    };
+    on_tx!(tx, c => sqlx::query_as(sql).bind(table).fetch_all(c).await)
+}
+
+/// How many rows `table` holds.
+pub async fn rows(tx: &mut Tx, table: &'static str) -> DbResult<i64> {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    on_tx!(tx, c => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(c).await)
+}
+
+/// Drops the secondary indexes of `table`, recording each; returns how many.
+pub async fn set_aside(tx: &mut Tx, table: &'static str) -> DbResult<usize> {
+    let indexes = secondary(tx, table).await?;
+    for (name, definition) in &indexes {
+        exec!(
+            tx,
+            sqlx::query(
+                "INSERT INTO import_deferred_index (name, table_name, definition) VALUES ($1, $2, $3)"
+            )
+            .bind(name)
+            .bind(table)
+            .bind(definition)
+        )?;
+        exec!(tx, sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{name}\""))))?;
+    }
+    Ok(indexes.len())
+}
+
+/// Builds again every index of `table` set aside; returns how many.
+pub async fn rebuild(tx: &mut Tx, table: &'static str) -> DbResult<usize> {
+    let indexes: Vec<(String, String)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT name, definition FROM import_deferred_index WHERE table_name = $1 ORDER BY name")
+            .bind(table)
+            .fetch_all(c)
+            .await
+    })?;
+    for (name, definition) in &indexes {
+        exec!(tx, sqlx::query(sqlx::AssertSqlSafe(definition.clone())))?;
+        exec!(tx, sqlx::query("DELETE FROM import_deferred_index WHERE name = $1").bind(name))?;
+    }
+    Ok(indexes.len())
+}
