@@ -156,6 +156,17 @@ fn read_batches<P>(
     }
 }
 
+/// Builds again whatever indexes of `table` a load set aside.
+async fn rebuild_indexes(tx: &mut pcis_store::Tx, table: &'static str) -> DomainResult<()> {
+    let started = std::time::Instant::now();
+    let n = deferred_index::rebuild(tx, table).await.db()?;
+    if n > 0 {
+        let ms = started.elapsed().as_millis() as u64;
+        tracing::info!(table, indexes = n, ms, "secondary indexes built");
+    }
+    Ok(())
+}
+
 /// How a folder is named in the import runs.
 fn source_of(dir: &Path) -> String {
     dir.canonicalize().unwrap_or_else(|_| dir.to_owned()).display().to_string()
@@ -212,6 +223,7 @@ impl App {
                 DomainError::Invalid(f) => format!("{}: {}", f[0].field, f[0].rule),
                 other => other.to_string(),
             };
+            rebuild_indexes(&mut tx, "customer").await?;
             store::finish_run(&mut tx, run, "failed", &counts_json, &message, self.clock.now()).await.db()?;
             let detail = json!({ "business_date": business_date, "files": files, "error": message });
             self.record(&mut tx, with_detail(entry(system(), "import.run", "import_run", run), detail))
@@ -221,6 +233,7 @@ impl App {
         }
         let tiering = std::time::Instant::now();
         let (aum_changed, tier_changed) = self.recompute_tiers_in(&mut tx).await?;
+        rebuild_indexes(&mut tx, "customer").await?;
         store::refresh_statistics(&mut tx).await.db()?;
         store::finish_run(&mut tx, run, "done", &counts_json, "", self.clock.now()).await.db()?;
         let detail = json!({ "business_date": business_date, "resumed": resumed, "files": files,
@@ -259,8 +272,8 @@ impl App {
 
     /// Loads one file; the first `skip` records were loaded by an earlier, interrupted run.
     /// A file that will at least double its table loads with the table's secondary indexes
-    /// set aside and builds them at its end, whether or not the load succeeded (a load cut
-    /// off leaves them to its rerun, or to the next load of that table).
+    /// set aside and builds them at its end (the customers' after the tiers), whether or not
+    /// the load succeeded; a load cut off leaves them to its rerun, or to the next load.
     async fn load_file(
         &self,
         dir: &Path,
@@ -286,8 +299,12 @@ impl App {
             "accounts.csv" => self.load_rows(reader, skip, l, move |r, row| parser.account(r, row)).await,
             _ => self.load_rows(reader, skip, l, move |r, _| parser.transaction(r)).await,
         };
-        if let Some(table) = table {
-            self.rebuild_indexes(table).await?;
+        // The customers' indexes wait for the tier recomputation, which rewrites every
+        // customer of a first load (see `import_extract`).
+        if let Some(table) = table.filter(|t| *t != "customer") {
+            let mut tx = self.db.begin().await.db()?;
+            rebuild_indexes(&mut tx, table).await?;
+            tx.commit().await.db()?;
         }
         loaded
     }
@@ -300,19 +317,6 @@ impl App {
             tracing::info!(table, indexes = n, "secondary indexes set aside for a large load");
         }
         tx.commit().await.db()
-    }
-
-    /// Builds again whatever indexes of `table` a load set aside.
-    async fn rebuild_indexes(&self, table: &'static str) -> DomainResult<()> {
-        let started = std::time::Instant::now();
-        let mut tx = self.db.begin().await.db()?;
-        let n = deferred_index::rebuild(&mut tx, table).await.db()?;
-        tx.commit().await.db()?;
-        if n > 0 {
-            let ms = started.elapsed().as_millis() as u64;
-            tracing::info!(table, indexes = n, ms, "secondary indexes built");
-        }
-        Ok(())
     }
 
     /// Streams a file through the reading thread and writes it a batch per transaction,
