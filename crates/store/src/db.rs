@@ -97,11 +97,24 @@ impl Db {
         }
     }
 
-    /// Applies the forward-only migrations of this backend (R-OPS-3).
+    /// Applies the forward-only migrations of this backend (R-OPS-3). A schema already up to
+    /// date is left alone without asking for any right: in production the application role
+    /// may not create tables, and sqlx's migrator would try to create its bookkeeping table.
     pub async fn migrate(&self) -> DbResult<()> {
         match self {
             Db::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(write).await?,
-            Db::Pg(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
+            Db::Pg(p) => {
+                let migrator = sqlx::migrate!("migrations/postgres");
+                let applied: Vec<i64> =
+                    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+                        .fetch_all(p)
+                        .await
+                        .unwrap_or_default();
+                let wanted: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+                if applied != wanted {
+                    migrator.run(p).await?;
+                }
+            }
         }
         Ok(())
     }

@@ -23,6 +23,24 @@ async fn secondary(tx: &mut Tx, table: &str) -> DbResult<Vec<(String, String)>> 
     on_tx!(tx, c => sqlx::query_as(sql).bind(table).fetch_all(c).await)
 }
 
+/// Whether this connection may drop and create `table`'s indexes: always on SQLite; on
+/// PostgreSQL only as (a member of) the table's owner, which the application role is not
+/// (docs/OPERATIONS.md §1): a load run as the application role keeps its indexes.
+pub async fn may_alter(tx: &mut Tx, table: &'static str) -> DbResult<bool> {
+    match tx {
+        Tx::Sqlite(_) => Ok(true),
+        Tx::Pg(t) => {
+            let owner: Option<bool> = sqlx::query_scalar(
+                "SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = to_regclass($1)",
+            )
+            .bind(table)
+            .fetch_optional(&mut **t)
+            .await?;
+            Ok(owner == Some(true))
+        }
+    }
+}
+
 /// How many rows `table` holds.
 pub async fn rows(tx: &mut Tx, table: &'static str) -> DbResult<i64> {
     let sql = format!("SELECT COUNT(*) FROM {table}");
@@ -45,6 +63,16 @@ pub async fn set_aside(tx: &mut Tx, table: &'static str) -> DbResult<usize> {
         exec!(tx, sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{name}\""))))?;
     }
     Ok(indexes.len())
+}
+
+/// How many indexes of `table` are set aside.
+pub async fn pending(tx: &mut Tx, table: &'static str) -> DbResult<i64> {
+    on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM import_deferred_index WHERE table_name = $1")
+            .bind(table)
+            .fetch_one(c)
+            .await
+    })
 }
 
 /// Builds again every index of `table` set aside; returns how many.

@@ -577,3 +577,41 @@ async fn the_nightly_job_runs_once_across_nodes(b: Backend) {
     let r = app.api_as(Role::AccountManager).await.get("/api/v1/job-runs").await;
     assert_eq!(r.status, reqwest::StatusCode::FORBIDDEN);
 }
+
+/// In production the application role may read and write rows but not alter the schema
+/// (docs/OPERATIONS.md §1). A first load run as that role (the nightly job) keeps the tables'
+/// indexes instead of setting them aside, and loads the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_role_loads_without_setting_indexes_aside() {
+    let Some(owner) = Target::new(Backend::Postgres).await else { return };
+    assert!(owner.pcis(&["migrate"]).status.success());
+    let schema_indexes = owner.indexes().await;
+    let schema = owner.url.rsplit_once("search_path]=").map(|(_, s)| s.to_owned()).unwrap();
+    let role = format!("app_{schema}");
+    let db = Db::connect(&owner.url).await.unwrap();
+    let Db::Pg(pool) = &db else { unreachable!() };
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("GRANT USAGE ON SCHEMA {schema} TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"),
+        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.unwrap();
+    }
+    db.close().await;
+    let as_app = owner.url.replacen("://postgres@", &format!("://{role}@"), 1);
+    assert_ne!(as_app, owner.url, "the test URL names the postgres user");
+    let app = Target { dir: tempfile::tempdir().unwrap(), url: as_app };
+    std::fs::copy(owner.dir.path().join("keys.json"), app.dir.path().join("keys.json")).unwrap();
+    let folder = generate(app.dir.path(), "day", &[]);
+    let summary = app.import(&folder);
+    assert_eq!(counts(&summary, "customers.csv"), [60, 60, 0, 0, 0], "{summary}");
+    assert_eq!(owner.indexes().await, schema_indexes);
+    assert_eq!(owner.count("SELECT COUNT(*) FROM import_deferred_index").await, 0);
+    let db = Db::connect(&owner.url).await.unwrap();
+    let Db::Pg(pool) = &db else { unreachable!() };
+    for sql in [format!("DROP OWNED BY {role}"), format!("DROP ROLE {role}")] {
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.unwrap();
+    }
+    db.close().await;
+}

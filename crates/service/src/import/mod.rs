@@ -158,6 +158,15 @@ fn read_batches<P>(
 
 /// Builds again whatever indexes of `table` a load set aside.
 async fn rebuild_indexes(tx: &mut pcis_store::Tx, table: &'static str) -> DomainResult<()> {
+    if !deferred_index::may_alter(tx, table).await.db()? {
+        if deferred_index::pending(tx, table).await.db()? > 0 {
+            tracing::warn!(
+                table,
+                "indexes set aside by an interrupted load wait for a load run as the schema owner"
+            );
+        }
+        return Ok(());
+    }
     let started = std::time::Instant::now();
     let n = deferred_index::rebuild(tx, table).await.db()?;
     if n > 0 {
@@ -312,7 +321,9 @@ impl App {
     /// Sets aside `table`'s secondary indexes when `incoming` rows would at least double it.
     async fn set_aside_indexes(&self, table: &'static str, incoming: u64) -> DomainResult<()> {
         let mut tx = self.db.begin().await.db()?;
-        if deferred_index::rows(&mut tx, table).await.db()? < incoming as i64 {
+        if deferred_index::rows(&mut tx, table).await.db()? < incoming as i64
+            && deferred_index::may_alter(&mut tx, table).await.db()?
+        {
             let n = deferred_index::set_aside(&mut tx, table).await.db()?;
             tracing::info!(table, indexes = n, "secondary indexes set aside for a large load");
         }
