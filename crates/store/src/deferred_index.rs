@@ -41,10 +41,12 @@ pub async fn may_alter(tx: &mut Tx, table: &'static str) -> DbResult<bool> {
     }
 }
 
-/// How many rows `table` holds.
-pub async fn rows(tx: &mut Tx, table: &'static str) -> DbResult<i64> {
-    let sql = format!("SELECT COUNT(*) FROM {table}");
-    on_tx!(tx, c => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(c).await)
+/// Whether `table` holds fewer than `n` rows; counts no further than `n`, so a night's small
+/// load does not walk ten million transactions to find out.
+pub async fn holds_fewer_than(tx: &mut Tx, table: &'static str, n: u64) -> DbResult<bool> {
+    let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT {n}) t");
+    let held: i64 = on_tx!(tx, c => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).fetch_one(c).await)?;
+    Ok((held as u64) < n)
 }
 
 /// Drops the secondary indexes of `table`, recording each; returns how many.

@@ -118,7 +118,7 @@ impl Loading<'_> {
 /// Rows of a file, parsed on the reading thread, on their way to the writer.
 struct Batch<P> {
     /// (line in the file, the row or why it is rejected); the header is line 1.
-    rows: Vec<(u64, Result<P, Rejected>)>,
+    rows: write::Lines<P>,
     /// Records of the file behind this batch, for the checkpoint.
     done: u64,
 }
@@ -321,7 +321,7 @@ impl App {
     /// Sets aside `table`'s secondary indexes when `incoming` rows would at least double it.
     async fn set_aside_indexes(&self, table: &'static str, incoming: u64) -> DomainResult<()> {
         let mut tx = self.db.begin().await.db()?;
-        if deferred_index::rows(&mut tx, table).await.db()? < incoming as i64
+        if deferred_index::holds_fewer_than(&mut tx, table, incoming).await.db()?
             && deferred_index::may_alter(&mut tx, table).await.db()?
         {
             let n = deferred_index::set_aside(&mut tx, table).await.db()?;

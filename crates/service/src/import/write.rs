@@ -15,7 +15,7 @@ use crate::bootstrap::SeedInstitution;
 use crate::{App, DbExt};
 
 /// Rows of a batch: (line in the file, the row or why it is rejected).
-type Lines<P> = Vec<(u64, Result<P, Rejected>)>;
+pub(super) type Lines<P> = Vec<(u64, Result<P, Rejected>)>;
 
 /// A kind of row the load writes.
 pub(super) trait Load: Sized + Send + 'static {
