@@ -5,14 +5,14 @@
 //!   placeholders. sqlx asks SQLite for each placeholder's name and SQLite finds a numbered
 //!   name (`$n`) by walking the statement's list, so binding n numbered values costs n² (88%
 //!   of a load's time in `perf` once); anonymous ones have no name to look up.
-//! - PostgreSQL: `COPY` into a temporary table of the target's columns, then one
-//!   `INSERT … SELECT` from it with the same conflict clause: no statement to parse and plan
-//!   per chunk, no parameters at all.
-
-use std::io::Write;
+//! - PostgreSQL: one `INSERT … SELECT * FROM unnest($1::bigint[], $2::text[], …)` per
+//!   batch, a column of values per array parameter: one statement of the same text whatever
+//!   the batch's size (prepared once), sent in one write. `COPY` was tried first; sqlx sends
+//!   its data and its end as two writes, and over TCP the second waited on the server's
+//!   delayed acknowledgement (40 ms per chunk, half of a customer file's time).
 
 use crate::db::Arg;
-use crate::{DbResult, Tx, bind_args, exec, on_tx};
+use crate::{DbError, DbResult, Tx, bind_args};
 
 /// Rows per multi-row statement on SQLite, and keys per `IN` list, at most. A quarter of a
 /// load's batch, so that full batches reuse one prepared statement per table; a statement of
@@ -71,27 +71,15 @@ impl<'a> Rows<'a> {
             .collect()
     }
 
-    /// PostgreSQL: copies the rows into the connection's staging table for the target (a
-    /// temporary table of its columns, made once per connection) and returns the statement
-    /// that inserts them from there, `tail` appended, and the one that empties it again.
-    async fn stage(&self, c: &mut sqlx::PgConnection, tail: &str) -> DbResult<(String, String)> {
-        let columns = self.columns.join(", ");
-        let stage = format!("pcis_stage_{}", self.table);
-        let exists: bool = sqlx::query_scalar("SELECT to_regclass('pg_temp.' || $1) IS NOT NULL")
-            .bind(&stage)
-            .fetch_one(&mut *c)
-            .await?;
-        if !exists {
-            let create = format!(
-                "CREATE TEMPORARY TABLE {stage} AS SELECT {columns} FROM {} WITH NO DATA",
-                self.table
-            );
-            sqlx::query(sqlx::AssertSqlSafe(create)).persistent(false).execute(&mut *c).await?;
-        }
-        let mut copy = c.copy_in_raw(&format!("COPY {stage} ({columns}) FROM STDIN")).await?;
-        copy.send(copy_text(&self.args, self.columns.len())).await?;
-        copy.finish().await?;
-        Ok((format!("{} SELECT {columns} FROM {stage} {tail}", self.head()), format!("TRUNCATE {stage}")))
+    /// PostgreSQL's statement for these rows, `tail` appended, and its array parameters.
+    fn unnest_statement(&self, tail: &str) -> DbResult<(String, Vec<Column<'_>>)> {
+        let width = self.columns.len();
+        let columns = (0..width)
+            .map(|c| Column::of(self.columns[c], self.args.iter().skip(c).step_by(width)))
+            .collect::<DbResult<Vec<_>>>()?;
+        let arrays: Vec<String> =
+            columns.iter().enumerate().map(|(i, c)| format!("${}::{}", i + 1, c.cast())).collect();
+        Ok((format!("{} SELECT * FROM unnest({}) {tail}", self.head(), arrays.join(", ")), columns))
     }
 
     /// Inserts every row, `tail` (a conflict clause) appended; returns the rows affected.
@@ -109,10 +97,9 @@ impl<'a> Rows<'a> {
                 Ok(affected)
             }
             Tx::Pg(t) => {
-                let (insert, empty) = self.stage(t, tail).await?;
-                let affected = sqlx::query(sqlx::AssertSqlSafe(insert)).execute(&mut **t).await?;
-                sqlx::query(sqlx::AssertSqlSafe(empty)).execute(&mut **t).await?;
-                Ok(affected.rows_affected())
+                let (sql, columns) = self.unnest_statement(tail)?;
+                let q = columns.into_iter().fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, c| c.bind(q));
+                Ok(q.execute(&mut **t).await?.rows_affected())
             }
         }
     }
@@ -139,55 +126,80 @@ impl<'a> Rows<'a> {
                 Ok(out)
             }
             Tx::Pg(t) => {
-                let (insert, empty) = self.stage(t, tail).await?;
-                let out = sqlx::query_as(sqlx::AssertSqlSafe(insert)).fetch_all(&mut **t).await?;
-                sqlx::query(sqlx::AssertSqlSafe(empty)).execute(&mut **t).await?;
-                Ok(out)
+                let (sql, columns) = self.unnest_statement(tail)?;
+                let q =
+                    columns.into_iter().fold(sqlx::query_as(sqlx::AssertSqlSafe(sql)), |q, c| c.bind_as(q));
+                q.fetch_all(&mut **t).await
             }
         }
     }
 }
 
-/// Rows in PostgreSQL's `COPY` text format: tab between values, newline after a row, `\N`
-/// for NULL, backslash escapes in text, bytea as `\x` and hex.
-fn copy_text(args: &[Arg], width: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(args.len() * 16);
-    for (i, arg) in args.iter().enumerate() {
-        if i % width != 0 {
-            out.push(b'\t');
-        }
-        match arg {
-            Arg::I64(v) | Arg::OptI64(Some(v)) => {
-                let _ = write!(out, "{v}");
-            }
-            Arg::Text(s) | Arg::OptText(Some(s)) => {
-                for b in s.bytes() {
-                    match b {
-                        b'\\' => out.extend_from_slice(b"\\\\"),
-                        b'\t' => out.extend_from_slice(b"\\t"),
-                        b'\n' => out.extend_from_slice(b"\\n"),
-                        b'\r' => out.extend_from_slice(b"\\r"),
-                        _ => out.push(b),
-                    }
-                }
-            }
-            Arg::Bytes(Some(b)) => {
-                out.extend_from_slice(b"\\\\x");
-                for byte in b {
-                    let _ = write!(out, "{byte:02x}");
-                }
-            }
-            Arg::Bool(b) => out.push(if *b { b't' } else { b'f' }),
-            Arg::OptI64(None) | Arg::OptText(None) | Arg::Bytes(None) => out.extend_from_slice(b"\\N"),
-        }
-        if i % width == width - 1 {
-            out.push(b'\n');
-        }
-    }
-    out
+/// One column of rows as a PostgreSQL array: the values of one type, `None` for NULL.
+enum Column<'a> {
+    Int(Vec<Option<i64>>),
+    Text(Vec<Option<&'a str>>),
+    Bytes(Vec<Option<&'a [u8]>>),
+    Bool(Vec<bool>),
 }
 
-/// Runs `select IN (keys) tail` over chunks of keys and collects the rows.
+impl<'a> Column<'a> {
+    /// The column's values, typed by the first; a value of another type is an error.
+    fn of(name: &str, values: impl Iterator<Item = &'a Arg>) -> DbResult<Column<'a>> {
+        let mut values = values.peekable();
+        let mut column = match values.peek() {
+            Some(Arg::I64(_) | Arg::OptI64(_)) | None => Column::Int(Vec::new()),
+            Some(Arg::Text(_) | Arg::OptText(_)) => Column::Text(Vec::new()),
+            Some(Arg::Bytes(_)) => Column::Bytes(Vec::new()),
+            Some(Arg::Bool(_)) => Column::Bool(Vec::new()),
+        };
+        for value in values {
+            match (&mut column, value) {
+                (Column::Int(v), Arg::I64(i)) => v.push(Some(*i)),
+                (Column::Int(v), Arg::OptI64(i)) => v.push(*i),
+                (Column::Text(v), Arg::Text(s)) => v.push(Some(s)),
+                (Column::Text(v), Arg::OptText(s)) => v.push(s.as_deref()),
+                (Column::Bytes(v), Arg::Bytes(b)) => v.push(b.as_deref()),
+                (Column::Bool(v), Arg::Bool(b)) => v.push(*b),
+                _ => return Err(DbError::Encode(format!("column {name} holds values of two types").into())),
+            }
+        }
+        Ok(column)
+    }
+
+    fn cast(&self) -> &'static str {
+        match self {
+            Column::Int(_) => "bigint[]",
+            Column::Text(_) => "text[]",
+            Column::Bytes(_) => "bytea[]",
+            Column::Bool(_) => "boolean[]",
+        }
+    }
+
+    fn bind(self, q: PgQuery<'a>) -> PgQuery<'a> {
+        match self {
+            Column::Int(v) => q.bind(v),
+            Column::Text(v) => q.bind(v),
+            Column::Bytes(v) => q.bind(v),
+            Column::Bool(v) => q.bind(v),
+        }
+    }
+
+    fn bind_as<R>(self, q: PgQueryAs<'a, R>) -> PgQueryAs<'a, R> {
+        match self {
+            Column::Int(v) => q.bind(v),
+            Column::Text(v) => q.bind(v),
+            Column::Bytes(v) => q.bind(v),
+            Column::Bool(v) => q.bind(v),
+        }
+    }
+}
+
+type PgQuery<'a> = sqlx::query::Query<'a, sqlx::Postgres, sqlx::postgres::PgArguments>;
+type PgQueryAs<'a, R> = sqlx::query::QueryAs<'a, sqlx::Postgres, R, sqlx::postgres::PgArguments>;
+
+/// Runs `select IN (keys) tail` and collects the rows: on PostgreSQL one statement with the
+/// keys as one array (`= ANY($1)`), on SQLite one per chunk of keys.
 pub async fn rows_for_keys<R>(tx: &mut Tx, select: &str, keys: &[Arg], tail: &str) -> DbResult<Vec<R>>
 where
     R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
@@ -195,55 +207,54 @@ where
         + Send
         + Unpin,
 {
-    let mut out = Vec::with_capacity(keys.len());
-    for chunk in keys.chunks(ROWS) {
-        let sql = in_list(numbered(tx), select, chunk.len(), tail);
-        let usual = chunk.len() == ROWS;
-        let rows: Vec<R> = on_tx!(tx, c => {
-            bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).persistent(usual), chunk).fetch_all(c).await
-        })?;
-        out.extend(rows);
+    if keys.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
-}
-
-/// Runs `head IN (keys) tail` over chunks of keys; returns the rows affected.
-pub async fn execute_for_keys(tx: &mut Tx, head: &str, keys: &[Arg], tail: &str) -> DbResult<u64> {
-    let mut affected = 0;
-    for chunk in keys.chunks(ROWS) {
-        let sql = in_list(numbered(tx), head, chunk.len(), tail);
-        let usual = chunk.len() == ROWS;
-        affected +=
-            exec!(tx, bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql.clone())).persistent(usual), chunk))?;
-    }
-    Ok(affected)
-}
-
-/// Whether the backend takes `$n` (PostgreSQL) rather than `?` (SQLite).
-fn numbered(tx: &Tx) -> bool {
-    matches!(tx, Tx::Pg(_))
-}
-
-fn in_list(numbered: bool, head: &str, n: usize, tail: &str) -> String {
-    let mut sql = format!("{head} IN (");
-    for i in 0..n {
-        if i > 0 {
-            sql.push_str(", ");
+    match tx {
+        Tx::Pg(t) => {
+            let q = sqlx::query_as(sqlx::AssertSqlSafe(format!("{select} = ANY($1) {tail}")));
+            Column::of("key", keys.iter())?.bind_as(q).fetch_all(&mut **t).await
         }
-        push_mark(&mut sql, numbered, i + 1);
+        Tx::Sqlite(t) => {
+            let mut out = Vec::with_capacity(keys.len());
+            for chunk in keys.chunks(ROWS) {
+                let q = sqlx::query_as(sqlx::AssertSqlSafe(in_list(select, chunk.len(), tail)));
+                out.extend(bind_args!(q.persistent(chunk.len() == ROWS), chunk).fetch_all(&mut **t).await?);
+            }
+            Ok(out)
+        }
     }
-    sql.push_str(") ");
-    sql.push_str(tail);
-    sql
 }
 
-fn push_mark(sql: &mut String, numbered: bool, n: usize) {
-    if numbered {
-        sql.push('$');
-        sql.push_str(&n.to_string());
-    } else {
-        sql.push('?');
+/// Runs `head IN (keys) tail` (one statement, or one per chunk, as above); returns the rows
+/// affected.
+pub async fn execute_for_keys(tx: &mut Tx, head: &str, keys: &[Arg], tail: &str) -> DbResult<u64> {
+    if keys.is_empty() {
+        return Ok(0);
     }
+    match tx {
+        Tx::Pg(t) => {
+            let q = sqlx::query(sqlx::AssertSqlSafe(format!("{head} = ANY($1) {tail}")));
+            Ok(Column::of("key", keys.iter())?.bind(q).execute(&mut **t).await?.rows_affected())
+        }
+        Tx::Sqlite(t) => {
+            let mut affected = 0;
+            for chunk in keys.chunks(ROWS) {
+                let q = sqlx::query(sqlx::AssertSqlSafe(in_list(head, chunk.len(), tail)));
+                affected += bind_args!(q.persistent(chunk.len() == ROWS), chunk)
+                    .execute(&mut **t)
+                    .await?
+                    .rows_affected();
+            }
+            Ok(affected)
+        }
+    }
+}
+
+/// `head IN (?, …) tail` for `n` keys.
+fn in_list(head: &str, n: usize, tail: &str) -> String {
+    let marks = vec!["?"; n].join(", ");
+    format!("{head} IN ({marks}) {tail}")
 }
 
 #[cfg(test)]
@@ -279,21 +290,26 @@ mod tests {
         let sizes: Vec<(usize, bool)> =
             rows.values_statements("").iter().map(|(_, a, usual)| (a.len() / 200, *usual)).collect();
         assert_eq!(sizes, [(150, true), (10, false)]);
-        assert_eq!(in_list(true, "SELECT 1 WHERE a", 3, "AND b"), "SELECT 1 WHERE a IN ($1, $2, $3) AND b");
-        assert_eq!(in_list(false, "SELECT 1 WHERE a", 2, ""), "SELECT 1 WHERE a IN (?, ?) ");
+        assert_eq!(in_list("SELECT 1 WHERE a", 2, "AND b"), "SELECT 1 WHERE a IN (?, ?) AND b");
     }
 
     #[test]
-    fn copy_text_escapes_what_the_format_reserves() {
-        let args = [
-            Arg::I64(-5),
-            Arg::Text("a\tb\\c\nd".into()),
-            Arg::OptText(None),
-            Arg::Bytes(Some(vec![0, 255])),
-            Arg::Bool(true),
-            Arg::OptI64(Some(7)),
-        ];
-        let text = String::from_utf8(copy_text(&args, 3)).unwrap();
-        assert_eq!(text, "-5\ta\\tb\\\\c\\nd\t\\N\n\\\\x00ff\tt\t7\n");
+    fn postgres_gets_a_column_per_array_whatever_the_row_count() {
+        let mut rows = Rows::new("t", &["a", "b", "c", "d"]);
+        for n in 0..3 {
+            rows.push([Arg::I64(n), Arg::OptText(None), Arg::Bytes(Some(vec![1])), Arg::Bool(true)]);
+        }
+        let (sql, columns) = rows.unnest_statement("ON CONFLICT DO NOTHING").unwrap();
+        assert_eq!(
+            sql,
+            "INSERT INTO t (a, b, c, d) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], \
+             $4::boolean[]) ON CONFLICT DO NOTHING"
+        );
+        assert!(matches!(&columns[1], Column::Text(v) if v == &[None, None, None]));
+        let mut mixed = Rows::new("t", &["a"]);
+        mixed.push([Arg::I64(1)]);
+        mixed.push([Arg::Text("1".into())]);
+        let err = mixed.unnest_statement("").err().unwrap();
+        assert!(err.to_string().contains("column a holds values of two types"), "{err}");
     }
 }

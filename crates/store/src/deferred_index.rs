@@ -5,19 +5,33 @@
 //! unique keys, which the load itself looks up and conflicts on — recording each definition
 //! in the same transaction, and builds them again at the end of the file. A load cut off
 //! in between leaves the record, and its rerun builds them.
+//!
+//! On PostgreSQL the table's foreign keys go the same way: each row's check is a trigger
+//! that looks up the parent row (three times the insert's own cost for transactions), while
+//! adding the constraint back checks every row in one join. The load resolves every parent
+//! id itself, in the same transaction, and adding the key back fails the load if any row
+//! had none.
 
 use crate::{DbResult, Tx, exec, on_tx};
 
-/// The secondary (non-unique) indexes of `table`: (name, definition).
-async fn secondary(tx: &mut Tx, table: &str) -> DbResult<Vec<(String, String)>> {
+/// What a large load sets aside of `table`: (name, the statement that makes it again, the
+/// one that drops it).
+async fn secondary(tx: &mut Tx, table: &str) -> DbResult<Vec<(String, String, String)>> {
     let sql = match tx {
         Tx::Sqlite(_) => {
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1
-             AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name"
+            r#"SELECT name, sql, 'DROP INDEX "' || name || '"' FROM sqlite_master
+             WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'
+             ORDER BY name"#
         }
         Tx::Pg(_) => {
-            "SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = current_schema()
-             AND tablename = $1 AND indexdef NOT LIKE 'CREATE UNIQUE%' ORDER BY indexname"
+            r#"SELECT indexname::text, indexdef, 'DROP INDEX "' || indexname || '"' FROM pg_indexes
+             WHERE schemaname = current_schema() AND tablename = $1::text AND indexdef NOT LIKE 'CREATE UNIQUE%'
+             UNION ALL
+             SELECT conname::text,
+                    'ALTER TABLE ' || $1::text || ' ADD CONSTRAINT "' || conname || '" ' || pg_get_constraintdef(oid),
+                    'ALTER TABLE ' || $1::text || ' DROP CONSTRAINT "' || conname || '"'
+             FROM pg_constraint WHERE conrelid = to_regclass($1::text) AND contype = 'f'
+             ORDER BY 1"#
         }
     };
     on_tx!(tx, c => sqlx::query_as(sql).bind(table).fetch_all(c).await)
@@ -49,10 +63,11 @@ pub async fn holds_fewer_than(tx: &mut Tx, table: &'static str, n: u64) -> DbRes
     Ok((held as u64) < n)
 }
 
-/// Drops the secondary indexes of `table`, recording each; returns how many.
+/// Drops the secondary indexes (and on PostgreSQL the foreign keys) of `table`, recording
+/// each; returns how many.
 pub async fn set_aside(tx: &mut Tx, table: &'static str) -> DbResult<usize> {
     let indexes = secondary(tx, table).await?;
-    for (name, definition) in &indexes {
+    for (name, definition, drop) in &indexes {
         exec!(
             tx,
             sqlx::query(
@@ -62,12 +77,12 @@ pub async fn set_aside(tx: &mut Tx, table: &'static str) -> DbResult<usize> {
             .bind(table)
             .bind(definition)
         )?;
-        exec!(tx, sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{name}\""))))?;
+        exec!(tx, sqlx::query(sqlx::AssertSqlSafe(drop.clone())))?;
     }
     Ok(indexes.len())
 }
 
-/// How many indexes of `table` are set aside.
+/// How many indexes and keys of `table` are set aside.
 pub async fn pending(tx: &mut Tx, table: &'static str) -> DbResult<i64> {
     on_tx!(tx, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM import_deferred_index WHERE table_name = $1")
@@ -77,7 +92,7 @@ pub async fn pending(tx: &mut Tx, table: &'static str) -> DbResult<i64> {
     })
 }
 
-/// Builds again every index of `table` set aside; returns how many.
+/// Makes again every index and key of `table` set aside; returns how many.
 pub async fn rebuild(tx: &mut Tx, table: &'static str) -> DbResult<usize> {
     let indexes: Vec<(String, String)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT name, definition FROM import_deferred_index WHERE table_name = $1 ORDER BY name")

@@ -156,7 +156,7 @@ fn read_batches<P>(
     }
 }
 
-/// Builds again whatever indexes of `table` a load set aside.
+/// Makes again whatever indexes and keys of `table` a load set aside.
 async fn rebuild_indexes(tx: &mut pcis_store::Tx, table: &'static str) -> DomainResult<()> {
     if !deferred_index::may_alter(tx, table).await.db()? {
         if deferred_index::pending(tx, table).await.db()? > 0 {
@@ -171,7 +171,7 @@ async fn rebuild_indexes(tx: &mut pcis_store::Tx, table: &'static str) -> Domain
     let n = deferred_index::rebuild(tx, table).await.db()?;
     if n > 0 {
         let ms = started.elapsed().as_millis() as u64;
-        tracing::info!(table, indexes = n, ms, "secondary indexes built");
+        tracing::info!(table, n, ms, "secondary indexes and foreign keys made again");
     }
     Ok(())
 }
@@ -318,14 +318,15 @@ impl App {
         loaded
     }
 
-    /// Sets aside `table`'s secondary indexes when `incoming` rows would at least double it.
+    /// Sets aside `table`'s secondary indexes (and foreign keys, see `deferred_index`) when
+    /// `incoming` rows would at least double it.
     async fn set_aside_indexes(&self, table: &'static str, incoming: u64) -> DomainResult<()> {
         let mut tx = self.db.begin().await.db()?;
         if deferred_index::holds_fewer_than(&mut tx, table, incoming).await.db()?
             && deferred_index::may_alter(&mut tx, table).await.db()?
         {
             let n = deferred_index::set_aside(&mut tx, table).await.db()?;
-            tracing::info!(table, indexes = n, "secondary indexes set aside for a large load");
+            tracing::info!(table, n, "secondary indexes and foreign keys set aside for a large load");
         }
         tx.commit().await.db()
     }
