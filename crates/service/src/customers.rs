@@ -106,7 +106,7 @@ impl App {
         page: i64,
     ) -> DomainResult<Page<CustomerSummary>> {
         let (query, by) = self.customer_query(input)?;
-        let mut tx = self.db.begin().await.db()?;
+        let mut tx = self.db.begin_read().await.db()?;
         let e = entry(who(actor, meta), "customer.search", "customer", "");
         let scope = match self.policy.customer_scope(actor, Action::CustomerSearch) {
             Ok(s) => s,
@@ -122,8 +122,8 @@ impl App {
         // The audit record says how the search was made, never the value searched for.
         let detail = json!({ "by": by, "tier": input.tier, "institution_id": input.institution_id,
             "manager_id": input.manager_id, "tag": input.tag, "page": page, "found": result.total });
-        self.record(&mut tx, with_detail(e, detail)).await?;
-        tx.commit().await.db()?;
+        drop(tx);
+        self.record_alone(with_detail(e, detail)).await?;
         Ok(result)
     }
 
@@ -191,7 +191,7 @@ impl App {
         meta: &RequestMeta,
         id: CustomerId,
     ) -> DomainResult<Customer360> {
-        let tx = self.db.begin().await.db()?;
+        let tx = self.db.begin_read().await.db()?;
         let (mut tx, record, facts, basis) =
             self.customer_for(tx, actor, meta, id, Action::CustomerView, "customer.view").await?;
         let detail_allowed =
@@ -218,9 +218,9 @@ impl App {
         } else {
             None
         };
+        drop(tx);
         let e = entry(who(actor, meta), "customer.view", "customer", id.0);
-        self.record(&mut tx, with_detail(e, json!({ "basis": basis, "detail": detail_allowed }))).await?;
-        tx.commit().await.db()?;
+        self.record_alone(with_detail(e, json!({ "basis": basis, "detail": detail_allowed }))).await?;
         Ok(Customer360 {
             summary: record.summary,
             basis,
@@ -239,14 +239,14 @@ impl App {
         id: CustomerId,
         page: i64,
     ) -> DomainResult<Page<Transaction>> {
-        let tx = self.db.begin().await.db()?;
+        let tx = self.db.begin_read().await.db()?;
         let (mut tx, ..) = self
             .customer_for(tx, actor, meta, id, Action::CustomerViewDetail, "customer.transactions")
             .await?;
         let result = store::transactions(&mut tx, id, page, 20).await.db()?;
+        drop(tx);
         let e = entry(who(actor, meta), "customer.transactions", "customer", id.0);
-        self.record(&mut tx, with_detail(e, json!({ "page": page }))).await?;
-        tx.commit().await.db()?;
+        self.record_alone(with_detail(e, json!({ "page": page }))).await?;
         Ok(result)
     }
 

@@ -139,6 +139,15 @@ impl App {
         Ok(())
     }
 
+    /// Writes an audit record in a transaction of its own: for an operation that only read,
+    /// on the read pool (on SQLite, beside other readers rather than queued behind the one
+    /// writer for all of its query). Its caller returns what it read only once this commits.
+    pub(crate) async fn record_alone(&self, entry: AuditEntry) -> DomainResult<()> {
+        let mut tx = self.db.begin().await.db()?;
+        self.record(&mut tx, entry).await?;
+        tx.commit().await.db()
+    }
+
     /// Whether the actor holds `action` at all, for a page that refuses bad input before it
     /// reaches the operation; a refusal is audited as `audit_action` like any other.
     pub async fn require(
@@ -166,13 +175,7 @@ impl App {
     async fn record_denial(&self, entry: AuditEntry, error: DomainError) -> DomainError {
         let DomainError::Denied { reason } = error else { return error };
         let entry = AuditEntry { outcome: Outcome::Denied, reason: reason.to_owned(), ..entry };
-        let result = async {
-            let mut tx = self.db.begin().await.db()?;
-            self.record(&mut tx, entry).await?;
-            tx.commit().await.db()
-        }
-        .await;
-        if let Err(e) = result {
+        if let Err(e) = self.record_alone(entry).await {
             tracing::error!(error = %e, "could not record a denial");
         }
         error

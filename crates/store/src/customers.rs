@@ -364,9 +364,12 @@ pub async fn search(
         bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)), &wh.args).fetch_one(c).await
     })?;
     let offset = (page.max(1) - 1) * per_page;
-    // The order of the `customer_search` index: a page stops after its rows.
+    // The page's ids first, from an index alone (in the order of `customer_search`, so an
+    // outlet's page stops after its rows; a broad name search sorts the prefix's index
+    // entries), then only those rows are read and described.
+    const ORDER: &str = "ORDER BY c.owner_path, c.tier, c.name, c.id";
     let sql = format!(
-        "{SUMMARY}{} ORDER BY c.owner_path, c.tier, c.name, c.id LIMIT {per_page} OFFSET {offset}",
+        "{SUMMARY} WHERE c.id IN (SELECT c.id FROM customer c{} {ORDER} LIMIT {per_page} OFFSET {offset}) {ORDER}",
         wh.sql
     );
     let rows: Vec<SummaryRow> = on_tx!(tx, c => {
