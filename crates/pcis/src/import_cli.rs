@@ -104,6 +104,11 @@ pub async fn run(app: &App, dir: &Path, rejects: Option<PathBuf>) -> anyhow::Res
     )?;
     writeln!(
         out,
+        "indexes set aside made again, statistics refreshed ({:.1} s)",
+        report.finishing.as_secs_f64()
+    )?;
+    writeln!(
+        out,
         "suspicious list: {} groups sharing a contact or account, {} newly listed, {} overdue escalated ({:.1} s)",
         report.suspects.groups,
         report.suspects.listed,

@@ -77,6 +77,9 @@ pub struct ImportReport {
     pub aum_changed: u64,
     pub tier_changed: u64,
     pub tiering: std::time::Duration,
+    /// Making again the customers' indexes a large load set aside, refreshing the planner's
+    /// statistics and closing the run, after the tiers.
+    pub finishing: std::time::Duration,
     /// The suspicious list built after the load (R-ETL-4).
     pub suspects: crate::suspects::SuspectBuild,
     pub suspect_listing: std::time::Duration,
@@ -242,6 +245,8 @@ impl App {
         }
         let tiering = std::time::Instant::now();
         let (aum_changed, tier_changed) = self.recompute_tiers_in(&mut tx).await?;
+        let tiering = tiering.elapsed();
+        let finishing = std::time::Instant::now();
         rebuild_indexes(&mut tx, "customer").await?;
         store::refresh_statistics(&mut tx).await.db()?;
         store::finish_run(&mut tx, run, "done", &counts_json, "", self.clock.now()).await.db()?;
@@ -249,7 +254,7 @@ impl App {
             "aum_changed": aum_changed, "tier_changed": tier_changed });
         self.record(&mut tx, with_detail(entry(system(), "import.run", "import_run", run), detail)).await?;
         tx.commit().await.db()?;
-        let tiering = tiering.elapsed();
+        let finishing = finishing.elapsed();
         tracing::info!(run, aum_changed, tier_changed, "import finished");
         let listing = std::time::Instant::now();
         let suspects = self.build_suspect_list().await?;
@@ -261,6 +266,7 @@ impl App {
             aum_changed,
             tier_changed,
             tiering,
+            finishing,
             suspects,
             suspect_listing: listing.elapsed(),
         })
