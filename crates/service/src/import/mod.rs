@@ -159,6 +159,22 @@ fn read_batches<P>(
     }
 }
 
+/// The tables a file writes, whose secondary indexes (and keys) a large load of it sets
+/// aside: each new customer also gets its first line of tier history.
+fn written_by(file: &str) -> &'static [&'static str] {
+    match file {
+        "customers.csv" => &AFTER_TIERS,
+        "accounts.csv" => &["account"],
+        "transactions.csv" => &["txn"],
+        _ => &[],
+    }
+}
+
+/// The customers' tables get their indexes back only after the tier recomputation, which
+/// rewrites every customer of a first load and writes their tier history (see
+/// `import_extract`).
+const AFTER_TIERS: [&str; 2] = ["customer", "tier_history"];
+
 /// Makes again whatever indexes and keys of `table` a load set aside.
 async fn rebuild_indexes(tx: &mut pcis_store::Tx, table: &'static str) -> DomainResult<()> {
     if !deferred_index::may_alter(tx, table).await.db()? {
@@ -235,7 +251,9 @@ impl App {
                 DomainError::Invalid(f) => format!("{}: {}", f[0].field, f[0].rule),
                 other => other.to_string(),
             };
-            rebuild_indexes(&mut tx, "customer").await?;
+            for table in AFTER_TIERS {
+                rebuild_indexes(&mut tx, table).await?;
+            }
             store::finish_run(&mut tx, run, "failed", &counts_json, &message, self.clock.now()).await.db()?;
             let detail = json!({ "business_date": business_date, "files": files, "error": message });
             self.record(&mut tx, with_detail(entry(system(), "import.run", "import_run", run), detail))
@@ -247,7 +265,9 @@ impl App {
         let (aum_changed, tier_changed) = self.recompute_tiers_in(&mut tx).await?;
         let tiering = tiering.elapsed();
         let finishing = std::time::Instant::now();
-        rebuild_indexes(&mut tx, "customer").await?;
+        for table in AFTER_TIERS {
+            rebuild_indexes(&mut tx, table).await?;
+        }
         store::refresh_statistics(&mut tx).await.db()?;
         store::finish_run(&mut tx, run, "done", &counts_json, "", self.clock.now()).await.db()?;
         let detail = json!({ "business_date": business_date, "resumed": resumed, "files": files,
@@ -298,13 +318,8 @@ impl App {
     ) -> DomainResult<()> {
         let (reader, cols) = format::open(dir, l.file, m)?;
         let parser = RowParser { app: self.clone(), cols, lookups: self.lookups().await? };
-        let table = match l.file {
-            "customers.csv" => Some("customer"),
-            "accounts.csv" => Some("account"),
-            "transactions.csv" => Some("txn"),
-            _ => None,
-        };
-        if let Some(table) = table {
+        let tables = written_by(l.file);
+        for table in tables {
             self.set_aside_indexes(table, m.rows.saturating_sub(skip)).await?;
         }
         let loaded = match l.file {
@@ -314,11 +329,11 @@ impl App {
             "accounts.csv" => self.load_rows(reader, skip, l, move |r, row| parser.account(r, row)).await,
             _ => self.load_rows(reader, skip, l, move |r, _| parser.transaction(r)).await,
         };
-        // The customers' indexes wait for the tier recomputation, which rewrites every
-        // customer of a first load (see `import_extract`).
-        if let Some(table) = table.filter(|t| *t != "customer") {
+        if !tables.is_empty() && tables != AFTER_TIERS {
             let mut tx = self.db.begin().await.db()?;
-            rebuild_indexes(&mut tx, table).await?;
+            for table in tables {
+                rebuild_indexes(&mut tx, table).await?;
+            }
             tx.commit().await.db()?;
         }
         loaded
