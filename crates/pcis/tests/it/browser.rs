@@ -203,6 +203,8 @@ async fn customer_change_from_search_to_approval(b: Backend) {
     br.wait_for_path("/customers").await;
     br.type_into("input[name=q]", "13812345678").await;
     br.click("form.filterbar button[type=submit]").await;
+    // The list before the search has rows too: wait for the page of the search itself.
+    br.wait_for_query("q=13812345678").await;
     br.wait_for("td.ops a").await;
     let rows = br.texts("table.table tbody tr").await;
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -413,6 +415,19 @@ impl Browser {
                 return;
             }
             assert!(Instant::now() < deadline, "waited for {want}, still on {now}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the current address's query contains `part`.
+    async fn wait_for_query(&self, part: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let url = ok("current url", self.client.current_url().await);
+            if url.query().is_some_and(|q| q.contains(part)) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "waited for ?…{part}…, still on {url}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
