@@ -27,8 +27,10 @@ use format::{Manifested, Reader, file_error, manifest};
 use rows::{Lookups, Rejected, RowParser};
 use write::Load;
 
-/// Rows per transaction.
-const BATCH: usize = 1000;
+/// Rows per transaction: large enough that a commit, a lookup and a statement per table
+/// are spread over many rows (5,000 against 1,000: 1M rows on PostgreSQL 238 s → 210 s),
+/// small enough that the batches in flight stay a few megabytes.
+const BATCH: usize = 5000;
 /// Batches read ahead of the writer: the reading thread parses and seals the next batch
 /// while the writer stores this one, and memory stays bounded whatever the file's size.
 const READ_AHEAD: usize = 2;
