@@ -359,9 +359,12 @@ pub async fn search(
             .bind(Arg::Text(tag.clone()))
             .push(")");
     }
+    // Both statements are planned for their values each time rather than kept prepared: the
+    // best index depends on the name prefix and the breadth of the scope, which PostgreSQL's
+    // generic plan of a kept statement cannot see.
     let count_sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM customer c{} LIMIT {COUNT_CAP}) n", wh.sql);
     let total: i64 = on_tx!(tx, c => {
-        bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)), &wh.args).fetch_one(c).await
+        bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)).persistent(false), &wh.args).fetch_one(c).await
     })?;
     let offset = (page.max(1) - 1) * per_page;
     // The page's ids first, from an index alone (in the order of `customer_search`, so an
@@ -373,7 +376,7 @@ pub async fn search(
         wh.sql
     );
     let rows: Vec<SummaryRow> = on_tx!(tx, c => {
-        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &wh.args).fetch_all(c).await
+        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false), &wh.args).fetch_all(c).await
     })?;
     Ok(Page {
         items: rows.into_iter().map(SummaryRow::into_summary).collect(),
