@@ -16,8 +16,8 @@ use crate::{DbError, DbResult, Tx, bind_args};
 
 /// Rows per multi-row statement on SQLite, and keys per `IN` list, at most. A load's batch
 /// divides into chunks of this size, so they reuse one prepared statement per table; a
-/// statement of any other size is prepared for its one use and not cached (a cache of every size would
-/// hold hundreds of statements of thousands of placeholders).
+/// statement of any other size is prepared for its one use and not cached (a cache of every
+/// size would hold hundreds of statements of thousands of placeholders).
 const ROWS: usize = 250;
 /// Values per SQLite statement, under its limit of 32,766.
 const VALUES: usize = 30_000;
