@@ -438,9 +438,9 @@ pub async fn checkpoints(tx: &mut Tx, run: i64) -> DbResult<HashMap<String, (i64
 
 /// Recomputes every active customer's AUM from its accounts (loans and closed accounts are
 /// not assets) and its tier from the thresholds, writing the tier history of each change.
-/// Set-based: the new standings are gathered first (one pass over the accounts), so the
-/// history and the updates touch only the customers that change. Returns (AUM changes, tier
-/// changes).
+/// Set-based: the new standings are gathered first (one pass over the accounts, one over
+/// the customers), so the history and the updates touch only the customers that change.
+/// Returns (AUM changes, tier changes).
 pub async fn recompute_tiers(
     tx: &mut Tx,
     t: &TierThresholds,
@@ -449,14 +449,25 @@ pub async fn recompute_tiers(
 ) -> DbResult<(u64, u64)> {
     const TIER: &str = "CASE WHEN s.total >= $3 THEN 'diamond' WHEN s.total >= $2 THEN 'platinum'
         WHEN s.total >= $1 THEN 'gold' ELSE 'ordinary' END";
+    // In the customers' order, so that the updates below walk the table page by page: on
+    // PostgreSQL a page changed out of order after a checkpoint is written whole to the WAL
+    // again (1M customers in random order: 4.7 GB of WAL instead of 1.1 GB).
     let gather = format!(
         "CREATE TEMPORARY TABLE standing AS
-         SELECT s.id, s.total AS aum, {TIER} AS tier, s.aum <> s.total AS aum_changed
-         FROM (SELECT c.id, c.aum, c.tier, COALESCE(SUM(a.balance), 0) AS total FROM customer c
-               LEFT JOIN account a ON a.customer_id = c.id AND a.product_type <> 'loan' AND a.status <> 'closed'
-               WHERE c.status = 'active' GROUP BY c.id, c.aum, c.tier) s
-         WHERE s.aum <> s.total OR s.tier <> {TIER}"
+         SELECT s.id, s.was, s.total AS aum, {TIER} AS tier, s.had <> s.total AS aum_changed
+         FROM (SELECT c.id, c.tier AS was, c.aum AS had, COALESCE(a.total, 0) AS total FROM customer c
+               LEFT JOIN (SELECT customer_id, CAST(SUM(balance) AS BIGINT) AS total FROM account
+                          WHERE product_type <> 'loan' AND status <> 'closed' GROUP BY customer_id) a
+                 ON a.customer_id = c.id
+               WHERE c.status = 'active') s
+         WHERE s.had <> s.total OR s.was <> {TIER}
+         ORDER BY s.id"
     );
+    if let Tx::Pg(pg) = tx {
+        // The join of a million standings to the customers in memory, in one batch, so the
+        // update keeps the order above.
+        sqlx::query("SET LOCAL work_mem = '128MB'").execute(&mut **pg).await?;
+    }
     exec!(tx, sqlx::query(sqlx::AssertSqlSafe(gather)).bind(t.gold).bind(t.platinum).bind(t.diamond))?;
     let aum: i64 = on_tx!(tx, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM standing WHERE aum_changed").fetch_one(c).await
@@ -465,8 +476,7 @@ pub async fn recompute_tiers(
         tx,
         sqlx::query(
             "INSERT INTO tier_history (customer_id, from_tier, to_tier, aum, reason, at_us)
-             SELECT c.id, c.tier, s.tier, s.aum, $1, $2 FROM standing s JOIN customer c ON c.id = s.id
-             WHERE c.tier <> s.tier"
+             SELECT s.id, s.was, s.tier, s.aum, $1, $2 FROM standing s WHERE s.was <> s.tier"
         )
         .bind(reason)
         .bind(micros(now))
@@ -477,7 +487,7 @@ pub async fn recompute_tiers(
     let updates: &[&'static str] = match tx {
         Tx::Sqlite(_) => &[
             "UPDATE customer SET aum = s.aum FROM standing s WHERE customer.id = s.id AND s.aum_changed",
-            "UPDATE customer SET tier = s.tier FROM standing s WHERE customer.id = s.id AND customer.tier <> s.tier",
+            "UPDATE customer SET tier = s.tier FROM standing s WHERE customer.id = s.id AND s.was <> s.tier",
         ],
         Tx::Pg(_) => {
             &["UPDATE customer SET aum = s.aum, tier = s.tier FROM standing s WHERE customer.id = s.id"]
