@@ -438,8 +438,8 @@ pub async fn checkpoints(tx: &mut Tx, run: i64) -> DbResult<HashMap<String, (i64
 
 /// Recomputes every active customer's AUM from its accounts (loans and closed accounts are
 /// not assets) and its tier from the thresholds, writing the tier history of each change.
-/// Set-based: the new standings are gathered first (one pass over the accounts, one over
-/// the customers), so the history and the updates touch only the customers that change.
+/// Set-based: the new standings are gathered first (one pass over the accounts and the
+/// customers), so the history and the updates touch only the customers that change.
 /// Returns (AUM changes, tier changes).
 pub async fn recompute_tiers(
     tx: &mut Tx,
@@ -449,17 +449,31 @@ pub async fn recompute_tiers(
 ) -> DbResult<(u64, u64)> {
     const TIER: &str = "CASE WHEN s.total >= $3 THEN 'diamond' WHEN s.total >= $2 THEN 'platinum'
         WHEN s.total >= $1 THEN 'gold' ELSE 'ordinary' END";
+    // Each customer's assets, as each planner sums them best: SQLite walks a customer's
+    // accounts by their index as it goes; PostgreSQL sums all the accounts at once (in
+    // parallel) and joins the sums. At 1M in the load, PostgreSQL 5.3 s → 3.1 s; SQLite
+    // summing first took 2.4–2.7 s instead of 1.8–2.0 s.
+    let totals = match tx {
+        Tx::Sqlite(_) => {
+            "SELECT c.id, c.tier AS was, c.aum AS had, COALESCE(SUM(a.balance), 0) AS total FROM customer c
+             LEFT JOIN account a ON a.customer_id = c.id AND a.product_type <> 'loan' AND a.status <> 'closed'
+             WHERE c.status = 'active' GROUP BY c.id, c.tier, c.aum"
+        }
+        Tx::Pg(_) => {
+            "SELECT c.id, c.tier AS was, c.aum AS had, COALESCE(a.total, 0) AS total FROM customer c
+             LEFT JOIN (SELECT customer_id, CAST(SUM(balance) AS BIGINT) AS total FROM account
+                        WHERE product_type <> 'loan' AND status <> 'closed' GROUP BY customer_id) a
+               ON a.customer_id = c.id
+             WHERE c.status = 'active'"
+        }
+    };
     // In the customers' order, so that the updates below walk the table page by page: on
     // PostgreSQL a page changed out of order after a checkpoint is written whole to the WAL
     // again (1M customers in random order: 4.7 GB of WAL instead of 1.1 GB).
     let gather = format!(
         "CREATE TEMPORARY TABLE standing AS
          SELECT s.id, s.was, s.total AS aum, {TIER} AS tier, s.had <> s.total AS aum_changed
-         FROM (SELECT c.id, c.tier AS was, c.aum AS had, COALESCE(a.total, 0) AS total FROM customer c
-               LEFT JOIN (SELECT customer_id, CAST(SUM(balance) AS BIGINT) AS total FROM account
-                          WHERE product_type <> 'loan' AND status <> 'closed' GROUP BY customer_id) a
-                 ON a.customer_id = c.id
-               WHERE c.status = 'active') s
+         FROM ({totals}) s
          WHERE s.had <> s.total OR s.was <> {TIER}
          ORDER BY s.id"
     );
