@@ -496,16 +496,17 @@ pub async fn recompute_tiers(
         .bind(micros(now))
     )?;
     // SQLite rewrites the entries of every index holding a column named in SET, changed or
-    // not, so there AUM and tier are set apart (each touches its own index); PostgreSQL
-    // writes a whole new row version per UPDATE, so there one UPDATE does both.
-    let updates: &[&'static str] = match tx {
-        Tx::Sqlite(_) => &[
+    // not, so there AUM and tier are set apart (each touches its own index), unless a large
+    // load has set those indexes aside; PostgreSQL writes a whole new row version per UPDATE,
+    // so there one UPDATE does both.
+    let apart = matches!(tx, Tx::Sqlite(_)) && crate::deferred_index::pending(tx, "customer").await? == 0;
+    let updates: &[&'static str] = if apart {
+        &[
             "UPDATE customer SET aum = s.aum FROM standing s WHERE customer.id = s.id AND s.aum_changed",
             "UPDATE customer SET tier = s.tier FROM standing s WHERE customer.id = s.id AND s.was <> s.tier",
-        ],
-        Tx::Pg(_) => {
-            &["UPDATE customer SET aum = s.aum, tier = s.tier FROM standing s WHERE customer.id = s.id"]
-        }
+        ]
+    } else {
+        &["UPDATE customer SET aum = s.aum, tier = s.tier FROM standing s WHERE customer.id = s.id"]
     };
     for update in updates {
         exec!(tx, sqlx::query(*update))?;
