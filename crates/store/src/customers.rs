@@ -133,14 +133,22 @@ pub async fn insert(
         ("status", Arg::Text("active".into())),
         ("owner_institution_id", Arg::I64(place.owner.0)),
         ("owner_path", Arg::Text(place.owner_path.as_str().into())),
-        ("aum", Arg::I64(place.aum)),
         ("tier", Arg::Text(place.tier.code().into())),
         ("vip_member", Arg::Bool(place.vip_member)),
         ("complete", Arg::Bool(place.complete)),
         ("created_us", Arg::I64(micros(now))),
         ("updated_us", Arg::I64(micros(now))),
     ]);
-    Ok(CustomerId(insert_customer_row(tx, values).await?))
+    let id = insert_customer_row(tx, values).await?;
+    if place.aum != 0 {
+        exec!(
+            tx,
+            sqlx::query("INSERT INTO customer_aum (customer_id, aum) VALUES ($1, $2)")
+                .bind(id)
+                .bind(place.aum)
+        )?;
+    }
+    Ok(CustomerId(id))
 }
 
 /// Inserts a customer row from (column, value) pairs; returns its id.
@@ -269,11 +277,23 @@ impl SummaryRow {
     }
 }
 
-const SUMMARY: &str = "SELECT c.id, c.customer_no, c.name, c.tier, c.aum, c.owner_institution_id,
+/// The AUM of customer `c`, kept in a narrow table of its own (migration 0014: the nightly
+/// recomputation rewrites it without touching the wide customer row); no row, no assets.
+macro_rules! aum_of_c {
+    () => {
+        "COALESCE((SELECT h.aum FROM customer_aum h WHERE h.customer_id = c.id), 0)"
+    };
+}
+
+const SUMMARY: &str = concat!(
+    "SELECT c.id, c.customer_no, c.name, c.tier, ",
+    aum_of_c!(),
+    " AS aum, c.owner_institution_id,
         i.name AS owner_name, c.vip_member, c.complete,
         (SELECT u.display_name FROM customer_assignment a JOIN app_user u ON u.id = a.user_id
           WHERE a.customer_id = c.id AND a.kind = 'manager') AS manager
-    FROM customer c JOIN institution i ON i.id = c.owner_institution_id";
+    FROM customer c JOIN institution i ON i.id = c.owner_institution_id"
+);
 
 const VIP_MIN: &str = "(SELECT value FROM business_parameter WHERE key = 'vip_standard_min')";
 
@@ -305,10 +325,11 @@ pub(crate) fn scope(q: &mut SqlBuilder, scope: &CustomerScope, today: &str) {
                     .push("))");
             }
             CustomerRule::VipStandard(root) => {
-                owned_within(q, root).push(&format!(" AND (c.vip_member OR c.aum >= {VIP_MIN}))"));
+                owned_within(q, root).push(&format!(" AND (c.vip_member OR {} >= {VIP_MIN}))", aum_of_c!()));
             }
             CustomerRule::VipProspect(root) => {
-                owned_within(q, root).push(&format!(" AND NOT c.vip_member AND c.aum >= {VIP_MIN})"));
+                owned_within(q, root)
+                    .push(&format!(" AND NOT c.vip_member AND {} >= {VIP_MIN})", aum_of_c!()));
             }
         }
     }
@@ -473,16 +494,17 @@ pub async fn get(
     today: &str,
 ) -> DbResult<Option<(CustomerRecord, CustomerFacts)>> {
     let sql = format!(
-        "SELECT c.id, c.customer_no, c.name, c.tier, c.aum, c.owner_institution_id, i.name AS owner_name,
+        "SELECT c.id, c.customer_no, c.name, c.tier, {aum} AS aum, c.owner_institution_id, i.name AS owner_name,
             c.vip_member, c.complete,
             (SELECT u.display_name FROM customer_assignment a JOIN app_user u ON u.id = a.user_id
               WHERE a.customer_id = c.id AND a.kind = 'manager') AS manager,
             c.status, c.gender, c.birth_date, c.nationality, c.occupation, c.education, c.marital_status,
             c.id_type, c.id_number_masked, c.id_issuer, c.id_expiry, c.mobile_masked, c.phone_masked,
             c.email_masked, c.address_masked, c.points, c.risk_level, c.risk_assessed_on, c.owner_path,
-            c.version, c.aum >= {VIP_MIN} AS meets_vip
+            c.version, {aum} >= {VIP_MIN} AS meets_vip
          FROM customer c JOIN institution i ON i.id = c.owner_institution_id
-         WHERE c.id = $1 AND c.status = 'active'"
+         WHERE c.id = $1 AND c.status = 'active'",
+        aum = aum_of_c!()
     );
     let row: Option<RecordRow> = on_tx!(tx, c => {
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.0).fetch_optional(c).await

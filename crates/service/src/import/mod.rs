@@ -172,10 +172,10 @@ fn written_by(file: &str) -> &'static [&'static str] {
     }
 }
 
-/// The customers' tables get their indexes back only after the tier recomputation, which
-/// rewrites every customer of a first load and writes their tier history (see
+/// The customers' tables get their indexes and keys back only after the tier recomputation,
+/// which on a first load writes every customer's AUM, most tiers and their tier history (see
 /// `import_extract`).
-const AFTER_TIERS: [&str; 2] = ["customer", "tier_history"];
+const AFTER_TIERS: [&str; 3] = ["customer", "customer_aum", "tier_history"];
 
 /// Makes again whatever indexes and keys of `table` a load set aside.
 async fn rebuild_indexes(tx: &mut pcis_store::Tx, table: &'static str) -> DomainResult<()> {
