@@ -320,6 +320,12 @@ impl TierThresholds {
             Tier::Ordinary
         }
     }
+
+    /// Whether `aum` reaches the VIP (通达) standard: such a customer is a VIP prospect until
+    /// it becomes a member.
+    pub fn meets_vip_standard(&self, aum: i64) -> bool {
+        aum >= self.vip
+    }
 }
 
 /// A coarse AUM band, which is all a summary shows of a customer's assets (R-CUS-5).

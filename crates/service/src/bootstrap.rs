@@ -177,6 +177,7 @@ impl App {
                 owner_path: inst.path.clone(),
                 aum,
                 tier,
+                vip_standard_met: thresholds.meets_vip_standard(aum),
                 vip_member: s.vip_member,
                 complete: true,
             };

@@ -220,6 +220,7 @@ impl App {
                     owner_path: pcis_domain::institution::InstPath::from_stored(p.outlet_path.clone()),
                     aum: 0,
                     tier: Tier::Ordinary,
+                    vip_standard_met: false,
                     vip_member: false,
                     complete: true,
                 };

@@ -436,7 +436,8 @@ pub async fn checkpoints(tx: &mut Tx, run: i64) -> DbResult<HashMap<String, (i64
 // ---- tiering ----
 
 /// Recomputes every active customer's AUM from its accounts (loans and closed accounts are
-/// not assets) and its tier from the thresholds, writing the tier history of each change.
+/// not assets), and from the thresholds its tier and whether it meets the VIP standard,
+/// writing the tier history of each change.
 /// Set-based: the new standings are gathered first (one pass over the accounts and the
 /// customers), so the history and the updates touch only the customers that change.
 /// Returns (AUM changes, tier changes).
@@ -448,21 +449,22 @@ pub async fn recompute_tiers(
 ) -> DbResult<(u64, u64)> {
     const TIER: &str = "CASE WHEN s.total >= $3 THEN 'diamond' WHEN s.total >= $2 THEN 'platinum'
         WHEN s.total >= $1 THEN 'gold' ELSE 'ordinary' END";
+    const MET: &str = "(s.total >= $4)";
     // Each customer's assets, as each planner sums them best: SQLite walks a customer's
     // accounts by their index as it goes; PostgreSQL sums all the accounts at once (in
     // parallel) and joins the sums. At 1M in the load, PostgreSQL 5.3 s → 3.1 s; SQLite
     // summing first took 2.4–2.7 s instead of 1.8–2.0 s.
     let totals = match tx {
         Tx::Sqlite(_) => {
-            "SELECT c.id, c.tier AS was, COALESCE(h.aum, 0) AS had, h.customer_id IS NOT NULL AS known,
-                    COALESCE(SUM(a.balance), 0) AS total
+            "SELECT c.id, c.tier AS was, c.vip_standard_met AS was_met, COALESCE(h.aum, 0) AS had,
+                    h.customer_id IS NOT NULL AS known, COALESCE(SUM(a.balance), 0) AS total
              FROM customer c LEFT JOIN customer_aum h ON h.customer_id = c.id
              LEFT JOIN account a ON a.customer_id = c.id AND a.product_type <> 'loan' AND a.status <> 'closed'
-             WHERE c.status = 'active' GROUP BY c.id, c.tier, h.aum, h.customer_id"
+             WHERE c.status = 'active' GROUP BY c.id, c.tier, c.vip_standard_met, h.aum, h.customer_id"
         }
         Tx::Pg(_) => {
-            "SELECT c.id, c.tier AS was, COALESCE(h.aum, 0) AS had, h.customer_id IS NOT NULL AS known,
-                    COALESCE(a.total, 0) AS total
+            "SELECT c.id, c.tier AS was, c.vip_standard_met AS was_met, COALESCE(h.aum, 0) AS had,
+                    h.customer_id IS NOT NULL AS known, COALESCE(a.total, 0) AS total
              FROM customer c LEFT JOIN customer_aum h ON h.customer_id = c.id
              LEFT JOIN (SELECT customer_id, CAST(SUM(balance) AS BIGINT) AS total FROM account
                         WHERE product_type <> 'loan' AND status <> 'closed' GROUP BY customer_id) a
@@ -475,9 +477,10 @@ pub async fn recompute_tiers(
     // again (1M customers in random order: 4.7 GB of WAL instead of 1.1 GB).
     let gather = format!(
         "CREATE TEMPORARY TABLE standing AS
-         SELECT s.id, s.was, s.total AS aum, {TIER} AS tier, s.had <> s.total AS aum_changed, s.known
+         SELECT s.id, s.was, s.total AS aum, {TIER} AS tier, s.had <> s.total AS aum_changed, s.known,
+                s.was_met, {MET} AS met
          FROM ({totals}) s
-         WHERE s.had <> s.total OR s.was <> {TIER}
+         WHERE s.had <> s.total OR s.was <> {TIER} OR s.was_met <> {MET}
          ORDER BY s.id"
     );
     if let Tx::Pg(pg) = tx {
@@ -485,7 +488,10 @@ pub async fn recompute_tiers(
         // update keeps the order above.
         sqlx::query("SET LOCAL work_mem = '128MB'").execute(&mut **pg).await?;
     }
-    exec!(tx, sqlx::query(sqlx::AssertSqlSafe(gather)).bind(t.gold).bind(t.platinum).bind(t.diamond))?;
+    exec!(
+        tx,
+        sqlx::query(sqlx::AssertSqlSafe(gather)).bind(t.gold).bind(t.platinum).bind(t.diamond).bind(t.vip)
+    )?;
     let aum: i64 = on_tx!(tx, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM standing WHERE aum_changed").fetch_one(c).await
     })?;
@@ -499,13 +505,14 @@ pub async fn recompute_tiers(
         .bind(micros(now))
     )?;
     // The AUMs in their narrow table (most nights move many, and some all of them); only the
-    // customers whose tier changes have their wide row rewritten.
+    // customers whose tier or VIP standard changes have their wide row rewritten.
     for update in [
         "UPDATE customer_aum SET aum = s.aum FROM standing s
          WHERE customer_aum.customer_id = s.id AND s.aum_changed AND s.known",
         "INSERT INTO customer_aum (customer_id, aum) SELECT s.id, s.aum FROM standing s
          WHERE s.aum_changed AND NOT s.known ORDER BY s.id",
-        "UPDATE customer SET tier = s.tier FROM standing s WHERE customer.id = s.id AND s.was <> s.tier",
+        "UPDATE customer SET tier = s.tier, vip_standard_met = s.met FROM standing s
+         WHERE customer.id = s.id AND (s.was <> s.tier OR s.was_met <> s.met)",
     ] {
         exec!(tx, sqlx::query(update))?;
     }

@@ -450,10 +450,11 @@ async fn planted_shared_contacts_are_listed_and_nothing_else(b: Backend) {
     assert_eq!(t.count("SELECT COUNT(*) FROM suspect_item").await as usize, want.len());
 }
 
-/// R-CUS-4: the business administrator raises the gold threshold to 50,000.01 through the
-/// API (refused first while out of order, audited with before and after); nobody moves until
-/// the next load, whose recomputation moves exactly the customer at 50,000.00 back, with its
-/// history. Nobody else may change the thresholds.
+/// R-CUS-4: the business administrator raises the gold threshold to 50,000.01 and the VIP
+/// standard to 2,000,000.01 through the API (refused first while out of order, audited with
+/// before and after); nobody moves until the next load, whose recomputation moves exactly the
+/// customer at 50,000.00 back, with its history, and takes the customer at 2,000,000.00 out of
+/// the VIP specialist's prospects. Nobody else may change the thresholds.
 async fn a_threshold_change_by_the_business_administrator_applies_at_the_next_load(b: Backend) {
     use pcis_domain::role::Role;
     use reqwest::StatusCode;
@@ -480,12 +481,24 @@ async fn a_threshold_change_by_the_business_administrator_applies_at_the_next_lo
         }
     };
     assert_eq!(tier_of("B001").await, "gold", "50,000.00 is gold by default");
+    // The VIP specialist of the city branch sees the customers meeting the VIP standard.
+    let specialist = app.api_as(Role::VipSpecialist).await;
+    let prospects = || {
+        let specialist = &specialist;
+        async move {
+            let r = specialist.get("/api/v1/customers").await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            let items = r.body["items"].as_array().unwrap().iter();
+            items.map(|c| c["customer_no"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(prospects().await, ["B006"], "2,000,000.00 meets the VIP standard, 1,999,999.99 does not");
 
     let admin = app.api_as(Role::BizAdmin).await;
     let now = admin.get("/api/v1/parameters").await;
     assert_eq!(now.body["yuan"]["gold"].as_str(), Some("50000.00"), "{:?}", now.body);
     let raised =
-        json!({ "gold": "50000.01", "platinum": "500000.00", "diamond": "2000000.00", "vip": "2000000.00" });
+        json!({ "gold": "50000.01", "platinum": "500000.00", "diamond": "2000000.00", "vip": "2000000.01" });
     let mut wrong = raised.clone();
     wrong["platinum"] = json!("40000");
     let r = admin.put("/api/v1/parameters", wrong).await;
@@ -504,11 +517,13 @@ async fn a_threshold_change_by_the_business_administrator_applies_at_the_next_lo
     let r = app.api_as(Role::DeptHead).await.put("/api/v1/parameters", raised).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(tier_of("B001").await, "gold", "nobody moves before the recomputation");
+    assert_eq!(prospects().await, ["B006"]);
 
     let again = load();
     assert!(again.contains("0 customers' assets changed, 1 tiers changed"), "{again}");
     assert_eq!(tier_of("B001").await, "ordinary");
     assert_eq!(tier_of("B002").await, "gold", "50,000.01 stays gold");
+    assert_eq!(prospects().await, Vec::<String>::new(), "2,000,000.00 is below the new standard");
 }
 
 /// R-OPS-4: two nodes start the nightly job for the same day at once; exactly one loads the
