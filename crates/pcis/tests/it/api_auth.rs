@@ -11,6 +11,7 @@ both_backends!(
     audit_page_with_a_bad_filter_still_needs_the_permission,
     branch_auditor_sees_logins_of_its_subtree,
     language_switch_stays_on_this_site,
+    failed_logins_of_unknown_names_reach_the_head_office_auditor,
     passwords_expire_and_are_not_reused,
     one_time_password_must_be_changed_first,
     lockout_after_five_failures,
@@ -168,6 +169,24 @@ async fn branch_auditor_sees_logins_of_its_subtree(b: Backend) {
     assert!(record["who"]["institution_id"].is_i64());
 }
 
+/// Password spraying is reviewable: a failed login under a name nobody has carries no
+/// institution, and the head office's auditor (whose subtree is the whole tree) sees it; a
+/// branch auditor does not.
+async fn failed_logins_of_unknown_names_reach_the_head_office_auditor(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    Api::anonymous(&app).login("no_such_user", "Guess12345").await;
+    let (_, otp) = app.provision("ho_auditor", "HOA1", "HO", Role::SecurityAuditor).await;
+    let path = "/api/v1/audit?action=session.login&username=no_such_user";
+    let head = app.api_with_otp("ho_auditor", &otp).await.get(path).await;
+    assert_eq!(head.status, StatusCode::OK);
+    let items = head.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["outcome"], "failed");
+    assert!(items[0]["who"]["institution_id"].is_null());
+    let branch = app.api_as(Role::SecurityAuditor).await.get(path).await;
+    assert_eq!(branch.body["items"].as_array().unwrap().len(), 0, "P1's auditor sees only its subtree");
+}
+
 /// R-AUTH-1: after 90 days the password must be changed before anything else, and none of
 /// the last five may come back.
 async fn passwords_expire_and_are_not_reused(b: Backend) {
@@ -211,6 +230,10 @@ async fn language_switch_stays_on_this_site(b: Backend) {
         ("//evil.example", "/"),
         ("/\\evil.example", "/"),
         ("https://evil.example", "/"),
+        // Browsers drop the tab and newline: `//evil.example`.
+        ("/\t/evil.example", "/"),
+        ("/\n/evil.example", "/"),
+        ("/ /evil.example", "/"),
     ] {
         let r = http.get(format!("{}/lang/en", app.base)).query(&[("back", back)]).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER);

@@ -285,12 +285,16 @@ impl TestApp {
     }
 
     pub async fn api_as_user(&self, username: &str) -> Api {
+        self.api_with_otp(username, &self.passwords[username]).await
+    }
+
+    /// Logs in as a user whose one-time password is `otp`, changing it on the first login.
+    pub async fn api_with_otp(&self, username: &str, otp: &str) -> Api {
         let mut api = Api::anonymous(self);
         let r = api.login(username, PASSWORD).await;
         if r.status == StatusCode::CREATED {
             return api;
         }
-        let otp = &self.passwords[username];
         let r = api.login(username, otp).await;
         assert_eq!(r.status, StatusCode::CREATED, "login {username}: {:?}", r.body);
         let r = api
@@ -301,6 +305,20 @@ impl TestApp {
             .await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "change password {username}: {:?}", r.body);
         api
+    }
+
+    /// Provisions a user outside the API (the test administrators cannot reach every
+    /// institution) and returns its id and one-time password.
+    pub async fn provision(&self, username: &str, staff_no: &str, at: &str, role: Role) -> (i64, String) {
+        let input = UserInput {
+            username: username.into(),
+            display_name: "测试用户".into(),
+            staff_no: staff_no.into(),
+            institution_code: at.into(),
+            roles: vec![role.code().into()],
+        };
+        let otp = self.app.provision_user(&input).await.expect("provision");
+        (self.user_id(username).await, otp)
     }
 
     /// The id of an institution by code.

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 
 use pcis_domain::audit::Outcome;
 use pcis_domain::role::{Action, Grant, Role, Scope};
-use pcis_domain::user::UserInput;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -369,20 +368,6 @@ async fn load_grants(app: &TestApp) -> Vec<Grant> {
     pcis_store::matrix::load(&mut tx).await.expect("load the permission matrix")
 }
 
-/// Provisions a user outside the API (the test administrators cannot reach O3) and returns
-/// its id.
-async fn provision(app: &TestApp, username: &str, staff_no: &str, at: &str, role: Role) -> (i64, String) {
-    let input = UserInput {
-        username: username.into(),
-        display_name: "矩阵目标".into(),
-        staff_no: staff_no.into(),
-        institution_code: at.into(),
-        roles: vec![role.code().into()],
-    };
-    let otp = app.app.provision_user(&input).await.expect("provision");
-    (app.user_id(username).await, otp)
-}
-
 async fn side_targets(app: &TestApp, side: Side) -> SideTargets {
     let outlet = side.outlet();
     let inst = {
@@ -397,12 +382,11 @@ async fn side_targets(app: &TestApp, side: Side) -> SideTargets {
     });
     let tag = side.tag();
     let (account_user, _) =
-        provision(app, &format!("acct_{tag}"), &format!("A{tag}"), outlet, Role::DeptStaff).await;
+        app.provision(&format!("acct_{tag}"), &format!("A{tag}"), outlet, Role::DeptStaff).await;
     let mut roles_user = HashMap::new();
     for (n, actor) in Role::ALL.iter().enumerate() {
         let name = format!("roles_{}_{tag}", actor.code());
-        let (id, _) =
-            provision(app, &name, &format!("R{n:02}{tag}"), outlet, role_change_for(*actor).0).await;
+        let (id, _) = app.provision(&name, &format!("R{n:02}{tag}"), outlet, role_change_for(*actor).0).await;
         roles_user.insert(*actor, id);
     }
     let customer = seed_customer(app, side).await;
@@ -510,7 +494,7 @@ async fn seed_customer(app: &TestApp, side: Side) -> TargetCustomer {
         Side::P2 => ("张无忌", "440524188001010014", "O3", "cust_am_p2".to_owned(), None, 1_000_000),
     };
     if side == Side::P2 {
-        provision(app, "cust_am_p2", "CAMP2", "O3", Role::AccountManager).await;
+        app.provision("cust_am_p2", "CAMP2", "O3", Role::AccountManager).await;
     }
     let input = pcis_domain::customer::CustomerInput {
         name: name.into(),
@@ -645,7 +629,7 @@ fn items(r: &Reply, field: &str) -> Vec<Value> {
 async fn lists_and_lookups_stay_in_scope(b: Backend) {
     let Some(app) = spawn_app(b).await else { return };
     // A user under P2, out of every test administrator's reach, who has been active there.
-    let (far, otp) = provision(&app, "far_o3", "FAR1", "O3", Role::AccountManager).await;
+    let (far, otp) = app.provision("far_o3", "FAR1", "O3", Role::AccountManager).await;
     assert_eq!(Api::anonymous(&app).login("far_o3", &otp).await.status, StatusCode::CREATED);
 
     // Without a grant there is no list at all.

@@ -112,15 +112,24 @@ async fn switch_lang(
     jar: CookieJar,
 ) -> Response {
     let lang = Lang::parse(&code).unwrap_or_default();
-    // Only a path on this site: not `//host` nor `/\host`, which browsers treat as another host.
-    let local = q.back.starts_with('/') && !q.back.starts_with("//") && !q.back.contains('\\');
-    let back = if local { q.back } else { "/".into() };
+    let back = if is_local_path(&q.back) { q.back } else { "/".into() };
     let c = Cookie::build(("lang", lang.code()))
         .path("/")
         .same_site(SameSite::Lax)
         .max_age(time::Duration::days(365))
         .build();
     (jar.add(c), Redirect::to(&back)).into_response()
+}
+
+/// Whether `back` is a path on this site and nothing else. Browsers drop tabs and newlines
+/// from a URL and read `\` as `/`, so `/<tab>/host` or `/\host` would leave the site: the value
+/// must parse as a path and query, hold no control character, space or backslash, and not
+/// start with `//`.
+fn is_local_path(back: &str) -> bool {
+    back.starts_with('/')
+        && !back.starts_with("//")
+        && !back.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+        && back.parse::<axum::http::uri::PathAndQuery>().is_ok_and(|p| p.as_str() == back)
 }
 
 #[derive(Template)]
