@@ -31,8 +31,7 @@ impl App {
             Err(err) => return Err(self.deny(tx, e, err).await),
         };
         let result = store::search(&mut tx, &scope, filter, page, 50).await.db()?;
-        let detail =
-            serde_json::json!({ "username": filter.username, "action": filter.action, "page": page });
+        let detail = serde_json::json!({ "username": filter.username, "action": filter.action, "customer_no": filter.customer_no, "page": page });
         self.record(&mut tx, with_detail(e, detail)).await?;
         tx.commit().await.db()?;
         Ok(result)
@@ -65,16 +64,6 @@ pub(crate) fn with_detail(e: AuditEntry, detail: serde_json::Value) -> AuditEntr
     AuditEntry { detail: detail.to_string(), ..e }
 }
 
-/// Uploaded text: UTF-8 (with or without BOM) when it is valid UTF-8, else GB18030, the two
-/// encodings Chinese banks' files come in.
-pub(crate) fn decode_text(bytes: &[u8]) -> String {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        Err(_) => encoding_rs::GB18030.decode_without_bom_handling(bytes).0.into_owned(),
-    }
-}
-
 impl App {
     /// Open monitoring flags (e.g. repeated credit-lookup misses) for the auditor's scope.
     pub async fn monitoring_flags(
@@ -92,16 +81,5 @@ impl App {
         self.record(&mut tx, e).await?;
         tx.commit().await.db()?;
         Ok(flags)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn gb18030_and_utf8_decode_alike() {
-        let text = "code,name\nB1,北京分行\n";
-        let (gb, _, _) = encoding_rs::GB18030.encode(text);
-        assert_eq!(super::decode_text(&gb), text);
-        assert_eq!(super::decode_text(format!("\u{feff}{text}").as_bytes()), text);
     }
 }

@@ -207,7 +207,7 @@ impl App {
         if let Err(err) = self.policy.scope(actor, Action::InstitutionManage) {
             return Err(self.deny(tx, e, err).await);
         }
-        let rows = parse_csv(&crate::audit::decode_text(bytes))?;
+        let rows = parse_csv(&decode_text(bytes)?)?;
         let mut errors = Vec::new();
         let mut summary = ImportSummary::default();
         // Parents first: a row's parent is either stored already or an earlier level in the file.
@@ -320,6 +320,27 @@ struct CsvRow {
 
 const COLUMNS: [&str; 6] = ["code", "name", "level", "parent_code", "kind", "effective_from"];
 
+/// Uploaded text: UTF-8 (with or without BOM) when it is valid UTF-8, else GB18030, the two
+/// encodings Chinese banks' files come in. Bytes that are neither are refused with their line,
+/// never replaced by U+FFFD and stored as a name.
+fn decode_text(bytes: &[u8]) -> DomainResult<String> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Ok(s.to_owned());
+    }
+    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+    if had_errors {
+        let at = text.find('\u{FFFD}').unwrap_or(0);
+        let row = text[..at].matches('\n').count() as u64 + 1;
+        return Err(DomainError::InvalidRows(vec![RowError {
+            row,
+            field: "file",
+            rule: "err.csv_encoding",
+        }]));
+    }
+    Ok(text.into_owned())
+}
+
 fn parse_csv(text: &str) -> DomainResult<Vec<CsvRow>> {
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
     let header: Vec<String> = reader
@@ -364,6 +385,24 @@ fn parse_csv(text: &str) -> DomainResult<Vec<CsvRow>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gb18030_and_utf8_decode_alike() {
+        let text = "code,name\nB1,北京分行\n";
+        let (gb, _, _) = encoding_rs::GB18030.encode(text);
+        assert_eq!(decode_text(&gb).unwrap(), text);
+        assert_eq!(decode_text(format!("\u{feff}{text}").as_bytes()).unwrap(), text);
+    }
+
+    #[test]
+    fn undecodable_bytes_are_refused_with_their_row() {
+        let (mut gb, _, _) = encoding_rs::GB18030.encode("code,name\nB1,北京分行\nB2,");
+        let mut bytes = gb.to_mut().clone();
+        // 0x81 0x20 starts a two-byte GB18030 sequence with an invalid trail byte.
+        bytes.extend_from_slice(b"\x81\x20\n");
+        let Err(DomainError::InvalidRows(rows)) = decode_text(&bytes) else { panic!("accepted") };
+        assert_eq!((rows[0].row, rows[0].rule), (3, "err.csv_encoding"));
+    }
 
     #[test]
     fn header_must_match() {

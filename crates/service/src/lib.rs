@@ -43,6 +43,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "session.logout",
     "session.lock",
     "session.expire",
+    "session.csrf",
     "user.change_password",
     "user.list",
     "user.view",
@@ -162,6 +163,28 @@ impl App {
             return Err(self.record_denial(entry(who(actor, meta), audit_action, "", ""), err).await);
         }
         Ok(())
+    }
+
+    /// Records a request the web layer refused before any use case ran (a missing or wrong
+    /// CSRF token), as `action` on the request's path; every denial is audited (R-USR-6).
+    pub async fn refuse_request(
+        &self,
+        actor: Option<&Actor>,
+        meta: &RequestMeta,
+        action: &str,
+        path: &str,
+        reason: &'static str,
+    ) -> DomainError {
+        let who = match actor {
+            Some(a) => who(a, meta),
+            None => AuditWho {
+                ip: meta.ip.clone(),
+                user_agent: truncate(&meta.user_agent, 200),
+                ..AuditWho::default()
+            },
+        };
+        self.record_denial(entry(who, action, "request", truncate(path, 200)), DomainError::Denied { reason })
+            .await
     }
 
     /// Turns a policy refusal into an audited 403: the business transaction is dropped

@@ -110,10 +110,15 @@ pub async fn session_and_csrf(State(state): State<AppState>, req: Request<Body>,
             req = rebuilt;
             if expected.is_empty() || provided.as_deref() != Some(expected.as_str()) {
                 tracing::warn!(path = %req.uri().path(), "CSRF token missing or wrong");
+                let actor = auth.as_ref().map(|a| &a.session.actor);
+                let e = state
+                    .app
+                    .refuse_request(actor, &meta, "session.csrf", req.uri().path(), "err.csrf")
+                    .await;
                 return if is_api {
-                    ApiError::new(DomainError::Denied { reason: "err.csrf" }, lang).into_response()
+                    ApiError::new(e, lang).into_response()
                 } else {
-                    PageError::new(DomainError::Denied { reason: "err.csrf" }, lang).into_response()
+                    PageError::new(e, lang).into_response()
                 };
             }
         }

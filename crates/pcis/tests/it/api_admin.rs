@@ -28,6 +28,7 @@ both_backends!(
     csv_import_loads_a_good_file,
     csv_import_twice_changes_nothing,
     csv_import_reads_gb18030_like_utf8,
+    csv_import_refuses_bytes_neither_encoding_reads,
     csv_import_with_bad_rows_names_them_and_writes_nothing,
     csv_import_needs_institution_manage,
     // users
@@ -388,6 +389,25 @@ async fn csv_import_reads_gb18030_like_utf8(b: Backend) {
     assert_summary(&import(&admin, utf8.as_bytes()).await, 2, 0, 0, 2);
 }
 
+/// A GB18030 file with a byte sequence GB18030 cannot read is refused with its row; no name
+/// is stored with replacement characters.
+async fn csv_import_refuses_bytes_neither_encoding_reads(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let admin = app.api_as(Role::SysAdmin).await;
+    let count = tree(&admin).await.len();
+    let mut gb = CSV_HEADER.as_bytes().to_vec();
+    gb.extend_from_slice(
+        b"S9,\xB2\xE2\xCA\xD4,4,C1,management,2026-01-01\nO9,\x81\x20,5,S9,self_run,2026-01-01\n",
+    );
+    let r = import(&admin, &gb).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(
+        (&r.body["error"]["rows"][0]["row"], &r.body["error"]["rows"][0]["rule"]),
+        (&json!(3), &json!("err.csv_encoding"))
+    );
+    assert_eq!(tree(&admin).await.len(), count, "nothing written");
+}
+
 async fn csv_import_with_bad_rows_names_them_and_writes_nothing(b: Backend) {
     let Some(app) = spawn_app(b).await else { return };
     let admin = app.api_as(Role::SysAdmin).await;
@@ -706,6 +726,13 @@ async fn login_form_needs_the_pre_session_csrf_token(b: Backend) {
     // A different browser presenting this token without its cookie: refused too.
     let form: Vec<_> = creds.iter().cloned().chain([("_csrf", token.clone())]).collect();
     assert_eq!(browser().post(&login).form(&form).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    // Each refusal is audited (R-USR-6), with no one behind it yet.
+    let refused = app.audit_actions("session.csrf").await;
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    assert!(refused.iter().all(|r| r.entry.outcome == pcis_domain::audit::Outcome::Denied
+        && r.entry.who.user_id.is_none()
+        && r.entry.target_id == "/login"
+        && r.entry.reason == "err.csrf"));
     // The right token: logged in.
     let res = web.post(&login).form(&form).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -749,6 +776,10 @@ async fn api_cookie_session_needs_csrf_header_bearer_does_not(b: Backend) {
         web.post(&unlock).header("x-csrf-token", "0".repeat(64)).json(&json!({ "op": "unlock" })).send();
     assert_eq!(res.await.unwrap().status(), StatusCode::FORBIDDEN);
     assert!(app.audit_actions("user.unlock").await.is_empty());
+    let refused = app.audit_actions("session.csrf").await;
+    assert_eq!(refused.len(), 2, "both refusals audited: {refused:?}");
+    assert!(refused.iter().all(|r| r.entry.who.username == username_of(Role::BizAdmin)
+        && r.entry.target_id == format!("/api/v1/users/{target}/account")));
     // With the session's token in the header it goes through.
     let res = web.post(&unlock).header("x-csrf-token", &token).json(&json!({ "op": "unlock" })).send();
     assert_eq!(res.await.unwrap().status(), StatusCode::NO_CONTENT);
