@@ -61,11 +61,31 @@ macro_rules! exec {
     };
 }
 
+/// Creates a missing database file readable by its owner only (0600), as the key file is: it
+/// holds sealed values, blind indexes and the audit trail. SQLite gives the `-wal` and `-shm`
+/// files it makes beside it the database file's mode. An in-memory database has no file.
+fn create_owner_only(path: &std::path::Path) -> DbResult<()> {
+    if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") {
+        return Ok(());
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(sqlx::Error::Io(e)),
+    }
+}
+
 impl Db {
-    /// `sqlite:PATH` (created if missing) or `postgres://…`.
+    /// `sqlite:PATH` (created owner-only if missing) or `postgres://…`.
     pub async fn connect(url: &str) -> DbResult<Db> {
         if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
+            let options = SqliteConnectOptions::from_str(url)?;
+            create_owner_only(options.get_filename())?;
+            let options = options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)

@@ -89,6 +89,9 @@ pub struct AuditQuery {
     pub action: String,
     #[serde(default)]
     pub outcome: String,
+    /// A customer number (客户号).
+    #[serde(default)]
+    pub customer: String,
     #[serde(default)]
     pub from: String,
     #[serde(default)]
@@ -121,6 +124,7 @@ impl AuditQuery {
             username: self.username.clone(),
             action: self.action.clone(),
             outcome: Outcome::parse(&self.outcome),
+            customer_no: self.customer.clone(),
             from: day(&self.from, "from", false)?,
             to: day(&self.to, "to", true)?,
         })

@@ -13,7 +13,8 @@ both_backends!(
     values_are_sealed_at_rest,
     reveal_and_maker_checker,
     credit_lookup_is_exact_and_monitored,
-    every_response_is_masked_unless_revealed
+    every_response_is_masked_unless_revealed,
+    audit_search_finds_a_customers_records
 );
 
 const ID: &str = "11010519491231002X";
@@ -317,4 +318,25 @@ async fn every_response_is_masked_unless_revealed(b: Backend) {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
     assert!(page.contains("请说明查看完整信息的原因") && !page.contains(ID));
+}
+
+/// R-AUD-3: the auditor finds what was done to one customer by its customer number; an
+/// unknown number finds nothing.
+async fn audit_search_finds_a_customers_records(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let id = seed(&app).await;
+    let manager = app.api_as(Role::AccountManager).await;
+    assert_eq!(manager.get(&format!("/api/v1/customers/{id}")).await.status, StatusCode::OK);
+    let change = json!({ "kind": "modify", "changes": { "address": "南京市玄武区中山路1号" } });
+    let r = manager.post(&format!("/api/v1/customers/{id}/proposals"), change).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let auditor = app.api_as(Role::SecurityAuditor).await;
+    let r = auditor.get("/api/v1/audit?customer=C000000001").await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let actions: Vec<&str> =
+        r.body["items"].as_array().unwrap().iter().map(|i| i["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"customer.view") && actions.contains(&"customer.propose"), "{actions:?}");
+    assert!(!actions.contains(&"customer.search"), "only records about this customer: {actions:?}");
+    let r = auditor.get("/api/v1/audit?customer=C999999999").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 0);
 }
