@@ -6,20 +6,19 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use pcis_domain::DomainError;
 use pcis_domain::customer::{CustomerId, CustomerInput};
 use pcis_domain::institution::{InstitutionId, InstitutionInput};
 use pcis_domain::user::{UserId, UserInput};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::AppState;
 use crate::error::{ApiBody, ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::inputs::{
     AccountInput, AuditQuery, ChangeInput, CreditLookupInput, DecisionInput, PageQuery, ProposalsQuery,
     ResolutionInput, RevealInput, RolesInput, StatusInput, SuspectReportQuery, SuspectsQuery, UsersQuery,
 };
-use crate::security::{ApiAuth, Meta};
-use crate::{AppState, Lang};
+use crate::security::{Meta, Req};
 use pcis_domain::customer::ThresholdsInput;
 
 pub fn routes() -> Router<AppState> {
@@ -58,10 +57,6 @@ pub fn routes() -> Router<AppState> {
 
 type ApiResult = Result<Response, ApiError>;
 
-fn err(lang: Lang) -> impl Fn(DomainError) -> ApiError {
-    move |e| ApiError::new(e, lang)
-}
-
 pub async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], include_str!("../static/openapi.json"))
 }
@@ -82,28 +77,18 @@ struct LoginBody {
     password: String,
 }
 
-async fn login(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiJson(b): ApiJson<LoginBody>,
-) -> ApiResult {
-    let s = st.app.login(&b.username, &b.password, &meta).await.map_err(err(lang))?;
+async fn login(State(st): State<AppState>, Meta(meta): Meta, ApiJson(b): ApiJson<LoginBody>) -> ApiResult {
+    let s = st.app.login(&b.username, &b.password, &meta).await?;
     let body = json!({ "token": s.token, "csrf_token": s.csrf_token, "must_change_password": s.must_change_password });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-async fn logout(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-) -> ApiResult {
-    st.app.logout(&auth.session, &meta).await.map_err(err(lang))?;
+async fn logout(Req { st, meta, auth, .. }: Req) -> ApiResult {
+    st.app.logout(&auth.session, &meta).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn me(ApiAuth(auth): ApiAuth) -> Json<serde_json::Value> {
+async fn me(Req { auth, .. }: Req) -> Json<serde_json::Value> {
     let a = &auth.session.actor;
     Json(json!({
         "id": a.user_id, "username": a.username, "display_name": a.display_name, "staff_no": a.staff_no,
@@ -120,38 +105,20 @@ struct PasswordBody {
     confirm_password: String,
 }
 
-async fn change_password(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-    ApiJson(b): ApiJson<PasswordBody>,
-) -> ApiResult {
+async fn change_password(Req { st, meta, auth, .. }: Req, ApiJson(b): ApiJson<PasswordBody>) -> ApiResult {
     st.app
         .change_password(&auth.session, &meta, &b.current_password, &b.new_password, &b.confirm_password)
-        .await
-        .map_err(err(lang))?;
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn institutions(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-) -> ApiResult {
-    let list = st.app.institution_tree(&auth.session.actor, &meta).await.map_err(err(lang))?;
+async fn institutions(Req { st, meta, auth, .. }: Req) -> ApiResult {
+    let list = st.app.institution_tree(&auth.session.actor, &meta).await?;
     Ok(Json(json!({ "items": list })).into_response())
 }
 
-async fn institution(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-    ApiPath(id): ApiPath<i64>,
-) -> ApiResult {
-    let inst = st.app.institution(&auth.session.actor, &meta, InstitutionId(id)).await.map_err(err(lang))?;
+async fn institution(Req { st, meta, auth, .. }: Req, ApiPath(id): ApiPath<i64>) -> ApiResult {
+    let inst = st.app.institution(&auth.session.actor, &meta, InstitutionId(id)).await?;
     Ok(Json(inst).into_response())
 }
 
@@ -164,379 +131,212 @@ struct NewInstitutionBody {
 }
 
 async fn create_institution(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
+    Req { st, meta, auth, .. }: Req,
     ApiJson(b): ApiJson<NewInstitutionBody>,
 ) -> ApiResult {
-    let inst = st
-        .app
-        .create_institution(&auth.session.actor, &meta, &b.parent_code, &b.input)
-        .await
-        .map_err(err(lang))?;
+    let inst = st.app.create_institution(&auth.session.actor, &meta, &b.parent_code, &b.input).await?;
     Ok((StatusCode::CREATED, Json(inst)).into_response())
 }
 
 async fn update_institution(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
+    Req { st, meta, auth, .. }: Req,
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<InstitutionInput>,
 ) -> ApiResult {
-    let inst = st
-        .app
-        .update_institution(&auth.session.actor, &meta, InstitutionId(id), &b)
-        .await
-        .map_err(err(lang))?;
+    let inst = st.app.update_institution(&auth.session.actor, &meta, InstitutionId(id), &b).await?;
     Ok(Json(inst).into_response())
 }
 
 async fn institution_status(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
+    Req { st, meta, auth, .. }: Req,
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<StatusInput>,
 ) -> ApiResult {
-    let status = b.status().map_err(err(lang))?;
-    st.app
-        .set_institution_status(&auth.session.actor, &meta, InstitutionId(id), status, &b.reason)
-        .await
-        .map_err(err(lang))?;
+    let status = b.status()?;
+    st.app.set_institution_status(&auth.session.actor, &meta, InstitutionId(id), status, &b.reason).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// The CSV file as the request body (`text/csv`), UTF-8 or GB18030.
-async fn import_institutions(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-    ApiBody(body): ApiBody,
-) -> ApiResult {
-    let summary = st.app.import_institutions(&auth.session.actor, &meta, &body).await.map_err(err(lang))?;
+async fn import_institutions(Req { st, meta, auth, .. }: Req, ApiBody(body): ApiBody) -> ApiResult {
+    let summary = st.app.import_institutions(&auth.session.actor, &meta, &body).await?;
     Ok(Json(summary).into_response())
 }
 
-async fn users(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-    ApiQuery(q): ApiQuery<UsersQuery>,
-) -> ApiResult {
+async fn users(Req { st, meta, auth, .. }: Req, ApiQuery(q): ApiQuery<UsersQuery>) -> ApiResult {
     let filter = q.filter(st.app.clock.now());
-    let page = st.app.list_users(&auth.session.actor, &meta, &filter, q.page()).await.map_err(err(lang))?;
+    let page = st.app.list_users(&auth.session.actor, &meta, &filter, q.page()).await?;
     Ok(Json(page).into_response())
 }
 
-async fn user(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-    ApiPath(id): ApiPath<i64>,
-) -> ApiResult {
-    let u = st.app.user(&auth.session.actor, &meta, UserId(id)).await.map_err(err(lang))?;
+async fn user(Req { st, meta, auth, .. }: Req, ApiPath(id): ApiPath<i64>) -> ApiResult {
+    let u = st.app.user(&auth.session.actor, &meta, UserId(id)).await?;
     Ok(Json(u).into_response())
 }
 
-async fn create_user(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-    ApiJson(b): ApiJson<UserInput>,
-) -> ApiResult {
-    let (id, otp) = st.app.create_user(&auth.session.actor, &meta, &b).await.map_err(err(lang))?;
+async fn create_user(Req { st, meta, auth, .. }: Req, ApiJson(b): ApiJson<UserInput>) -> ApiResult {
+    let (id, otp) = st.app.create_user(&auth.session.actor, &meta, &b).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id, "one_time_password": otp }))).into_response())
 }
 
 async fn user_roles(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
+    Req { st, meta, auth, .. }: Req,
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<RolesInput>,
 ) -> ApiResult {
-    st.app.set_user_roles(&auth.session.actor, &meta, UserId(id), &b.roles).await.map_err(err(lang))?;
+    st.app.set_user_roles(&auth.session.actor, &meta, UserId(id), &b.roles).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn user_account(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
+    Req { st, meta, auth, .. }: Req,
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<AccountInput>,
 ) -> ApiResult {
-    let op = b.op().map_err(err(lang))?;
-    st.app.account_op(&auth.session.actor, &meta, UserId(id), op, &b.reason).await.map_err(err(lang))?;
+    let op = b.op()?;
+    st.app.account_op(&auth.session.actor, &meta, UserId(id), op, &b.reason).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn reset_password(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-    ApiPath(id): ApiPath<i64>,
-) -> ApiResult {
-    let otp = st.app.reset_password(&auth.session.actor, &meta, UserId(id)).await.map_err(err(lang))?;
+async fn reset_password(Req { st, meta, auth, .. }: Req, ApiPath(id): ApiPath<i64>) -> ApiResult {
+    let otp = st.app.reset_password(&auth.session.actor, &meta, UserId(id)).await?;
     Ok(Json(json!({ "one_time_password": otp })).into_response())
 }
 
-async fn audit(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-    ApiQuery(q): ApiQuery<AuditQuery>,
-) -> ApiResult {
-    let filter = q.filter().map_err(err(lang))?;
-    let page = st.app.search_audit(&auth.session.actor, &meta, &filter, q.page()).await.map_err(err(lang))?;
+async fn audit(Req { st, meta, auth, .. }: Req, ApiQuery(q): ApiQuery<AuditQuery>) -> ApiResult {
+    let filter = q.filter()?;
+    let page = st.app.search_audit(&auth.session.actor, &meta, &filter, q.page()).await?;
     Ok(Json(page).into_response())
 }
 
 /// The role catalogue with each role's grants.
-async fn roles(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-) -> ApiResult {
-    let roles = st.app.role_matrix(&auth.session.actor, &meta).await.map_err(err(lang))?;
+async fn roles(Req { st, meta, auth, .. }: Req) -> ApiResult {
+    let roles = st.app.role_matrix(&auth.session.actor, &meta).await?;
     Ok(Json(json!({ "items": roles })).into_response())
 }
 
 async fn customers(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
+    Req { st, meta, auth, .. }: Req,
     ApiQuery(q): ApiQuery<crate::inputs::CustomerSearchQuery>,
 ) -> ApiResult {
-    let search = q.search().map_err(err(lang))?;
-    let page =
-        st.app.search_customers(&auth.session.actor, &meta, &search, q.page()).await.map_err(err(lang))?;
+    let search = q.search()?;
+    let page = st.app.search_customers(&auth.session.actor, &meta, &search, q.page()).await?;
     Ok(Json(page).into_response())
 }
 
-async fn customer(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-    ApiPath(id): ApiPath<i64>,
-) -> ApiResult {
-    let c = st.app.customer_360(&auth.session.actor, &meta, CustomerId(id)).await.map_err(err(lang))?;
+async fn customer(Req { st, meta, auth, .. }: Req, ApiPath(id): ApiPath<i64>) -> ApiResult {
+    let c = st.app.customer_360(&auth.session.actor, &meta, CustomerId(id)).await?;
     Ok(Json(c).into_response())
 }
 
 async fn customer_transactions(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
+    Req { st, meta, auth, .. }: Req,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult {
-    let page = st
-        .app
-        .customer_transactions(&auth.session.actor, &meta, CustomerId(id), q.page())
-        .await
-        .map_err(err(lang))?;
+    let page = st.app.customer_transactions(&auth.session.actor, &meta, CustomerId(id), q.page()).await?;
     Ok(Json(page).into_response())
 }
 
 async fn reveal(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
+    Req { st, meta, auth, .. }: Req,
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<RevealInput>,
 ) -> ApiResult {
-    let field = b.field().map_err(err(lang))?;
-    let value = st
-        .app
-        .reveal(&auth.session.actor, &meta, CustomerId(id), field, b.account_id, &b.reason)
-        .await
-        .map_err(err(lang))?;
+    let field = b.field()?;
+    let value =
+        st.app.reveal(&auth.session.actor, &meta, CustomerId(id), field, b.account_id, &b.reason).await?;
     Ok(Json(json!({ "field": field, "value": value })).into_response())
 }
 
 async fn propose_new_customer(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
+    Req { st, meta, auth, .. }: Req,
     ApiJson(b): ApiJson<CustomerInput>,
 ) -> ApiResult {
-    let id = st.app.propose_new_customer(&auth.session.actor, &meta, &b).await.map_err(err(lang))?;
+    let id = st.app.propose_new_customer(&auth.session.actor, &meta, &b).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "proposal": id, "status": "pending" }))).into_response())
 }
 
 async fn propose_change(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
+    Req { st, meta, auth, .. }: Req,
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<ChangeInput>,
 ) -> ApiResult {
-    let changes = b.changes().map_err(err(lang))?;
-    let pid = st
-        .app
-        .propose_customer_change(&auth.session.actor, &meta, CustomerId(id), changes)
-        .await
-        .map_err(err(lang))?;
+    let changes = b.changes()?;
+    let pid = st.app.propose_customer_change(&auth.session.actor, &meta, CustomerId(id), changes).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "proposal": pid, "status": "pending" }))).into_response())
 }
 
-async fn proposals(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-    ApiQuery(q): ApiQuery<ProposalsQuery>,
-) -> ApiResult {
-    let list = st.app.proposals(&auth.session.actor, &meta, q.status()).await.map_err(err(lang))?;
+async fn proposals(Req { st, meta, auth, .. }: Req, ApiQuery(q): ApiQuery<ProposalsQuery>) -> ApiResult {
+    let list = st.app.proposals(&auth.session.actor, &meta, q.status()).await?;
     Ok(Json(json!({ "items": list })).into_response())
 }
 
 async fn decide_proposal(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
+    Req { st, meta, auth, .. }: Req,
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<DecisionInput>,
 ) -> ApiResult {
-    st.app.decide_proposal(&auth.session.actor, &meta, id, b.approve, &b.comment).await.map_err(err(lang))?;
+    st.app.decide_proposal(&auth.session.actor, &meta, id, b.approve, &b.comment).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn credit_lookup(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-    ApiJson(b): ApiJson<CreditLookupInput>,
-) -> ApiResult {
-    let found = st
-        .app
-        .credit_lookup(&auth.session.actor, &meta, &b.name, &b.id_number, &b.purpose)
-        .await
-        .map_err(err(lang))?;
+async fn credit_lookup(Req { st, meta, auth, .. }: Req, ApiJson(b): ApiJson<CreditLookupInput>) -> ApiResult {
+    let found = st.app.credit_lookup(&auth.session.actor, &meta, &b.name, &b.id_number, &b.purpose).await?;
     Ok(Json(json!({ "found": found.is_some(), "customer": found })).into_response())
 }
 
-async fn monitoring_flags(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-) -> ApiResult {
-    let flags = st.app.monitoring_flags(&auth.session.actor, &meta).await.map_err(err(lang))?;
+async fn monitoring_flags(Req { st, meta, auth, .. }: Req) -> ApiResult {
+    let flags = st.app.monitoring_flags(&auth.session.actor, &meta).await?;
     Ok(Json(json!({ "items": flags })).into_response())
 }
 
-async fn import_runs(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-) -> ApiResult {
-    let runs = st.app.import_runs(&auth.session.actor, &meta).await.map_err(err(lang))?;
+async fn import_runs(Req { st, meta, auth, .. }: Req) -> ApiResult {
+    let runs = st.app.import_runs(&auth.session.actor, &meta).await?;
     Ok(Json(json!({ "items": runs })).into_response())
 }
 
-async fn job_runs(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-) -> ApiResult {
-    let runs = st.app.job_runs(&auth.session.actor, &meta).await.map_err(err(lang))?;
+async fn job_runs(Req { st, meta, auth, .. }: Req) -> ApiResult {
+    let runs = st.app.job_runs(&auth.session.actor, &meta).await?;
     Ok(Json(json!({ "items": runs })).into_response())
 }
 
-async fn parameters(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-) -> ApiResult {
-    let t = st.app.business_parameters(&auth.session.actor, &meta).await.map_err(err(lang))?;
+async fn parameters(Req { st, meta, auth, .. }: Req) -> ApiResult {
+    let t = st.app.business_parameters(&auth.session.actor, &meta).await?;
     Ok(Json(json!({ "fen": t, "yuan": ThresholdsInput::from_thresholds(&t) })).into_response())
 }
 
-async fn set_parameters(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-    ApiJson(b): ApiJson<ThresholdsInput>,
-) -> ApiResult {
-    let t = st.app.set_tier_thresholds(&auth.session.actor, &meta, &b).await.map_err(err(lang))?;
+async fn set_parameters(Req { st, meta, auth, .. }: Req, ApiJson(b): ApiJson<ThresholdsInput>) -> ApiResult {
+    let t = st.app.set_tier_thresholds(&auth.session.actor, &meta, &b).await?;
     Ok(Json(json!({ "fen": t, "yuan": ThresholdsInput::from_thresholds(&t) })).into_response())
 }
 
-async fn suspects(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-    ApiQuery(q): ApiQuery<SuspectsQuery>,
-) -> ApiResult {
+async fn suspects(Req { st, meta, auth, .. }: Req, ApiQuery(q): ApiQuery<SuspectsQuery>) -> ApiResult {
     let (tab, page) = (q.tab.unwrap_or_default(), q.page.unwrap_or(1));
-    let items = st.app.suspects(&auth.session.actor, &meta, tab, page).await.map_err(err(lang))?;
+    let items = st.app.suspects(&auth.session.actor, &meta, tab, page).await?;
     Ok(Json(items).into_response())
 }
 
-async fn suspect(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
-    ApiPath(id): ApiPath<i64>,
-) -> ApiResult {
-    let item = st.app.suspect(&auth.session.actor, &meta, id).await.map_err(err(lang))?;
+async fn suspect(Req { st, meta, auth, .. }: Req, ApiPath(id): ApiPath<i64>) -> ApiResult {
+    let item = st.app.suspect(&auth.session.actor, &meta, id).await?;
     Ok(Json(item).into_response())
 }
 
 async fn resolve_suspect(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
+    Req { st, meta, auth, .. }: Req,
     ApiPath(id): ApiPath<i64>,
     ApiJson(b): ApiJson<ResolutionInput>,
 ) -> ApiResult {
-    let status = st
-        .app
-        .resolve_suspect(&auth.session.actor, &meta, id, &b.outcome, &b.note)
-        .await
-        .map_err(err(lang))?;
+    let status = st.app.resolve_suspect(&auth.session.actor, &meta, id, &b.outcome, &b.note).await?;
     Ok(Json(json!({ "status": status })).into_response())
 }
 
 async fn suspect_report(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    ApiAuth(auth): ApiAuth,
+    Req { st, meta, auth, .. }: Req,
     ApiQuery(q): ApiQuery<SuspectReportQuery>,
 ) -> ApiResult {
     let days = q.days.unwrap_or(pcis_service::suspects::REPORT_DAYS);
-    let lines = st.app.suspect_report(&auth.session.actor, &meta, days).await.map_err(err(lang))?;
+    let lines = st.app.suspect_report(&auth.session.actor, &meta, days).await?;
     Ok(Json(json!({ "items": lines })).into_response())
 }
 

@@ -1,11 +1,15 @@
 //! One domain error, rendered per presentation: a JSON body with a stable code for the API,
 //! a page in the user's language for the UI. Internal details never reach the user.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::{StatusCode, Uri};
+use axum::http::{StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
 use pcis_domain::DomainError;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -40,72 +44,72 @@ pub fn message_key(e: &DomainError) -> &'static str {
     }
 }
 
-/// An error on an HTML page.
-pub struct PageError {
+/// How a failure is answered: a page in the frame of the UI, or the API's JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Page,
+    Api,
+}
+
+/// A failure a handler returned, not yet put into words: the handler knows what went wrong,
+/// [`render_errors`] knows the reader's language and the request id. It travels in the
+/// response's extensions between the two, so every handler can simply use `?`.
+#[derive(Clone)]
+struct Unrendered {
+    form: Form,
     status: StatusCode,
-    error: Option<DomainError>,
-    lang: Lang,
+    code: &'static str,
+    message_key: &'static str,
+    error: Option<Arc<DomainError>>,
 }
 
-impl PageError {
-    pub fn new(error: DomainError, lang: Lang) -> Self {
-        Self { status: status_of(&error), error: Some(error), lang }
+impl Unrendered {
+    fn of(form: Form, error: DomainError) -> Self {
+        Self {
+            form,
+            status: status_of(&error),
+            code: error.code(),
+            message_key: message_key(&error),
+            error: Some(Arc::new(error)),
+        }
     }
 
-    pub fn status(status: StatusCode, lang: Lang) -> Self {
-        Self { status, error: None, lang }
-    }
-}
-
-impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let key = match (&self.error, self.status) {
+        let mut res = self.status.into_response();
+        res.extensions_mut().insert(self);
+        res
+    }
+
+    fn render(self, lang: Lang, request_id: &str) -> Response {
+        match self.form {
+            Form::Page => self.render_page(lang, request_id),
+            Form::Api => self.render_json(lang, request_id),
+        }
+    }
+
+    fn render_page(self, lang: Lang, request_id: &str) -> Response {
+        let key = match (self.error.as_deref(), self.status) {
             (Some(DomainError::Unauthenticated), _) => return Redirect::to("/login").into_response(),
             (Some(DomainError::PasswordChangeRequired), _) => {
                 return Redirect::to("/password").into_response();
             }
-            (Some(e), _) => message_key(e),
+            (Some(_), _) => self.message_key,
             (None, StatusCode::NOT_FOUND) => "err.not_found",
             (None, StatusCode::METHOD_NOT_ALLOWED) => "err.method",
             (None, StatusCode::PAYLOAD_TOO_LARGE) => "err.too_large",
             (None, StatusCode::BAD_REQUEST) => "err.bad_request",
             (None, _) => "err.internal",
         };
-        (self.status, views::error_page(self.lang, self.status, &translate(self.lang, key, &[])))
-            .into_response()
-    }
-}
-
-/// An error of the JSON API: `{"error": {"code", "message", "field"?, "fields"?, "rows"?}}`.
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message_key: &'static str,
-    error: Option<DomainError>,
-    lang: Lang,
-}
-
-impl ApiError {
-    pub fn new(error: DomainError, lang: Lang) -> Self {
-        Self {
-            status: status_of(&error),
-            code: error.code(),
-            message_key: message_key(&error),
-            error: Some(error),
-            lang,
+        let mut message = translate(lang, key, &[]);
+        if self.status.is_server_error() {
+            message = format!("{message} {}", translate(lang, "err.request_id", &[("id", request_id)]));
         }
+        (self.status, views::error_page(lang, self.status, &message)).into_response()
     }
 
-    pub fn plain(status: StatusCode, code: &'static str, message_key: &'static str, lang: Lang) -> Self {
-        Self { status, code, message_key, error: None, lang }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let lang = self.lang;
+    fn render_json(self, lang: Lang, request_id: &str) -> Response {
         let mut body = json!({ "code": self.code, "message": translate(lang, self.message_key, &[]) });
-        match &self.error {
+        match self.error.as_deref() {
             Some(DomainError::Invalid(fields)) => {
                 body["field"] = json!(fields.first().map(|f| f.field));
                 body["fields"] = fields
@@ -120,27 +124,102 @@ impl IntoResponse for ApiError {
                     .collect();
             }
             Some(DomainError::Denied { reason }) => body["reason"] = json!(reason),
-            Some(DomainError::Internal(detail)) => tracing::error!(%detail, "internal error"),
             _ => {}
+        }
+        if self.status.is_server_error() {
+            body["request_id"] = json!(request_id);
         }
         (self.status, Json(json!({ "error": body }))).into_response()
     }
 }
 
-pub async fn not_found(uri: Uri, lang: Lang) -> Response {
-    if uri.path().starts_with("/api/") {
-        ApiError::plain(StatusCode::NOT_FOUND, "not_found", "err.not_found", lang).into_response()
-    } else {
-        PageError::status(StatusCode::NOT_FOUND, lang).into_response()
+/// Puts the failures handlers return into words, in the reader's language, with the request
+/// id in every 5xx (the detail is in the log under that id, never in the answer).
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let lang = Lang::from_cookies(&CookieJar::from_headers(req.headers()));
+    let request_id = crate::access_log::request_id(&req).to_owned();
+    let mut res = next.run(req).await;
+    let Some(failure) = res.extensions_mut().remove::<Unrendered>() else { return res };
+    if let Some(DomainError::Internal(detail)) = failure.error.as_deref() {
+        tracing::error!(%detail, "internal error");
+    }
+    let mut rendered = failure.render(lang, &request_id);
+    // What the handler set besides the failure (a cookie) stays.
+    let kept: Vec<_> = res
+        .headers()
+        .iter()
+        .filter(|(name, _)| !rendered.headers().contains_key(*name) && *name != header::CONTENT_LENGTH)
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    for (name, value) in kept {
+        rendered.headers_mut().append(name, value);
+    }
+    rendered
+}
+
+/// A failure on an HTML page.
+pub struct PageError(Unrendered);
+
+impl PageError {
+    pub fn status(status: StatusCode) -> Self {
+        Self(Unrendered { form: Form::Page, status, code: "", message_key: "", error: None })
+    }
+
+    pub(crate) fn bad_request() -> Self {
+        Self::status(StatusCode::BAD_REQUEST)
     }
 }
 
-pub async fn method_not_allowed(uri: Uri, lang: Lang) -> Response {
+impl From<DomainError> for PageError {
+    fn from(error: DomainError) -> Self {
+        Self(Unrendered::of(Form::Page, error))
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+/// A failure of the JSON API: `{"error": {"code", "message", "field"?, "fields"?, "rows"?}}`.
+pub struct ApiError(Unrendered);
+
+impl ApiError {
+    pub fn plain(status: StatusCode, code: &'static str, message_key: &'static str) -> Self {
+        Self(Unrendered { form: Form::Api, status, code, message_key, error: None })
+    }
+
+    pub(crate) fn bad_request() -> Self {
+        Self::plain(StatusCode::BAD_REQUEST, "bad_request", "err.bad_request")
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        Self(Unrendered::of(Form::Api, error))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+pub async fn not_found(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
-        ApiError::plain(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "err.method", lang)
-            .into_response()
+        ApiError::plain(StatusCode::NOT_FOUND, "not_found", "err.not_found").into_response()
     } else {
-        PageError::status(StatusCode::METHOD_NOT_ALLOWED, lang).into_response()
+        PageError::status(StatusCode::NOT_FOUND).into_response()
+    }
+}
+
+pub async fn method_not_allowed(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        ApiError::plain(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "err.method").into_response()
+    } else {
+        PageError::status(StatusCode::METHOD_NOT_ALLOWED).into_response()
     }
 }
 
@@ -152,37 +231,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => Err(match rejection {
-                JsonRejection::JsonDataError(_) => ApiError::plain(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_input",
-                    "err.invalid_input",
-                    lang,
-                ),
+                JsonRejection::JsonDataError(_) => {
+                    ApiError::plain(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", "err.invalid_input")
+                }
                 JsonRejection::MissingJsonContentType(_) => {
-                    ApiError::plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_json", "err.bad_json", lang)
+                    ApiError::plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_json", "err.bad_json")
                 }
                 JsonRejection::BytesRejection(_) => {
-                    ApiError::plain(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "err.too_large", lang)
+                    ApiError::plain(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "err.too_large")
                 }
-                _ => ApiError::plain(StatusCode::BAD_REQUEST, "bad_json", "err.bad_json", lang),
+                _ => ApiError::plain(StatusCode::BAD_REQUEST, "bad_json", "err.bad_json"),
             }),
         }
-    }
-}
-
-impl ApiError {
-    fn bad_request(lang: Lang) -> Self {
-        Self::plain(StatusCode::BAD_REQUEST, "bad_request", "err.bad_request", lang)
-    }
-}
-
-impl PageError {
-    fn bad_request(lang: Lang) -> Self {
-        Self::status(StatusCode::BAD_REQUEST, lang)
     }
 }
 
@@ -200,10 +263,9 @@ macro_rules! parts_extractor {
                 parts: &mut axum::http::request::Parts,
                 state: &S,
             ) -> Result<Self, Self::Rejection> {
-                let lang = parts.extensions.get::<Lang>().copied().unwrap_or_default();
                 match axum::extract::$inner::<T>::from_request_parts(parts, state).await {
                     Ok(v) => Ok($name(v.0)),
-                    Err(_) => Err($error::bad_request(lang)),
+                    Err(_) => Err($error::bad_request()),
                 }
             }
         }
@@ -226,10 +288,48 @@ impl<S: Send + Sync> FromRequest<S> for ApiBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
         axum::body::Bytes::from_request(req, state)
             .await
             .map(ApiBody)
-            .map_err(|_| ApiError::plain(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "err.too_large", lang))
+            .map_err(|_| ApiError::plain(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "err.too_large"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::access_log::REQUEST_ID;
+
+    async fn answer(path: &str) -> (StatusCode, String) {
+        let boom = || DomainError::Internal("connection reset by 10.0.0.7".into());
+        let app = Router::new()
+            .route("/api/v1/x", get(move || async move { Err::<(), _>(ApiError::from(boom())) }))
+            .route("/x", get(move || async move { Err::<(), _>(PageError::from(boom())) }))
+            .layer(axum::middleware::from_fn(render_errors));
+        let req = Request::get(path).header(REQUEST_ID, "5eed0000cafe0001").body(Body::empty()).unwrap();
+        let res = app.oneshot(req).await.unwrap();
+        let status = res.status();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// A 5xx names its request id, so the user's report leads to the log line; the detail
+    /// stays in the log.
+    #[tokio::test]
+    async fn a_server_error_names_its_request_id_and_nothing_else() {
+        let (status, body) = answer("/api/v1/x").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["error"]["request_id"], "5eed0000cafe0001");
+        assert_eq!(json["error"]["code"], "internal");
+        let (status, page) = answer("/x").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(page.contains("5eed0000cafe0001") && page.contains("<html"), "{page}");
+        assert!(!body.contains("10.0.0.7") && !page.contains("10.0.0.7"));
     }
 }

@@ -19,6 +19,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use pcis_service::App;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 pub use i18n::{Lang, translate};
 
@@ -52,7 +53,11 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::session_and_csrf))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(error::render_errors))
         .layer(axum::middleware::from_fn(security::headers))
+        .layer(PropagateRequestIdLayer::new(access_log::REQUEST_ID))
         .layer(axum::middleware::from_fn(access_log::access_log))
+        .layer(SetRequestIdLayer::new(access_log::REQUEST_ID, access_log::MakeId))
+        .layer(axum::middleware::from_fn(access_log::drop_client_id))
         .with_state(state)
 }

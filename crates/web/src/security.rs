@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use pcis_domain::DomainError;
 use pcis_service::RequestMeta;
@@ -86,7 +86,7 @@ pub async fn session_and_csrf(State(state): State<AppState>, req: Request<Body>,
         Some(t) => match state.app.authenticate(&t, &meta).await {
             Ok(session) => Some(Auth { session }),
             Err(DomainError::Unauthenticated) => None,
-            Err(e) => return PageError::new(e, lang).into_response(),
+            Err(e) => return PageError::from(e).into_response(),
         },
     };
     let is_api = req.uri().path().starts_with("/api/");
@@ -105,7 +105,7 @@ pub async fn session_and_csrf(State(state): State<AppState>, req: Request<Body>,
         if let Some(expected) = expected {
             let (provided, rebuilt) = match presented_token(req, is_api).await {
                 Ok(x) => x,
-                Err(status) => return PageError::status(status, lang).into_response(),
+                Err(status) => return PageError::status(status).into_response(),
             };
             req = rebuilt;
             if expected.is_empty() || provided.as_deref() != Some(expected.as_str()) {
@@ -116,9 +116,9 @@ pub async fn session_and_csrf(State(state): State<AppState>, req: Request<Body>,
                     .refuse_request(actor, &meta, "session.csrf", req.uri().path(), "err.csrf")
                     .await;
                 return if is_api {
-                    ApiError::new(e, lang).into_response()
+                    ApiError::from(e).into_response()
                 } else {
-                    PageError::new(e, lang).into_response()
+                    PageError::from(e).into_response()
                 };
             }
         }
@@ -167,45 +167,41 @@ fn form_field(bytes: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-/// A logged-in browser user. Missing session: redirect to the login page. A one-time or
-/// expired password: redirect to the change-password page (R-AUTH-1).
-pub struct UiAuth(pub Auth);
-
-impl<S: Send + Sync> FromRequestParts<S> for UiAuth {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let auth = parts.extensions.get::<MaybeAuth>().and_then(|m| m.0.clone());
-        let Some(auth) = auth else {
-            return Err(Redirect::to("/login").into_response());
-        };
-        let path = parts.uri.path();
-        if auth.session.must_change_password && path != "/password" && path != "/logout" {
-            return Err(Redirect::to("/password").into_response());
-        }
-        Ok(UiAuth(auth))
-    }
+/// What every handler of a signed-in user needs: the services, the reader's language, where
+/// the request came from and who is calling. Without a session a page redirects to the login
+/// and the API answers 401; with a one-time or expired password only its change (and logging
+/// out) is open (R-AUTH-1): pages redirect there, the API answers 403.
+pub struct Req {
+    pub st: AppState,
+    pub lang: Lang,
+    pub meta: RequestMeta,
+    pub auth: Auth,
 }
 
-/// A logged-in API caller; 401 / 403 as JSON otherwise.
-pub struct ApiAuth(pub Auth);
+impl FromRequestParts<AppState> for Req {
+    type Rejection = Response;
 
-impl<S: Send + Sync> FromRequestParts<S> for ApiAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let lang = parts.extensions.get::<Lang>().copied().unwrap_or_default();
-        let auth = parts.extensions.get::<MaybeAuth>().and_then(|m| m.0.clone());
-        let Some(auth) = auth else {
-            return Err(ApiError::new(DomainError::Unauthenticated, lang));
-        };
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
         // Nested routers see a stripped path; the original decides.
         let path =
             parts.extensions.get::<axum::extract::OriginalUri>().map_or(parts.uri.path(), |u| u.0.path());
-        if auth.session.must_change_password && path != "/api/v1/me/password" && path != "/api/v1/session" {
-            return Err(ApiError::new(DomainError::PasswordChangeRequired, lang));
+        let is_api = path.starts_with("/api/");
+        let refuse = |e: DomainError| {
+            if is_api { ApiError::from(e).into_response() } else { PageError::from(e).into_response() }
+        };
+        let Some(auth) = parts.extensions.get::<MaybeAuth>().and_then(|m| m.0.clone()) else {
+            return Err(refuse(DomainError::Unauthenticated));
+        };
+        let open_anyway = ["/password", "/logout", "/api/v1/me/password", "/api/v1/session"];
+        if auth.session.must_change_password && !open_anyway.contains(&path) {
+            return Err(refuse(DomainError::PasswordChangeRequired));
         }
-        Ok(ApiAuth(auth))
+        Ok(Req {
+            st: st.clone(),
+            lang: parts.extensions.get::<Lang>().copied().unwrap_or_default(),
+            meta: parts.extensions.get::<RequestMeta>().cloned().unwrap_or_default(),
+            auth,
+        })
     }
 }
 

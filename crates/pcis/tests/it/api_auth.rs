@@ -12,6 +12,7 @@ both_backends!(
     branch_auditor_sees_logins_of_its_subtree,
     language_switch_stays_on_this_site,
     failed_logins_of_unknown_names_reach_the_head_office_auditor,
+    every_answer_carries_a_request_id_of_ours,
     passwords_expire_and_are_not_reused,
     one_time_password_must_be_changed_first,
     lockout_after_five_failures,
@@ -185,6 +186,21 @@ async fn failed_logins_of_unknown_names_reach_the_head_office_auditor(b: Backend
     assert!(items[0]["who"]["institution_id"].is_null());
     let branch = app.api_as(Role::SecurityAuditor).await.get(path).await;
     assert_eq!(branch.body["items"].as_array().unwrap().len(), 0, "P1's auditor sees only its subtree");
+}
+
+/// Every answer names its request id (the key to its log lines); one a client sends is not
+/// taken over.
+async fn every_answer_carries_a_request_id_of_ours(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let http = reqwest::Client::new();
+    let mut seen = std::collections::HashSet::new();
+    for path in ["/login", "/api/v1/me", "/no-such-page"] {
+        let r =
+            http.get(format!("{}{path}", app.base)).header("x-request-id", "forged-by-client").send().await.unwrap();
+        let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert!(id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit()), "{path}: {id}");
+        assert!(seen.insert(id), "ids are not reused");
+    }
 }
 
 /// R-AUTH-1: after 90 days the password must be changed before anything else, and none of

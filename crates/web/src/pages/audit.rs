@@ -65,28 +65,18 @@ fn outcome_class(o: Outcome) -> &'static str {
     }
 }
 
-async fn audit(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-    PageQuery(q): PageQuery<AuditQuery>,
-) -> PageResult {
+async fn audit(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<AuditQuery>) -> PageResult {
     let page = q.page();
     let (result, problem) = match q.filter() {
-        Ok(filter) => (
-            Some(st.app.search_audit(&auth.session.actor, &meta, &filter, page).await.map_err(err(lang))?),
-            String::new(),
-        ),
+        Ok(filter) => {
+            (Some(st.app.search_audit(&auth.session.actor, &meta, &filter, page).await?), String::new())
+        }
         Err(DomainError::Invalid(f)) => (None, format!("{}: {}", f[0].field, t(lang, f[0].rule))),
-        Err(e) => return Err(PageError::new(e, lang)),
+        Err(e) => return Err(PageError::from(e)),
     };
     // An invalid filter never reached the service; the page itself still needs the permission.
     if result.is_none() {
-        st.app
-            .require(&auth.session.actor, &meta, Action::AuditSearch, "audit.search")
-            .await
-            .map_err(err(lang))?;
+        st.app.require(&auth.session.actor, &meta, Action::AuditSearch, "audit.search").await?;
     }
     let cst = pcis_domain::CST;
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");

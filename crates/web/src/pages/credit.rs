@@ -39,12 +39,11 @@ fn blank(st: &AppState, lang: Lang, auth: &Auth) -> CreditPage {
     }
 }
 
-async fn form(State(st): State<AppState>, lang: Lang, Meta(meta): Meta, UiAuth(auth): UiAuth) -> PageResult {
+async fn form(Req { st, lang, meta, auth }: Req) -> PageResult {
     // The page itself needs the permission (and a refusal is audited).
     st.app
         .require(&auth.session.actor, &meta, Action::CustomerCreditLookup, "customer.credit_lookup")
-        .await
-        .map_err(err(lang))?;
+        .await?;
     Ok(render(&blank(&st, lang, &auth)))
 }
 
@@ -79,13 +78,7 @@ fn hit(lang: Lang, v: CreditView) -> Hit {
     }
 }
 
-async fn lookup(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-    Form(f): Form<CreditLookupInput>,
-) -> PageResult {
+async fn lookup(Req { st, lang, meta, auth }: Req, Form(f): Form<CreditLookupInput>) -> PageResult {
     let mut page = blank(&st, lang, &auth);
     page.purpose = f.purpose.clone();
     match st.app.credit_lookup(&auth.session.actor, &meta, &f.name, &f.id_number, &f.purpose).await {
@@ -95,7 +88,7 @@ async fn lookup(
             Ok(render(&page))
         }
         Err(e) => {
-            page.errors = form_errors(lang, e).map_err(err(lang))?;
+            page.errors = form_errors(lang, e)?;
             page.name = f.name.clone();
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }

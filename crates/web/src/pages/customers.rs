@@ -52,14 +52,11 @@ struct SearchPage {
 }
 
 async fn search(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
+    Req { st, lang, meta, auth }: Req,
     PageQuery(q): PageQuery<CustomerSearchQuery>,
 ) -> PageResult {
     let actor = &auth.session.actor;
-    let choices = st.app.customer_search_choices(actor).await.map_err(err(lang))?;
+    let choices = st.app.customer_search_choices(actor).await?;
     let found = match q.search() {
         Ok(input) => st.app.search_customers(actor, &meta, &input, q.page()).await,
         Err(e) => Err(e),
@@ -69,7 +66,7 @@ async fn search(
         Err(DomainError::Invalid(f)) => {
             (None, format!("{}: {}", t(lang, &format!("customer.{}", f[0].field)), t(lang, f[0].rule)))
         }
-        Err(e) => return Err(PageError::new(e, lang)),
+        Err(e) => return Err(PageError::from(e)),
     };
     let (rows, pager) = match result {
         Some(r) => {
@@ -390,16 +387,12 @@ async fn customer_page(
 }
 
 async fn view(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
+    Req { st, lang, meta, auth }: Req,
     PagePath(id): PagePath<i64>,
     PageQuery(q): PageQuery<ViewQuery>,
 ) -> PageResult {
     let tpage = q.tpage.unwrap_or(1).clamp(1, 100_000);
-    let mut page =
-        customer_page(&st, lang, &auth, &meta, CustomerId(id), tpage, None).await.map_err(err(lang))?;
+    let mut page = customer_page(&st, lang, &auth, &meta, CustomerId(id), tpage, None).await?;
     if q.notice == "proposed" {
         page.notice = t(lang, "customer.proposed");
     }
@@ -419,15 +412,12 @@ struct RevealForm {
 }
 
 async fn reveal(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
+    Req { st, lang, meta, auth }: Req,
     PagePath(id): PagePath<i64>,
     Form(f): Form<RevealForm>,
 ) -> PageResult {
     let field = SensitiveField::parse(&f.field)
-        .ok_or_else(|| PageError::new(DomainError::invalid("field", "err.reveal_field"), lang))?;
+        .ok_or_else(|| PageError::from(DomainError::invalid("field", "err.reveal_field")))?;
     let account = f.account_id.trim().parse::<i64>().ok();
     // A chosen reason is recorded as its code (the audit page shows its text); "other" is
     // recorded as typed.
@@ -437,10 +427,10 @@ async fn reveal(
     let (revealed, problem) = match outcome {
         Ok(value) => (Some((field, account, value)), String::new()),
         Err(DomainError::Invalid(fields)) => (None, t(lang, fields[0].rule)),
-        Err(e) => return Err(PageError::new(e, lang)),
+        Err(e) => return Err(PageError::from(e)),
     };
     let ok = revealed.is_some();
-    let mut page = customer_page(&st, lang, &auth, &meta, id, 1, revealed).await.map_err(err(lang))?;
+    let mut page = customer_page(&st, lang, &auth, &meta, id, 1, revealed).await?;
     if ok {
         page.notice = t(lang, "customer.revealed");
     }
@@ -545,30 +535,16 @@ fn new_customer_page(
     }
 }
 
-async fn new_form(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-) -> PageResult {
-    st.app
-        .require(&auth.session.actor, &meta, Action::CustomerPropose, "customer.propose")
-        .await
-        .map_err(err(lang))?;
+async fn new_form(Req { st, lang, meta, auth }: Req) -> PageResult {
+    st.app.require(&auth.session.actor, &meta, Action::CustomerPropose, "customer.propose").await?;
     Ok(render(&new_customer_page(&st, lang, &auth, &CustomerInput::default(), FieldErrors::default())))
 }
 
-async fn propose_new(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-    Form(f): Form<CustomerForm>,
-) -> PageResult {
+async fn propose_new(Req { st, lang, meta, auth }: Req, Form(f): Form<CustomerForm>) -> PageResult {
     match st.app.propose_new_customer(&auth.session.actor, &meta, &f.input).await {
         Ok(_) => Ok(Redirect::to("/proposals?notice=proposed").into_response()),
         Err(e) => {
-            let errors = form_errors(lang, e).map_err(err(lang))?;
+            let errors = form_errors(lang, e)?;
             let page = new_customer_page(&st, lang, &auth, &f.input, errors);
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
@@ -600,13 +576,7 @@ async fn change_page(
     })
 }
 
-async fn change_form(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-    PagePath(id): PagePath<i64>,
-) -> PageResult {
+async fn change_form(Req { st, lang, meta, auth }: Req, PagePath(id): PagePath<i64>) -> PageResult {
     let page = change_page(
         &st,
         lang,
@@ -616,16 +586,12 @@ async fn change_form(
         &CustomerInput::default(),
         FieldErrors::default(),
     )
-    .await
-    .map_err(err(lang))?;
+    .await?;
     Ok(render(&page))
 }
 
 async fn propose_change(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
+    Req { st, lang, meta, auth }: Req,
     PagePath(id): PagePath<i64>,
     Form(f): Form<CustomerForm>,
 ) -> PageResult {
@@ -634,8 +600,8 @@ async fn propose_change(
     match st.app.propose_customer_change(&auth.session.actor, &meta, id, changes).await {
         Ok(_) => Ok(Redirect::to(&format!("/customers/{}?notice=proposed", id.0)).into_response()),
         Err(e) => {
-            let errors = form_errors(lang, e).map_err(err(lang))?;
-            let page = change_page(&st, lang, &auth, &meta, id, &f.input, errors).await.map_err(err(lang))?;
+            let errors = form_errors(lang, e)?;
+            let page = change_page(&st, lang, &auth, &meta, id, &f.input, errors).await?;
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
     }

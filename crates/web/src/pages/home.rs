@@ -19,22 +19,22 @@ struct HomePage {
     flags: Vec<(String, String, String)>,
 }
 
-async fn home(State(st): State<AppState>, lang: Lang, Meta(meta): Meta, UiAuth(auth): UiAuth) -> PageResult {
+async fn home(Req { st, lang, meta, auth }: Req) -> PageResult {
     let actor = &auth.session.actor;
     let mut todos = Vec::new();
     if st.app.policy.can(actor, Action::UserUnlock) {
-        let locked = st.app.count_locked_users(actor, &meta).await.map_err(err(lang))?;
+        let locked = st.app.count_locked_users(actor, &meta).await?;
         if locked > 0 {
             todos.push((t(lang, "home.locked_users"), "/users?locked=1".to_owned(), locked));
         }
     }
     if st.app.policy.can(actor, Action::CustomerApprove) {
-        let pending = st.app.count_pending_proposals(actor).await.map_err(err(lang))?;
+        let pending = st.app.count_pending_proposals(actor).await?;
         if pending > 0 {
             todos.push((t(lang, "home.pending_proposals"), "/proposals?status=pending".to_owned(), pending));
         }
     }
-    let (open, escalated) = st.app.suspect_todo(actor).await.map_err(err(lang))?;
+    let (open, escalated) = st.app.suspect_todo(actor).await?;
     if open > 0 {
         todos.push((t(lang, "home.suspects_open"), "/suspects?tab=pending".to_owned(), open));
     }
@@ -43,7 +43,7 @@ async fn home(State(st): State<AppState>, lang: Lang, Meta(meta): Meta, UiAuth(a
     }
     let mut flags = Vec::new();
     if st.app.policy.can(actor, Action::AuditSearch) {
-        for f in st.app.monitoring_flags(actor, &meta).await.map_err(err(lang))? {
+        for f in st.app.monitoring_flags(actor, &meta).await? {
             let label = crate::translate(lang, &format!("flag.{}", f.kind), &[("name", &f.display_name)]);
             let href = format!("/audit?username={}&outcome=failed", f.username);
             flags.push((label, href, crate::views::minute(f.raised_us)));

@@ -87,8 +87,8 @@ fn job_lines(lang: Lang, detail: &str) -> Vec<String> {
     lines
 }
 
-async fn runs(State(st): State<AppState>, lang: Lang, Meta(meta): Meta, UiAuth(auth): UiAuth) -> PageResult {
-    let jobs = st.app.job_runs(&auth.session.actor, &meta).await.map_err(err(lang))?;
+async fn runs(Req { st, lang, meta, auth }: Req) -> PageResult {
+    let jobs = st.app.job_runs(&auth.session.actor, &meta).await?;
     let jobs = jobs
         .into_iter()
         .map(|j| JobRow {
@@ -102,7 +102,7 @@ async fn runs(State(st): State<AppState>, lang: Lang, Meta(meta): Meta, UiAuth(a
             message: j.message,
         })
         .collect();
-    let runs = st.app.import_runs(&auth.session.actor, &meta).await.map_err(err(lang))?;
+    let runs = st.app.import_runs(&auth.session.actor, &meta).await?;
     let rows = runs
         .into_iter()
         .map(|r| RunRow {

@@ -48,14 +48,8 @@ fn status_class(s: InstStatus) -> &'static str {
     }
 }
 
-async fn institutions(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-    PageQuery(q): PageQuery<NoticeQuery>,
-) -> PageResult {
-    let list = st.app.institution_tree(&auth.session.actor, &meta).await.map_err(err(lang))?;
+async fn institutions(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<NoticeQuery>) -> PageResult {
+    let list = st.app.institution_tree(&auth.session.actor, &meta).await?;
     let base = list.first().map_or(0, |i| i.path.depth());
     let rows = list
         .iter()
@@ -149,13 +143,10 @@ fn new_form(
 }
 
 async fn new_institution(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
+    Req { st, lang, meta, auth }: Req,
     PageQuery(q): PageQuery<ParentQuery>,
 ) -> PageResult {
-    let parent = find_parent(&st, &auth, &meta, &q.parent).await.map_err(err(lang))?;
+    let parent = find_parent(&st, &auth, &meta, &q.parent).await?;
     Ok(render(&new_form(&st, lang, &auth, &parent, InstitutionInput::default(), FieldErrors::default())))
 }
 
@@ -168,17 +159,14 @@ struct InstitutionFormData {
 }
 
 async fn create_institution(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
+    Req { st, lang, meta, auth }: Req,
     Form(f): Form<InstitutionFormData>,
 ) -> PageResult {
     match st.app.create_institution(&auth.session.actor, &meta, &f.parent_code, &f.input).await {
         Ok(_) => Ok(Redirect::to("/institutions?saved=1").into_response()),
         Err(e) => {
-            let errors = form_errors(lang, e).map_err(err(lang))?;
-            let parent = find_parent(&st, &auth, &meta, &f.parent_code).await.map_err(err(lang))?;
+            let errors = form_errors(lang, e)?;
+            let parent = find_parent(&st, &auth, &meta, &f.parent_code).await?;
             Ok((
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 render(&new_form(&st, lang, &auth, &parent, f.input, errors)),
@@ -222,31 +210,21 @@ fn input_of(i: &Institution) -> InstitutionInput {
     }
 }
 
-async fn edit_institution(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-    PagePath(id): PagePath<i64>,
-) -> PageResult {
-    let inst = st.app.institution(&auth.session.actor, &meta, InstitutionId(id)).await.map_err(err(lang))?;
+async fn edit_institution(Req { st, lang, meta, auth }: Req, PagePath(id): PagePath<i64>) -> PageResult {
+    let inst = st.app.institution(&auth.session.actor, &meta, InstitutionId(id)).await?;
     Ok(render(&edit_form(&st, lang, &auth, &inst, input_of(&inst), FieldErrors::default())))
 }
 
 async fn update_institution(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
+    Req { st, lang, meta, auth }: Req,
     PagePath(id): PagePath<i64>,
     Form(f): Form<InstitutionFormData>,
 ) -> PageResult {
     match st.app.update_institution(&auth.session.actor, &meta, InstitutionId(id), &f.input).await {
         Ok(_) => Ok(Redirect::to("/institutions?saved=1").into_response()),
         Err(e) => {
-            let errors = form_errors(lang, e).map_err(err(lang))?;
-            let inst =
-                st.app.institution(&auth.session.actor, &meta, InstitutionId(id)).await.map_err(err(lang))?;
+            let errors = form_errors(lang, e)?;
+            let inst = st.app.institution(&auth.session.actor, &meta, InstitutionId(id)).await?;
             Ok((
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 render(&edit_form(&st, lang, &auth, &inst, f.input, errors)),
@@ -257,14 +235,11 @@ async fn update_institution(
 }
 
 async fn institution_status(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
+    Req { st, lang, meta, auth }: Req,
     PagePath(id): PagePath<i64>,
     Form(f): Form<StatusInput>,
 ) -> PageResult {
-    let status = f.status().map_err(err(lang))?;
+    let status = f.status()?;
     match st
         .app
         .set_institution_status(&auth.session.actor, &meta, InstitutionId(id), status, &f.reason)
@@ -272,13 +247,12 @@ async fn institution_status(
     {
         Ok(()) => Ok(Redirect::to("/institutions?saved=1").into_response()),
         Err(e @ (DomainError::Invalid(_) | DomainError::Conflict(_))) => {
-            let inst =
-                st.app.institution(&auth.session.actor, &meta, InstitutionId(id)).await.map_err(err(lang))?;
+            let inst = st.app.institution(&auth.session.actor, &meta, InstitutionId(id)).await?;
             let errors = match e {
                 DomainError::Conflict(key) => {
                     FieldErrors::from_fields(lang, &[pcis_domain::FieldError::new("reason", key)])
                 }
-                other => form_errors(lang, other).map_err(err(lang))?,
+                other => form_errors(lang, other)?,
             };
             Ok((
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -286,7 +260,7 @@ async fn institution_status(
             )
                 .into_response())
         }
-        Err(e) => Err(PageError::new(e, lang)),
+        Err(e) => Err(PageError::from(e)),
     }
 }
 
@@ -302,24 +276,18 @@ fn import_ctx(st: &AppState, lang: Lang, auth: &Auth) -> Ctx {
     ctx(st, lang, auth, "/institutions").crumb("inst.title", "/institutions").crumb("inst.import_title", "")
 }
 
-async fn import_page(State(st): State<AppState>, lang: Lang, UiAuth(auth): UiAuth) -> Response {
+async fn import_page(Req { st, lang, auth, .. }: Req) -> Response {
     render(&ImportPage { ctx: import_ctx(&st, lang, &auth), summary: String::new(), problems: Vec::new() })
 }
 
-async fn import_institutions(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-    mut multipart: Multipart,
-) -> PageResult {
+async fn import_institutions(Req { st, lang, meta, auth }: Req, mut multipart: Multipart) -> PageResult {
     let mut bytes = Vec::new();
     while let Ok(Some(field)) = multipart.next_field().await {
         if field.name() == Some("file") {
             bytes = field
                 .bytes()
                 .await
-                .map_err(|_| PageError::status(axum::http::StatusCode::PAYLOAD_TOO_LARGE, lang))?
+                .map_err(|_| PageError::status(axum::http::StatusCode::PAYLOAD_TOO_LARGE))?
                 .to_vec();
         }
     }
@@ -358,6 +326,6 @@ async fn import_institutions(
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page(String::new(), problems)))
                 .into_response())
         }
-        Err(e) => Err(PageError::new(e, lang)),
+        Err(e) => Err(PageError::from(e)),
     }
 }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::error::{PageError, PagePath, PageQuery};
 use crate::inputs::{AccountInput, AuditQuery, RolesInput, StatusInput, UsersQuery};
-use crate::security::{Auth, Meta, PRE_SESSION_COOKIE, SESSION_COOKIE, UiAuth};
+use crate::security::{Auth, Meta, PRE_SESSION_COOKIE, Req, SESSION_COOKIE};
 use crate::views::{Ctx, FieldErrors, Pager, form_errors, render};
 use crate::{AppState, Lang};
 
@@ -60,10 +60,6 @@ fn ctx(st: &AppState, lang: Lang, auth: &Auth, path: &str) -> Ctx {
         ctx.nav.clear();
     }
     ctx
-}
-
-fn err(lang: Lang) -> impl Fn(DomainError) -> PageError {
-    move |e| PageError::new(e, lang)
 }
 
 fn t(lang: Lang, key: &str) -> String {

@@ -41,29 +41,17 @@ struct ShowQuery {
     saved: bool,
 }
 
-async fn show(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-    PageQuery(q): PageQuery<ShowQuery>,
-) -> PageResult {
-    let current = st.app.business_parameters(&auth.session.actor, &meta).await.map_err(err(lang))?;
+async fn show(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<ShowQuery>) -> PageResult {
+    let current = st.app.business_parameters(&auth.session.actor, &meta).await?;
     let mut p = page(&st, lang, &auth, &ThresholdsInput::from_thresholds(&current));
     p.saved = q.saved;
     Ok(render(&p))
 }
 
-async fn save(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-    Form(input): Form<ThresholdsInput>,
-) -> PageResult {
+async fn save(Req { st, lang, meta, auth }: Req, Form(input): Form<ThresholdsInput>) -> PageResult {
     let errors = match st.app.set_tier_thresholds(&auth.session.actor, &meta, &input).await {
         Ok(_) => return Ok(Redirect::to("/parameters?saved=true").into_response()),
-        Err(e) => form_errors(lang, e).map_err(err(lang))?,
+        Err(e) => form_errors(lang, e)?,
     };
     let mut p = page(&st, lang, &auth, &input);
     p.errors = errors;

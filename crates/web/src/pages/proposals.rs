@@ -146,18 +146,12 @@ async fn page(
     })
 }
 
-async fn list(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-    PageQuery(q): PageQuery<ListQuery>,
-) -> PageResult {
+async fn list(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<ListQuery>) -> PageResult {
     let mut filter = q.filter.clone();
     if filter.status.is_empty() && q.notice.is_empty() {
         filter.status = "pending".into();
     }
-    let mut p = page(&st, lang, &auth, &meta, &filter).await.map_err(err(lang))?;
+    let mut p = page(&st, lang, &auth, &meta, &filter).await?;
     p.notice = match q.notice.as_str() {
         "proposed" => t(lang, "customer.proposed"),
         "decided" => t(lang, "proposal.decided"),
@@ -175,26 +169,23 @@ struct DecisionForm {
 }
 
 async fn decide(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
+    Req { st, lang, meta, auth }: Req,
     PagePath(id): PagePath<i64>,
     Form(f): Form<DecisionForm>,
 ) -> PageResult {
     let approve = match f.decision.as_str() {
         "approve" => true,
         "reject" => false,
-        _ => return Err(PageError::new(DomainError::invalid("decision", "err.bad_request"), lang)),
+        _ => return Err(PageError::from(DomainError::invalid("decision", "err.bad_request"))),
     };
     let problem = match st.app.decide_proposal(&auth.session.actor, &meta, id, approve, &f.comment).await {
         Ok(()) => return Ok(Redirect::to("/proposals?notice=decided").into_response()),
         Err(DomainError::Invalid(fields)) => t(lang, fields[0].rule),
         Err(DomainError::Conflict(key)) => t(lang, key),
-        Err(e) => return Err(PageError::new(e, lang)),
+        Err(e) => return Err(PageError::from(e)),
     };
     let filter = ProposalsQuery { status: "pending".into() };
-    let mut p = page(&st, lang, &auth, &meta, &filter).await.map_err(err(lang))?;
+    let mut p = page(&st, lang, &auth, &meta, &filter).await?;
     p.problem = format!("#{id}: {problem}");
     Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&p)).into_response())
 }

@@ -22,8 +22,8 @@ struct RolesPage {
     rows: Vec<RoleRow>,
 }
 
-async fn roles(State(st): State<AppState>, lang: Lang, Meta(meta): Meta, UiAuth(auth): UiAuth) -> PageResult {
-    let matrix = st.app.role_matrix(&auth.session.actor, &meta).await.map_err(err(lang))?;
+async fn roles(Req { st, lang, meta, auth }: Req) -> PageResult {
+    let matrix = st.app.role_matrix(&auth.session.actor, &meta).await?;
     let rows = matrix
         .iter()
         .map(|r| RoleRow {

@@ -84,18 +84,12 @@ async fn login(
             };
             Ok((axum::http::StatusCode::UNAUTHORIZED, jar, render(&page)).into_response())
         }
-        Err(e) => Err(PageError::new(e, lang)),
+        Err(e) => Err(PageError::from(e)),
     }
 }
 
-async fn logout(
-    State(st): State<AppState>,
-    jar: CookieJar,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-) -> PageResult {
-    st.app.logout(&auth.session, &meta).await.map_err(err(lang))?;
+async fn logout(Req { st, meta, auth, .. }: Req, jar: CookieJar) -> PageResult {
+    st.app.logout(&auth.session, &meta).await?;
     Ok((jar.remove(Cookie::build(SESSION_COOKIE).path("/")), Redirect::to("/login")).into_response())
 }
 
@@ -163,7 +157,7 @@ fn password_page_of(st: &AppState, lang: Lang, auth: &Auth, errors: FieldErrors,
     }
 }
 
-async fn password_page(State(st): State<AppState>, lang: Lang, UiAuth(auth): UiAuth) -> Response {
+async fn password_page(Req { st, lang, auth, .. }: Req) -> Response {
     render(&password_page_of(&st, lang, &auth, FieldErrors::default(), false))
 }
 
@@ -177,13 +171,7 @@ struct PasswordForm {
     confirm_password: String,
 }
 
-async fn change_password(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(mut auth): UiAuth,
-    Form(f): Form<PasswordForm>,
-) -> PageResult {
+async fn change_password(Req { st, lang, meta, mut auth }: Req, Form(f): Form<PasswordForm>) -> PageResult {
     match st
         .app
         .change_password(&auth.session, &meta, &f.current_password, &f.new_password, &f.confirm_password)
@@ -194,7 +182,7 @@ async fn change_password(
             Ok(render(&password_page_of(&st, lang, &auth, FieldErrors::default(), true)))
         }
         Err(e) => {
-            let errors = form_errors(lang, e).map_err(err(lang))?;
+            let errors = form_errors(lang, e)?;
             let page = password_page_of(&st, lang, &auth, errors, false);
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }

@@ -63,17 +63,11 @@ struct ListPage {
     pager: Pager,
 }
 
-async fn list(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-    PageQuery(q): PageQuery<SuspectsQuery>,
-) -> PageResult {
+async fn list(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<SuspectsQuery>) -> PageResult {
     let actor = &auth.session.actor;
     let tab = q.tab.unwrap_or_default();
     let page = q.page.unwrap_or(1).max(1);
-    let items = st.app.suspects(actor, &meta, tab, page).await.map_err(err(lang))?;
+    let items = st.app.suspects(actor, &meta, tab, page).await?;
     let pager = Pager::new(items.total, items.page, items.per_page, |p| {
         format!("/suspects?tab={}&page={p}", tab.code())
     });
@@ -138,14 +132,11 @@ async fn item_page(
 }
 
 async fn show(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
+    Req { st, lang, meta, auth }: Req,
     PagePath(id): PagePath<i64>,
     PageQuery(q): PageQuery<ShowQuery>,
 ) -> PageResult {
-    let mut p = item_page(&st, lang, &auth, &meta, id).await.map_err(err(lang))?;
+    let mut p = item_page(&st, lang, &auth, &meta, id).await?;
     if q.notice == "resolved" {
         p.notice = t(lang, "suspect.resolved");
     }
@@ -153,18 +144,15 @@ async fn show(
 }
 
 async fn resolve(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
+    Req { st, lang, meta, auth }: Req,
     PagePath(id): PagePath<i64>,
     Form(f): Form<ResolutionInput>,
 ) -> PageResult {
     let errors = match st.app.resolve_suspect(&auth.session.actor, &meta, id, &f.outcome, &f.note).await {
         Ok(_) => return Ok(Redirect::to(&format!("/suspects/{id}?notice=resolved")).into_response()),
-        Err(e) => form_errors(lang, e).map_err(err(lang))?,
+        Err(e) => form_errors(lang, e)?,
     };
-    let mut p = item_page(&st, lang, &auth, &meta, id).await.map_err(err(lang))?;
+    let mut p = item_page(&st, lang, &auth, &meta, id).await?;
     p.outcome = f.outcome;
     p.note = f.note;
     p.errors = errors;
@@ -181,14 +169,11 @@ struct ReportPage {
 }
 
 async fn report(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
+    Req { st, lang, meta, auth }: Req,
     PageQuery(q): PageQuery<SuspectReportQuery>,
 ) -> PageResult {
     let days = q.days.unwrap_or(REPORT_DAYS);
-    let lines = st.app.suspect_report(&auth.session.actor, &meta, days).await.map_err(err(lang))?;
+    let lines = st.app.suspect_report(&auth.session.actor, &meta, days).await?;
     Ok(render(&ReportPage {
         ctx: ctx(&st, lang, &auth, "/suspects")
             .crumb("suspect.title", "/suspects")

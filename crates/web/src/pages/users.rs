@@ -56,16 +56,10 @@ fn is_locked(st: &AppState, u: &User) -> bool {
     u.locked_until.is_some_and(|t| t > st.app.clock.now())
 }
 
-async fn users(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-    PageQuery(q): PageQuery<UsersQuery>,
-) -> PageResult {
+async fn users(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<UsersQuery>) -> PageResult {
     let filter = q.filter(st.app.clock.now());
     let page = q.page();
-    let result = st.app.list_users(&auth.session.actor, &meta, &filter, page).await.map_err(err(lang))?;
+    let result = st.app.list_users(&auth.session.actor, &meta, &filter, page).await?;
     let offset = (result.page - 1) * result.per_page;
     let rows = result
         .items
@@ -173,25 +167,12 @@ async fn new_user_page(
     })
 }
 
-async fn new_user(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-) -> PageResult {
-    let page = new_user_page(&st, lang, &auth, &meta, UserForm::default(), FieldErrors::default())
-        .await
-        .map_err(err(lang))?;
+async fn new_user(Req { st, lang, meta, auth }: Req) -> PageResult {
+    let page = new_user_page(&st, lang, &auth, &meta, UserForm::default(), FieldErrors::default()).await?;
     Ok(render(&page))
 }
 
-async fn create_user(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-    Form(f): Form<UserForm>,
-) -> PageResult {
+async fn create_user(Req { st, lang, meta, auth }: Req, Form(f): Form<UserForm>) -> PageResult {
     let input = UserInput {
         username: f.username.clone(),
         display_name: f.display_name.clone(),
@@ -201,12 +182,12 @@ async fn create_user(
     };
     match st.app.create_user(&auth.session.actor, &meta, &input).await {
         Ok((id, otp)) => {
-            let user = st.app.user(&auth.session.actor, &meta, id).await.map_err(err(lang))?;
+            let user = st.app.user(&auth.session.actor, &meta, id).await?;
             Ok(render(&detail_page(&st, lang, &auth, user, Notice::Created(otp), FieldErrors::default())))
         }
         Err(e) => {
-            let errors = form_errors(lang, e).map_err(err(lang))?;
-            let page = new_user_page(&st, lang, &auth, &meta, f, errors).await.map_err(err(lang))?;
+            let errors = form_errors(lang, e)?;
+            let page = new_user_page(&st, lang, &auth, &meta, f, errors).await?;
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
     }
@@ -268,14 +249,8 @@ fn detail_page(
     }
 }
 
-async fn user_detail(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-    PagePath(id): PagePath<i64>,
-) -> PageResult {
-    let user = st.app.user(&auth.session.actor, &meta, UserId(id)).await.map_err(err(lang))?;
+async fn user_detail(Req { st, lang, meta, auth }: Req, PagePath(id): PagePath<i64>) -> PageResult {
+    let user = st.app.user(&auth.session.actor, &meta, UserId(id)).await?;
     Ok(render(&detail_page(&st, lang, &auth, user, Notice::None, FieldErrors::default())))
 }
 
@@ -298,17 +273,14 @@ async fn after_user_action(
         Err(DomainError::Conflict(key)) => {
             (Notice::Problem(t(lang, key)), FieldErrors::default(), axum::http::StatusCode::CONFLICT)
         }
-        Err(e) => return Err(PageError::new(e, lang)),
+        Err(e) => return Err(PageError::from(e)),
     };
-    let user = st.app.user(&auth.session.actor, meta, id).await.map_err(err(lang))?;
+    let user = st.app.user(&auth.session.actor, meta, id).await?;
     Ok((status, render(&detail_page(st, lang, auth, user, notice, errors))).into_response())
 }
 
 async fn user_roles(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
+    Req { st, lang, meta, auth }: Req,
     PagePath(id): PagePath<i64>,
     Form(f): Form<RolesInput>,
 ) -> PageResult {
@@ -318,26 +290,17 @@ async fn user_roles(
 }
 
 async fn user_account(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
+    Req { st, lang, meta, auth }: Req,
     PagePath(id): PagePath<i64>,
     Form(f): Form<AccountInput>,
 ) -> PageResult {
-    let op = f.op().map_err(err(lang))?;
+    let op = f.op()?;
     let result =
         st.app.account_op(&auth.session.actor, &meta, UserId(id), op, &f.reason).await.map(|()| Notice::Done);
     after_user_action(&st, lang, &auth, &meta, UserId(id), result).await
 }
 
-async fn user_reset_password(
-    State(st): State<AppState>,
-    lang: Lang,
-    Meta(meta): Meta,
-    UiAuth(auth): UiAuth,
-    PagePath(id): PagePath<i64>,
-) -> PageResult {
+async fn user_reset_password(Req { st, lang, meta, auth }: Req, PagePath(id): PagePath<i64>) -> PageResult {
     let result = st.app.reset_password(&auth.session.actor, &meta, UserId(id)).await.map(Notice::Reset);
     after_user_action(&st, lang, &auth, &meta, UserId(id), result).await
 }
