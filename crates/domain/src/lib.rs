@@ -3,6 +3,7 @@
 //! testable without a database or a clock.
 
 pub mod audit;
+pub mod audit_action;
 pub mod crypto;
 pub mod customer;
 pub mod error;

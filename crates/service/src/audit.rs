@@ -2,12 +2,13 @@
 
 use pcis_domain::DomainResult;
 use pcis_domain::audit::{AuditEntry, AuditRecord, ChainBreak, GENESIS, verify_chain};
+use pcis_domain::audit_action::AuditAction;
 use pcis_domain::policy::Actor;
 use pcis_domain::role::Action;
 use pcis_store::Page;
 use pcis_store::audit::{self as store, AuditFilter};
 
-use crate::{App, DbExt, RequestMeta, entry, who};
+use crate::{App, DbExt, RequestMeta};
 
 /// What `pcis audit verify` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,16 +25,12 @@ impl App {
         filter: &AuditFilter,
         page: i64,
     ) -> DomainResult<Page<AuditRecord>> {
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "audit.search", "audit", "");
-        let scope = match self.policy.scope(actor, Action::AuditSearch) {
-            Ok(s) => s,
-            Err(err) => return Err(self.deny(tx, e, err).await),
-        };
-        let result = store::search(&mut tx, &scope, filter, page, 50).await.db()?;
-        let detail = serde_json::json!({ "username": filter.username, "action": filter.action, "customer_no": filter.customer_no, "page": page });
-        self.record(&mut tx, with_detail(e, detail)).await?;
-        tx.commit().await.db()?;
+        let mut uc = self.read_case(actor, meta, AuditAction::AuditSearch, "").await?;
+        let scope = uc.check(self.policy.scope(actor, Action::AuditSearch)).await?;
+        let result = store::search(uc.tx(), &scope, filter, page, 50).await.db()?;
+        uc.detail(serde_json::json!({ "username": filter.username, "action": filter.action,
+            "customer_no": filter.customer_no, "page": page }));
+        uc.finish().await?;
         Ok(result)
     }
 
@@ -71,15 +68,10 @@ impl App {
         actor: &Actor,
         meta: &RequestMeta,
     ) -> DomainResult<Vec<pcis_store::monitoring::Flag>> {
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "audit.flags", "monitoring_flag", "");
-        let scope = match self.policy.scope(actor, Action::AuditSearch) {
-            Ok(s) => s,
-            Err(err) => return Err(self.deny(tx, e, err).await),
-        };
-        let flags = pcis_store::monitoring::open_flags(&mut tx, &scope).await.db()?;
-        self.record(&mut tx, e).await?;
-        tx.commit().await.db()?;
+        let mut uc = self.read_case(actor, meta, AuditAction::AuditFlags, "").await?;
+        let scope = uc.check(self.policy.scope(actor, Action::AuditSearch)).await?;
+        let flags = pcis_store::monitoring::open_flags(uc.tx(), &scope).await.db()?;
+        uc.finish().await?;
         Ok(flags)
     }
 }

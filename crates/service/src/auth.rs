@@ -4,6 +4,7 @@
 //! no live session; a user whose password is one-time or expired can do nothing but change it.
 
 use pcis_domain::audit::{AuditEntry, AuditWho, Outcome};
+use pcis_domain::audit_action::AuditAction;
 use pcis_domain::policy::Actor;
 use pcis_domain::user::{UserId, UserStatus, Username};
 use pcis_domain::{DomainError, DomainResult, FieldError};
@@ -85,14 +86,14 @@ impl App {
         let mut tx = self.db.begin().await.db()?;
         let (Some(info), true) = (info, verified) else {
             let reason = refusal.unwrap_or("bad_password");
-            let e = entry(who.clone(), "session.login", "user", &target);
+            let e = entry(who.clone(), AuditAction::SessionLogin, &target);
             self.record(&mut tx, AuditEntry { outcome: Outcome::Failed, reason: reason.into(), ..e }).await?;
             if let (Some(id), None) = (who.user_id, refusal) {
                 let failures = users::increment_login_failures(&mut tx, UserId(id)).await.db()?;
                 if failures >= self.config.lockout_failures {
                     let until = now + Duration::minutes(self.config.lockout_minutes);
                     users::set_login_failures(&mut tx, UserId(id), 0, Some(until)).await.db()?;
-                    let lock = entry(who, "session.lock", "user", id);
+                    let lock = entry(who, AuditAction::SessionLock, id);
                     self.record(
                         &mut tx,
                         AuditEntry { detail: format!("{{\"failures\":{failures}}}"), ..lock },
@@ -115,7 +116,7 @@ impl App {
             user_agent: &truncate(&meta.user_agent, 200),
         };
         sessions::insert(&mut tx, &new, now).await.db()?;
-        self.record(&mut tx, entry(who, "session.login", "user", info.id)).await?;
+        self.record(&mut tx, entry(who, AuditAction::SessionLogin, info.id)).await?;
         tx.commit().await.db()?;
         let must_change_password =
             info.must_change_password || self.password_expired(info.password_changed_us);
@@ -159,7 +160,7 @@ impl App {
             };
             self.record(
                 &mut tx,
-                AuditEntry { reason: reason.into(), ..entry(who, "session.expire", "user", row.user_id) },
+                AuditEntry { reason: reason.into(), ..entry(who, AuditAction::SessionExpire, row.user_id) },
             )
             .await?;
             tx.commit().await.db()?;
@@ -187,7 +188,7 @@ impl App {
         sessions::end(&mut tx, &session.token_hash, "logout", self.clock.now()).await.db()?;
         self.record(
             &mut tx,
-            entry(who(&session.actor, meta), "session.logout", "user", session.actor.user_id.0),
+            entry(who(&session.actor, meta), AuditAction::SessionLogout, session.actor.user_id.0),
         )
         .await?;
         tx.commit().await.db()
@@ -225,14 +226,14 @@ impl App {
         let new_hash = if errors.is_empty() { hashing::hash(new).await } else { String::new() };
         let mut tx = self.db.begin().await.db()?;
         if !errors.is_empty() {
-            let e = entry(who(actor, meta), "user.change_password", "user", actor.user_id.0);
+            let e = entry(who(actor, meta), AuditAction::UserChangePassword, actor.user_id.0);
             let failed = AuditEntry { outcome: Outcome::Failed, reason: errors[0].rule.into(), ..e };
             self.record(&mut tx, failed).await?;
             tx.commit().await.db()?;
             return Err(DomainError::Invalid(errors));
         }
         users::set_password(&mut tx, actor.user_id, &new_hash, false, self.clock.now()).await.db()?;
-        self.record(&mut tx, entry(who(actor, meta), "user.change_password", "user", actor.user_id.0))
+        self.record(&mut tx, entry(who(actor, meta), AuditAction::UserChangePassword, actor.user_id.0))
             .await?;
         tx.commit().await.db()
     }

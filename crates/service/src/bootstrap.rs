@@ -3,6 +3,7 @@
 
 use pcis_domain::DomainResult;
 use pcis_domain::audit::AuditWho;
+use pcis_domain::audit_action::AuditAction;
 use pcis_domain::institution::{InstitutionInput, Level};
 use pcis_domain::password;
 use pcis_domain::user::{UserId, UserInput};
@@ -66,8 +67,7 @@ impl App {
             added += u64::from(self.add_institution(&mut tx, s).await?);
         }
         let detail = json!({ "added": added });
-        self.record(&mut tx, with_detail(entry(system(), "institution.seed", "institution", ""), detail))
-            .await?;
+        self.record(&mut tx, with_detail(entry(system(), AuditAction::InstitutionSeed, ""), detail)).await?;
         tx.commit().await.db()?;
         Ok(added)
     }
@@ -94,7 +94,7 @@ impl App {
             }
             None => users::insert(&mut tx, &draft, inst.id, &hash, now).await.db()?,
         };
-        let e = entry(system(), "user.provision", "user", id.0);
+        let e = entry(system(), AuditAction::UserProvision, id.0);
         self.record(
             &mut tx,
             with_detail(e, json!({ "username": draft.username.as_str(), "roles": draft.roles })),
@@ -239,7 +239,7 @@ impl App {
                 cs::add_consent(&mut tx, id, "marketing", on, "counter").await.db()?;
             }
         }
-        let e = entry(system(), "customer.seed", "customer", "");
+        let e = entry(system(), AuditAction::CustomerSeed, "");
         self.record(&mut tx, with_detail(e, json!({ "added": added }))).await?;
         tx.commit().await.db()?;
         Ok(added)

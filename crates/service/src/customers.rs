@@ -3,6 +3,7 @@
 //! same rules in memory for one customer) and is audited; nothing leaves here unmasked
 //! except the one field of one customer a reveal asked for.
 
+use pcis_domain::audit_action::AuditAction;
 use pcis_domain::customer::{CustomerId, SensitiveField, TierThresholds};
 use pcis_domain::identity::{IdNumber, Mobile};
 use pcis_domain::institution::{InstStatus, Institution, InstitutionId};
@@ -15,12 +16,12 @@ use pcis_store::customers::{
     CustomerSummary, Holding, Stored, TierChange, Transaction,
 };
 use pcis_store::users::{self, UserFilter};
-use pcis_store::{Page, Tx, institutions};
+use pcis_store::{Page, institutions};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::audit::with_detail;
-use crate::{App, DbExt, RequestMeta, entry, who};
+use crate::use_case::UseCase;
+use crate::{App, DbExt, RequestMeta};
 
 /// Where a search stops counting: a broad scope shows "more than N".
 pub use pcis_store::customers::COUNT_CAP as SEARCH_COUNT_CAP;
@@ -105,25 +106,20 @@ impl App {
         input: &CustomerSearch,
         page: i64,
     ) -> DomainResult<Page<CustomerSummary>> {
-        let (query, by) = self.customer_query(input)?;
-        let mut tx = self.db.begin_read().await.db()?;
-        let e = entry(who(actor, meta), "customer.search", "customer", "");
-        let scope = match self.policy.customer_scope(actor, Action::CustomerSearch) {
-            Ok(s) => s,
-            Err(err) => return Err(self.deny(tx, e, err).await),
-        };
-        let mut query = query;
+        let permit = self.permit(actor, meta, AuditAction::CustomerSearch).await?;
+        let (mut query, by) = self.customer_query(input)?;
+        let mut uc = permit.read("").await?;
+        let scope = uc.check(self.policy.customer_scope(actor, Action::CustomerSearch)).await?;
         if let Some(id) = input.institution_id {
             let inst =
-                institutions::get(&mut tx, InstitutionId(id)).await.db()?.ok_or(DomainError::NotFound)?;
+                institutions::get(uc.tx(), InstitutionId(id)).await.db()?.ok_or(DomainError::NotFound)?;
             query.institution = Some(inst.path);
         }
-        let result = store::search(&mut tx, &scope, &query, &self.today(), page, 20).await.db()?;
+        let result = store::search(uc.tx(), &scope, &query, &self.today(), page, 20).await.db()?;
         // The audit record says how the search was made, never the value searched for.
-        let detail = json!({ "by": by, "tier": input.tier, "institution_id": input.institution_id,
-            "manager_id": input.manager_id, "tag": input.tag, "page": page, "found": result.total });
-        drop(tx);
-        self.record_alone(with_detail(e, detail)).await?;
+        uc.detail(json!({ "by": by, "tier": input.tier, "institution_id": input.institution_id,
+            "manager_id": input.manager_id, "tag": input.tag, "page": page, "found": result.total }));
+        uc.finish().await?;
         Ok(result)
     }
 
@@ -160,29 +156,19 @@ impl App {
         Ok((query, by))
     }
 
-    /// Loads a customer and asks the policy whether `action` reaches it; a refusal is audited.
-    async fn customer_for(
+    /// Loads a customer and asks the policy whether `action` reaches it. Unknown and
+    /// out-of-scope look the same from outside, and both are audited.
+    async fn customer_in(
         &self,
-        tx: Tx,
+        uc: &mut UseCase<'_>,
         actor: &Actor,
-        meta: &RequestMeta,
         id: CustomerId,
         action: Action,
-        audit_action: &str,
-    ) -> DomainResult<(Tx, CustomerRecord, CustomerFacts, AccessBasis)> {
-        let mut tx = tx;
-        let e = entry(who(actor, meta), audit_action, "customer", id.0);
-        if let Err(err) = self.policy.customer_scope(actor, action) {
-            return Err(self.deny(tx, e, err).await);
-        }
-        let Some((record, facts)) = store::get(&mut tx, id, &self.today()).await.db()? else {
-            // Unknown and out-of-scope look the same from outside, and both are audited.
-            return Err(self.deny(tx, e, DomainError::Denied { reason: "deny.customer_out_of_scope" }).await);
-        };
-        match self.policy.authorize_customer(actor, action, &facts) {
-            Ok(basis) => Ok((tx, record, facts, basis)),
-            Err(err) => Err(self.deny(tx, e, err).await),
-        }
+    ) -> DomainResult<(CustomerRecord, CustomerFacts, AccessBasis)> {
+        let found = store::get(uc.tx(), id, &self.today()).await.db()?;
+        let (record, facts) = uc.found(found, "deny.customer_out_of_scope").await?;
+        let basis = uc.check(self.policy.authorize_customer(actor, action, &facts)).await?;
+        Ok((record, facts, basis))
     }
 
     pub async fn customer_360(
@@ -191,13 +177,13 @@ impl App {
         meta: &RequestMeta,
         id: CustomerId,
     ) -> DomainResult<Customer360> {
-        let tx = self.db.begin_read().await.db()?;
-        let (mut tx, record, facts, basis) =
-            self.customer_for(tx, actor, meta, id, Action::CustomerView, "customer.view").await?;
+        let mut uc = self.read_case(actor, meta, AuditAction::CustomerView, id.0).await?;
+        let (record, facts, basis) = self.customer_in(&mut uc, actor, id, Action::CustomerView).await?;
+        let tx = uc.tx();
         let detail_allowed =
             self.policy.authorize_customer(actor, Action::CustomerViewDetail, &facts).is_ok();
         let detail = if detail_allowed {
-            let holdings = store::holdings(&mut tx, id).await.db()?;
+            let holdings = store::holdings(tx, id).await.db()?;
             let mut totals: Vec<(String, i64)> = Vec::new();
             for h in &holdings {
                 match totals.iter_mut().find(|(t, _)| *t == h.product_type) {
@@ -208,19 +194,18 @@ impl App {
             Some(CustomerDetail {
                 totals,
                 holdings,
-                channels: store::channels(&mut tx, id).await.db()?,
-                tier_history: store::tier_history(&mut tx, id).await.db()?,
-                assignees: store::assignees(&mut tx, id, &self.today()).await.db()?,
-                tags: store::tags(&mut tx, id).await.db()?,
-                consents: store::consents(&mut tx, id).await.db()?,
+                channels: store::channels(tx, id).await.db()?,
+                tier_history: store::tier_history(tx, id).await.db()?,
+                assignees: store::assignees(tx, id, &self.today()).await.db()?,
+                tags: store::tags(tx, id).await.db()?,
+                consents: store::consents(tx, id).await.db()?,
                 record: record.clone(),
             })
         } else {
             None
         };
-        drop(tx);
-        let e = entry(who(actor, meta), "customer.view", "customer", id.0);
-        self.record_alone(with_detail(e, json!({ "basis": basis, "detail": detail_allowed }))).await?;
+        uc.detail(json!({ "basis": basis, "detail": detail_allowed }));
+        uc.finish().await?;
         Ok(Customer360 {
             summary: record.summary,
             basis,
@@ -239,14 +224,11 @@ impl App {
         id: CustomerId,
         page: i64,
     ) -> DomainResult<Page<Transaction>> {
-        let tx = self.db.begin_read().await.db()?;
-        let (mut tx, ..) = self
-            .customer_for(tx, actor, meta, id, Action::CustomerViewDetail, "customer.transactions")
-            .await?;
-        let result = store::transactions(&mut tx, id, page, 20).await.db()?;
-        drop(tx);
-        let e = entry(who(actor, meta), "customer.transactions", "customer", id.0);
-        self.record_alone(with_detail(e, json!({ "page": page }))).await?;
+        let mut uc = self.read_case(actor, meta, AuditAction::CustomerTransactions, id.0).await?;
+        self.customer_in(&mut uc, actor, id, Action::CustomerViewDetail).await?;
+        let result = store::transactions(uc.tx(), id, page, 20).await.db()?;
+        uc.detail(json!({ "page": page }));
+        uc.finish().await?;
         Ok(result)
     }
 
@@ -261,6 +243,7 @@ impl App {
         account: Option<i64>,
         reason: &str,
     ) -> DomainResult<String> {
+        let permit = self.permit(actor, meta, AuditAction::CustomerReveal).await?;
         let reason = reason.trim();
         if reason.chars().count() < 2 || reason.chars().count() > 200 {
             return Err(DomainError::invalid("reason", "err.reveal_reason"));
@@ -268,11 +251,10 @@ impl App {
         if (field == SensitiveField::AccountNo) != account.is_some() {
             return Err(DomainError::invalid("field", "err.reveal_field"));
         }
-        let tx = self.db.begin().await.db()?;
-        let (mut tx, ..) =
-            self.customer_for(tx, actor, meta, id, Action::CustomerReveal, "customer.reveal").await?;
+        let mut uc = permit.write(id.0).await?;
+        self.customer_in(&mut uc, actor, id, Action::CustomerReveal).await?;
         let sealed =
-            store::sealed_value(&mut tx, id, field, account).await.db()?.ok_or(DomainError::NotFound)?;
+            store::sealed_value(uc.tx(), id, field, account).await.db()?.ok_or(DomainError::NotFound)?;
         let value = if field == SensitiveField::Name {
             String::from_utf8(sealed).map_err(|_| DomainError::Internal("name".into()))?
         } else {
@@ -281,13 +263,9 @@ impl App {
                 DomainError::Internal("sealed value".into())
             })?
         };
-        let e = entry(who(actor, meta), "customer.reveal", "customer", id.0);
-        let e = with_detail(
-            e,
-            json!({ "field": field.code(), "account": account, "masked": field.mask(&value) }),
-        );
-        self.record(&mut tx, pcis_domain::audit::AuditEntry { reason: reason.to_owned(), ..e }).await?;
-        tx.commit().await.db()?;
+        uc.detail(json!({ "field": field.code(), "account": account, "masked": field.mask(&value) }));
+        uc.reason(reason);
+        uc.finish().await?;
         Ok(value)
     }
 
@@ -380,10 +358,7 @@ impl App {
         id_number: &str,
         purpose: &str,
     ) -> DomainResult<Option<CreditView>> {
-        let e = entry(who(actor, meta), "customer.credit_lookup", "customer", "");
-        if let Err(err) = self.policy.customer_scope(actor, Action::CustomerCreditLookup) {
-            return Err(self.deny(self.db.begin().await.db()?, e, err).await);
-        }
+        let permit = self.permit(actor, meta, AuditAction::CustomerCreditLookup).await?;
         let mut errors = Vec::new();
         let name = name.trim();
         if name.is_empty() {
@@ -395,48 +370,38 @@ impl App {
             errors.push(pcis_domain::FieldError::new("purpose", "err.purpose_required"));
         }
         let Some(id) = id.filter(|_| errors.is_empty()) else { return Err(DomainError::Invalid(errors)) };
-        let mut tx = self.db.begin().await.db()?;
+        let mut uc = permit.write("").await?;
+        uc.check(self.policy.customer_scope(actor, Action::CustomerCreditLookup)).await?;
+        let tx = uc.tx();
         let bidx = self.keys.data.blind_index(BIDX_ID, id.expose());
-        let hit = store::by_id_bidx(&mut tx, &bidx).await.db()?.into_iter().find(|(_, n)| n == name);
+        let hit = store::by_id_bidx(tx, &bidx).await.db()?.into_iter().find(|(_, n)| n == name);
         let result = match hit {
             Some((cid, _)) => {
                 let (record, _) =
-                    store::get(&mut tx, cid, &self.today()).await.db()?.ok_or(DomainError::NotFound)?;
-                let holdings = store::holdings(&mut tx, cid).await.db()?;
+                    store::get(tx, cid, &self.today()).await.db()?.ok_or(DomainError::NotFound)?;
+                let holdings = store::holdings(tx, cid).await.db()?;
                 Some(CreditView { record, holdings })
             }
             None => None,
         };
-        let e = pcis_domain::audit::AuditEntry {
-            target_id: result.as_ref().map(|v| v.record.summary.id.0.to_string()).unwrap_or_default(),
-            reason: purpose.to_owned(),
-            outcome: if result.is_some() {
-                pcis_domain::audit::Outcome::Success
-            } else {
-                pcis_domain::audit::Outcome::Failed
-            },
-            ..with_detail(e, json!({ "hit": result.is_some(), "id_number": id.masked() }))
-        };
-        self.record(&mut tx, e).await?;
         if result.is_none() {
             let since = self.clock.now() - time::Duration::days(1);
+            let action = AuditAction::CustomerCreditLookup.code();
+            // This miss, whose record is written below, counts too.
             let misses =
-                pcis_store::audit::count_failures(&mut tx, &actor.username, "customer.credit_lookup", since)
+                pcis_store::audit::count_failures(tx, &actor.username, action, since).await.db()? + 1;
+            if misses >= CREDIT_MISSES_FLAGGED {
+                let now = self.clock.now();
+                pcis_store::monitoring::raise(tx, actor.user_id, "credit_lookup_misses", misses, now)
                     .await
                     .db()?;
-            if misses >= CREDIT_MISSES_FLAGGED {
-                pcis_store::monitoring::raise(
-                    &mut tx,
-                    actor.user_id,
-                    "credit_lookup_misses",
-                    misses,
-                    self.clock.now(),
-                )
-                .await
-                .db()?;
             }
+            uc.outcome(pcis_domain::audit::Outcome::Failed);
         }
-        tx.commit().await.db()?;
+        uc.target(result.as_ref().map(|v| v.record.summary.id.0.to_string()).unwrap_or_default());
+        uc.reason(purpose);
+        uc.detail(json!({ "hit": result.is_some(), "id_number": id.masked() }));
+        uc.finish().await?;
         Ok(result)
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use pcis_domain::audit_action::AuditAction;
 use pcis_domain::institution::{InstStatus, Institution, InstitutionId, InstitutionInput, Level};
 use pcis_domain::policy::Actor;
 use pcis_domain::role::Action;
@@ -11,7 +12,7 @@ use pcis_domain::{DomainError, DomainResult, FieldError, RowError};
 use pcis_store::{Tx, institutions as store};
 use serde_json::json;
 
-use crate::{App, DbExt, RequestMeta, entry, who};
+use crate::{App, DbExt, RequestMeta};
 
 impl App {
     /// The institutions the actor may see for `action`, in tree order.
@@ -20,16 +21,10 @@ impl App {
         actor: &Actor,
         meta: &RequestMeta,
     ) -> DomainResult<Vec<Institution>> {
-        let tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "institution.list", "institution", "");
-        let scope = match self.policy.scope(actor, Action::InstitutionView) {
-            Ok(s) => s,
-            Err(err) => return Err(self.deny(tx, e, err).await),
-        };
-        let mut tx = tx;
-        let list = store::list(&mut tx, &scope).await.db()?;
-        self.record(&mut tx, e).await?;
-        tx.commit().await.db()?;
+        let mut uc = self.read_case(actor, meta, AuditAction::InstitutionList, "").await?;
+        let scope = uc.check(self.policy.scope(actor, Action::InstitutionView)).await?;
+        let list = store::list(uc.tx(), &scope).await.db()?;
+        uc.finish().await?;
         Ok(list)
     }
 
@@ -40,14 +35,10 @@ impl App {
         meta: &RequestMeta,
         id: InstitutionId,
     ) -> DomainResult<Institution> {
-        let mut tx = self.db.begin().await.db()?;
-        let inst = store::get(&mut tx, id).await.db()?.ok_or(DomainError::NotFound)?;
-        let e = entry(who(actor, meta), "institution.view", "institution", id.0);
-        if let Err(err) = self.policy.authorize(actor, Action::InstitutionView, &inst.path) {
-            return Err(self.deny(tx, e, err).await);
-        }
-        self.record(&mut tx, e).await?;
-        tx.commit().await.db()?;
+        let mut uc = self.read_case(actor, meta, AuditAction::InstitutionView, id.0).await?;
+        let inst = store::get(uc.tx(), id).await.db()?.ok_or(DomainError::NotFound)?;
+        uc.check(self.policy.authorize(actor, Action::InstitutionView, &inst.path)).await?;
+        uc.finish().await?;
         Ok(inst)
     }
 
@@ -59,22 +50,19 @@ impl App {
         parent_code: &str,
         input: &InstitutionInput,
     ) -> DomainResult<Institution> {
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "institution.create", "institution", input.code.trim());
-        let parent = self.parent_for_new(&mut tx, parent_code, "parent_code").await?;
-        let allowed = match &parent {
+        let mut uc = self.write_case(actor, meta, AuditAction::InstitutionCreate, input.code.trim()).await?;
+        let parent = self.parent_for_new(uc.tx(), parent_code, "parent_code").await?;
+        uc.check(match &parent {
             Some(p) => self.policy.authorize(actor, Action::InstitutionManage, &p.path),
             // Only a deployment-wide grant could create a second root; none exists.
             None => Err(DomainError::Denied { reason: "deny.out_of_scope" }),
-        };
-        if let Err(err) = allowed {
-            return Err(self.deny(tx, e, err).await);
-        }
-        let inst = self.insert_child(&mut tx, parent.as_ref(), input).await?;
-        let detail =
-            json!({ "code": inst.code, "name": inst.name, "level": inst.level.get(), "parent": parent_code });
-        self.record(&mut tx, crate::audit::with_detail(e, detail)).await?;
-        tx.commit().await.db()?;
+        })
+        .await?;
+        let inst = self.insert_child(uc.tx(), parent.as_ref(), input).await?;
+        uc.detail(
+            json!({ "code": inst.code, "name": inst.name, "level": inst.level.get(), "parent": parent_code }),
+        );
+        uc.finish().await?;
         Ok(inst)
     }
 
@@ -125,26 +113,22 @@ impl App {
         id: InstitutionId,
         input: &InstitutionInput,
     ) -> DomainResult<Institution> {
-        let mut tx = self.db.begin().await.db()?;
-        let before = store::get(&mut tx, id).await.db()?.ok_or(DomainError::NotFound)?;
-        let e = entry(who(actor, meta), "institution.update", "institution", id.0);
-        if let Err(err) = self.policy.authorize(actor, Action::InstitutionManage, &before.path) {
-            return Err(self.deny(tx, e, err).await);
-        }
+        let mut uc = self.write_case(actor, meta, AuditAction::InstitutionUpdate, id.0).await?;
+        let before = store::get(uc.tx(), id).await.db()?.ok_or(DomainError::NotFound)?;
+        uc.check(self.policy.authorize(actor, Action::InstitutionManage, &before.path)).await?;
         let draft = input.parse(before.level)?;
-        if let Some(other) = store::get_by_code(&mut tx, draft.code.as_str()).await.db()?
+        if let Some(other) = store::get_by_code(uc.tx(), draft.code.as_str()).await.db()?
             && other.id != id
         {
             return Err(DomainError::invalid("code", "err.inst_code_taken"));
         }
-        store::update(&mut tx, id, &draft, self.clock.now()).await.db()?;
-        let after = store::get(&mut tx, id).await.db()?.ok_or(DomainError::NotFound)?;
-        let detail = json!({
+        store::update(uc.tx(), id, &draft, self.clock.now()).await.db()?;
+        let after = store::get(uc.tx(), id).await.db()?.ok_or(DomainError::NotFound)?;
+        uc.detail(json!({
             "before": { "code": before.code, "name": before.name, "kind": before.kind, "effective_from": before.effective_from.to_string() },
             "after": { "code": after.code, "name": after.name, "kind": after.kind, "effective_from": after.effective_from.to_string() },
-        });
-        self.record(&mut tx, crate::audit::with_detail(e, detail)).await?;
-        tx.commit().await.db()?;
+        }));
+        uc.finish().await?;
         Ok(after)
     }
 
@@ -158,39 +142,35 @@ impl App {
         status: InstStatus,
         reason: &str,
     ) -> DomainResult<()> {
-        let mut tx = self.db.begin().await.db()?;
-        let inst = store::get(&mut tx, id).await.db()?.ok_or(DomainError::NotFound)?;
         let action = match status {
-            InstStatus::Active => "institution.reactivate",
-            InstStatus::Suspended => "institution.suspend",
-            InstStatus::Closed => "institution.close",
+            InstStatus::Active => AuditAction::InstitutionReactivate,
+            InstStatus::Suspended => AuditAction::InstitutionSuspend,
+            InstStatus::Closed => AuditAction::InstitutionClose,
         };
-        let mut e = entry(who(actor, meta), action, "institution", id.0);
-        e.reason = crate::truncate(reason.trim(), 200);
-        if let Err(err) = self.policy.authorize(actor, Action::InstitutionManage, &inst.path) {
-            return Err(self.deny(tx, e, err).await);
-        }
-        if e.reason.is_empty() {
+        let mut uc = self.write_case(actor, meta, action, id.0).await?;
+        let inst = store::get(uc.tx(), id).await.db()?.ok_or(DomainError::NotFound)?;
+        uc.check(self.policy.authorize(actor, Action::InstitutionManage, &inst.path)).await?;
+        if reason.trim().is_empty() {
             return Err(DomainError::invalid("reason", "err.required"));
         }
+        uc.reason(reason);
         if inst.status == InstStatus::Closed {
             return Err(DomainError::Conflict("err.inst_closed_final"));
         }
         if inst.id == actor.institution_id {
-            return Err(DomainError::Denied { reason: "deny.self_action" });
+            return uc.check(Err(DomainError::Denied { reason: "deny.self_action" })).await;
         }
         if status == InstStatus::Closed {
-            if store::count_open_children(&mut tx, id).await.db()? > 0 {
+            if store::count_open_children(uc.tx(), id).await.db()? > 0 {
                 return Err(DomainError::Conflict("err.inst_has_children"));
             }
-            if store::count_users(&mut tx, id).await.db()? > 0 {
+            if store::count_users(uc.tx(), id).await.db()? > 0 {
                 return Err(DomainError::Conflict("err.inst_has_users"));
             }
         }
-        store::set_status(&mut tx, id, status, self.clock.now()).await.db()?;
-        let detail = json!({ "before": inst.status, "after": status });
-        self.record(&mut tx, crate::audit::with_detail(e, detail)).await?;
-        tx.commit().await.db()
+        store::set_status(uc.tx(), id, status, self.clock.now()).await.db()?;
+        uc.detail(json!({ "before": inst.status, "after": status }));
+        uc.finish().await
     }
 
     /// Imports institutions from CSV (columns `code,name,level,parent_code,kind,effective_from`),
@@ -202,11 +182,9 @@ impl App {
         meta: &RequestMeta,
         bytes: &[u8],
     ) -> DomainResult<ImportSummary> {
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "institution.import", "institution", "");
-        if let Err(err) = self.policy.scope(actor, Action::InstitutionManage) {
-            return Err(self.deny(tx, e, err).await);
-        }
+        let mut uc = self.write_case(actor, meta, AuditAction::InstitutionImport, "").await?;
+        let scope = uc.check(self.policy.scope(actor, Action::InstitutionManage)).await?;
+        let tx = uc.tx();
         let rows = parse_csv(&decode_text(bytes)?)?;
         let mut errors = Vec::new();
         let mut summary = ImportSummary::default();
@@ -227,7 +205,7 @@ impl App {
             } else if let Some(p) = created.get(&row.parent_code) {
                 Some(p.clone())
             } else {
-                store::get_by_code(&mut tx, &row.parent_code).await.db()?
+                store::get_by_code(tx, &row.parent_code).await.db()?
             };
             let parent_level = parent.as_ref().map_or(0, |p| p.level.get());
             if level != Level::HEAD_OFFICE && parent.is_none() {
@@ -240,7 +218,7 @@ impl App {
             }
             let Some(parent) = parent else {
                 // A root row: only acceptable if it matches the existing root exactly.
-                match store::get_by_code(&mut tx, &row.input.code.trim().to_ascii_uppercase()).await.db()? {
+                match store::get_by_code(tx, &row.input.code.trim().to_ascii_uppercase()).await.db()? {
                     Some(root) if root.level == Level::HEAD_OFFICE => {
                         summary.unchanged += 1;
                         created.insert(root.code.clone(), root);
@@ -249,7 +227,7 @@ impl App {
                 }
                 continue;
             };
-            if !self.policy.scope(actor, Action::InstitutionManage).is_ok_and(|s| s.admits(&parent.path)) {
+            if !scope.admits(&parent.path) {
                 row_err("parent_code", "deny.out_of_scope");
                 continue;
             }
@@ -265,7 +243,7 @@ impl App {
                 }
                 Err(other) => return Err(other),
             };
-            match store::get_by_code(&mut tx, draft.code.as_str()).await.db()? {
+            match store::get_by_code(tx, draft.code.as_str()).await.db()? {
                 Some(existing) if existing.parent_id == Some(parent.id) => {
                     if existing.name == draft.name
                         && existing.kind == draft.kind
@@ -273,7 +251,7 @@ impl App {
                     {
                         summary.unchanged += 1;
                     } else {
-                        store::update(&mut tx, existing.id, &draft, self.clock.now()).await.db()?;
+                        store::update(tx, existing.id, &draft, self.clock.now()).await.db()?;
                         summary.updated += 1;
                     }
                     created.insert(existing.code.clone(), existing);
@@ -285,7 +263,7 @@ impl App {
                         continue;
                     }
                     let inst =
-                        store::insert(&mut tx, &draft, level, Some(&parent), self.clock.now()).await.db()?;
+                        store::insert(tx, &draft, level, Some(&parent), self.clock.now()).await.db()?;
                     summary.inserted += 1;
                     created.insert(inst.code.clone(), inst);
                 }
@@ -296,9 +274,8 @@ impl App {
             return Err(DomainError::InvalidRows(errors));
         }
         summary.read = rows.len() as u64;
-        let detail = json!({ "read": summary.read, "inserted": summary.inserted, "updated": summary.updated, "unchanged": summary.unchanged });
-        self.record(&mut tx, crate::audit::with_detail(e, detail)).await?;
-        tx.commit().await.db()?;
+        uc.detail(json!({ "read": summary.read, "inserted": summary.inserted, "updated": summary.updated, "unchanged": summary.unchanged }));
+        uc.finish().await?;
         Ok(summary)
     }
 }

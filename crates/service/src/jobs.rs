@@ -3,15 +3,15 @@
 //! the system, and visible to the administrators who see the import runs.
 
 use pcis_domain::DomainResult;
+use pcis_domain::audit_action::AuditAction;
 use pcis_domain::policy::Actor;
-use pcis_domain::role::Action;
 use pcis_store::jobs as store;
 pub use pcis_store::jobs::JobRun;
 use serde_json::json;
 
 use crate::audit::with_detail;
 use crate::bootstrap::system;
-use crate::{App, DbExt, RequestMeta, entry, who};
+use crate::{App, DbExt, RequestMeta, entry};
 
 /// How long a claim holds without its node finishing; after that another node may take the
 /// occurrence over (an import picks up from its checkpoints).
@@ -38,20 +38,15 @@ impl App {
         store::finish(&mut tx, id, status, &detail, &message, self.clock.now()).await.db()?;
         let audit =
             json!({ "status": status, "detail": outcome.as_ref().ok(), "error": outcome.as_ref().err() });
-        self.record(&mut tx, with_detail(entry(system(), "job.run", "job_run", id), audit)).await?;
+        self.record(&mut tx, with_detail(entry(system(), AuditAction::JobRun, id), audit)).await?;
         tx.commit().await.db()
     }
 
     /// The latest job runs, newest first, for the administrators; audited.
     pub async fn job_runs(&self, actor: &Actor, meta: &RequestMeta) -> DomainResult<Vec<JobRun>> {
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "job.runs", "job_run", "");
-        if let Err(err) = self.policy.scope(actor, Action::ImportView) {
-            return Err(self.deny(tx, e, err).await);
-        }
-        let runs = store::runs(&mut tx, 60).await.db()?;
-        self.record(&mut tx, e).await?;
-        tx.commit().await.db()?;
+        let mut uc = self.read_case(actor, meta, AuditAction::JobRuns, "").await?;
+        let runs = store::runs(uc.tx(), 60).await.db()?;
+        uc.finish().await?;
         Ok(runs)
     }
 }

@@ -11,6 +11,7 @@ use crate::audit::with_detail;
 use crate::bootstrap::system;
 use crate::{App, DbExt, entry};
 use pcis_domain::DomainResult;
+use pcis_domain::audit_action::AuditAction;
 
 /// Values re-sealed per transaction.
 const BATCH: i64 = 500;
@@ -68,7 +69,7 @@ impl App {
         let mut tx = self.db.begin().await.db()?;
         let detail = json!({ "active_version": active, "stale": report.stale, "resealed": report.resealed,
             "skipped": report.skipped });
-        self.record(&mut tx, with_detail(entry(system(), "keys.rotate", "key", active), detail)).await?;
+        self.record(&mut tx, with_detail(entry(system(), AuditAction::KeysRotate, active), detail)).await?;
         tx.commit().await.db()?;
         Ok(report)
     }

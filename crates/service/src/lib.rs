@@ -17,13 +17,14 @@ pub mod parameters;
 pub mod proposals;
 pub mod roles;
 pub mod suspects;
+mod use_case;
 pub mod users;
 
 use std::sync::Arc;
 
 use pcis_domain::audit::{AuditEntry, AuditWho, Outcome};
+use pcis_domain::audit_action::AuditAction;
 use pcis_domain::policy::{Actor, Policy};
-use pcis_domain::role::Action;
 use pcis_domain::{DomainError, DomainResult};
 use pcis_store::{Db, DbError, Tx};
 
@@ -35,63 +36,6 @@ pub use pcis_store::audit::AuditFilter;
 pub use pcis_store::customers::{CustomerRecord, CustomerSummary, Holding, Transaction};
 pub use pcis_store::proposals::Proposal;
 pub use pcis_store::users::UserFilter;
-
-/// Every action name the services write into the audit trail, for labels and filters.
-/// A test keeps this list and the services' string literals in step.
-pub const AUDIT_ACTIONS: &[&str] = &[
-    "session.login",
-    "session.logout",
-    "session.lock",
-    "session.expire",
-    "session.csrf",
-    "user.change_password",
-    "user.list",
-    "user.view",
-    "user.create",
-    "user.edit_roles",
-    "user.freeze",
-    "user.deregister",
-    "user.reactivate",
-    "user.unlock",
-    "user.force_logout",
-    "user.reset_password",
-    "user.provision",
-    "institution.list",
-    "institution.view",
-    "institution.create",
-    "institution.update",
-    "institution.suspend",
-    "institution.reactivate",
-    "institution.close",
-    "institution.import",
-    "institution.seed",
-    "audit.search",
-    "audit.flags",
-    "role.view",
-    "customer.search",
-    "customer.view",
-    "customer.transactions",
-    "customer.reveal",
-    "customer.propose",
-    "customer.approve",
-    "customer.reject",
-    "customer.proposals",
-    "customer.credit_lookup",
-    "customer.seed",
-    "customer.recompute_tiers",
-    "parameter.view",
-    "parameter.update",
-    "keys.rotate",
-    "import.run",
-    "import.runs",
-    "job.run",
-    "job.runs",
-    "suspect.build",
-    "suspect.list",
-    "suspect.view",
-    "suspect.resolve",
-    "suspect.report",
-];
 
 /// Where a request came from, for the audit record.
 #[derive(Debug, Clone, Default)]
@@ -149,20 +93,10 @@ impl App {
         tx.commit().await.db()
     }
 
-    /// Whether the actor holds `action` at all, for a page that refuses bad input before it
-    /// reaches the operation; a refusal is audited as `audit_action` like any other.
-    pub async fn require(
-        &self,
-        actor: &Actor,
-        meta: &RequestMeta,
-        action: Action,
-        audit_action: &str,
-    ) -> DomainResult<()> {
-        if !self.policy.can(actor, action) {
-            let err = DomainError::Denied { reason: "deny.no_permission" };
-            return Err(self.record_denial(entry(who(actor, meta), audit_action, "", ""), err).await);
-        }
-        Ok(())
+    /// Whether the actor holds the operation's permission at all, for a page that refuses
+    /// bad input before it reaches the operation; a refusal is audited like any other.
+    pub async fn require(&self, actor: &Actor, meta: &RequestMeta, action: AuditAction) -> DomainResult<()> {
+        self.permit(actor, meta, action).await.map(drop)
     }
 
     /// Records a request the web layer refused before any use case ran (a missing or wrong
@@ -171,7 +105,7 @@ impl App {
         &self,
         actor: Option<&Actor>,
         meta: &RequestMeta,
-        action: &str,
+        action: AuditAction,
         path: &str,
         reason: &'static str,
     ) -> DomainError {
@@ -183,19 +117,11 @@ impl App {
                 ..AuditWho::default()
             },
         };
-        self.record_denial(entry(who, action, "request", truncate(path, 200)), DomainError::Denied { reason })
-            .await
-    }
-
-    /// Turns a policy refusal into an audited 403: the business transaction is dropped
-    /// (rolled back) first, then the denial is recorded on its own.
-    pub(crate) async fn deny(&self, tx: Tx, entry: AuditEntry, error: DomainError) -> DomainError {
-        drop(tx);
-        self.record_denial(entry, error).await
+        self.record_denial(entry(who, action, truncate(path, 200)), DomainError::Denied { reason }).await
     }
 
     /// Records a denial in a transaction of its own; other errors pass through unrecorded.
-    async fn record_denial(&self, entry: AuditEntry, error: DomainError) -> DomainError {
+    pub(crate) async fn record_denial(&self, entry: AuditEntry, error: DomainError) -> DomainError {
         let DomainError::Denied { reason } = error else { return error };
         let entry = AuditEntry { outcome: Outcome::Denied, reason: reason.to_owned(), ..entry };
         if let Err(e) = self.record_alone(entry).await {
@@ -218,11 +144,11 @@ pub fn who(actor: &Actor, meta: &RequestMeta) -> AuditWho {
 }
 
 /// An audit entry that succeeded; callers adjust what differs.
-pub fn entry(who: AuditWho, action: &str, target_type: &str, target_id: impl ToString) -> AuditEntry {
+pub fn entry(who: AuditWho, action: AuditAction, target_id: impl ToString) -> AuditEntry {
     AuditEntry {
         who,
-        action: action.to_owned(),
-        target_type: target_type.to_owned(),
+        action: action.code().to_owned(),
+        target_type: action.target_kind().to_owned(),
         target_id: target_id.to_string(),
         detail: String::new(),
         reason: String::new(),
@@ -245,52 +171,5 @@ impl<T> DbExt<T> for Result<T, DbError> {
             tracing::error!(error = %e, "storage error");
             DomainError::Internal("storage".into())
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    /// Every audit action string a service writes is listed in `AUDIT_ACTIONS`.
-    #[test]
-    fn audited_actions_are_listed() {
-        let sources = [
-            include_str!("auth.rs"),
-            include_str!("institutions.rs"),
-            include_str!("users.rs"),
-            include_str!("audit.rs"),
-            include_str!("bootstrap.rs"),
-            include_str!("roles.rs"),
-            include_str!("customers.rs"),
-            include_str!("keys.rs"),
-            include_str!("import/mod.rs"),
-            include_str!("proposals.rs"),
-            include_str!("suspects.rs"),
-            include_str!("parameters.rs"),
-            include_str!("jobs.rs"),
-        ];
-        let prefixes = [
-            "session.",
-            "user.",
-            "institution.",
-            "audit.",
-            "role.",
-            "customer.",
-            "suspect.",
-            "parameter.",
-            "job.",
-        ];
-        for text in sources {
-            for part in text.split('"').skip(1).step_by(2) {
-                let looks_like_action = prefixes.iter().any(|p| part.starts_with(p))
-                    && part.matches('.').count() == 1
-                    && part.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_');
-                if looks_like_action && !part.ends_with('.') {
-                    assert!(
-                        super::AUDIT_ACTIONS.contains(&part),
-                        "{part} is audited but not in AUDIT_ACTIONS"
-                    );
-                }
-            }
-        }
     }
 }

@@ -3,16 +3,16 @@
 //! customer's AUM and tier (after each load, or when an operator runs it).
 
 use pcis_domain::DomainResult;
+use pcis_domain::audit_action::AuditAction;
 use pcis_domain::customer::{ThresholdsInput, TierThresholds};
 use pcis_domain::policy::Actor;
-use pcis_domain::role::Action;
 use pcis_store::Tx;
 use pcis_store::customers as store;
 use serde_json::json;
 
 use crate::audit::with_detail;
 use crate::bootstrap::system;
-use crate::{App, DbExt, RequestMeta, entry, who};
+use crate::{App, DbExt, RequestMeta, entry};
 
 impl App {
     /// The current thresholds, for the business administrator; audited.
@@ -21,14 +21,9 @@ impl App {
         actor: &Actor,
         meta: &RequestMeta,
     ) -> DomainResult<TierThresholds> {
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "parameter.view", "business_parameter", "");
-        if let Err(err) = self.policy.scope(actor, Action::ParameterManage) {
-            return Err(self.deny(tx, e, err).await);
-        }
-        let t = store::thresholds(&mut tx).await.db()?;
-        self.record(&mut tx, e).await?;
-        tx.commit().await.db()?;
+        let mut uc = self.read_case(actor, meta, AuditAction::ParameterView, "").await?;
+        let t = store::thresholds(uc.tx()).await.db()?;
+        uc.finish().await?;
         Ok(t)
     }
 
@@ -40,16 +35,13 @@ impl App {
         meta: &RequestMeta,
         input: &ThresholdsInput,
     ) -> DomainResult<TierThresholds> {
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "parameter.update", "business_parameter", "tier_thresholds");
-        if let Err(err) = self.policy.scope(actor, Action::ParameterManage) {
-            return Err(self.deny(tx, e, err).await);
-        }
+        let permit = self.permit(actor, meta, AuditAction::ParameterUpdate).await?;
         let new = input.parse()?;
-        let before = store::thresholds(&mut tx).await.db()?;
-        store::set_thresholds(&mut tx, &new, self.clock.now()).await.db()?;
-        self.record(&mut tx, with_detail(e, json!({ "before": before, "after": new }))).await?;
-        tx.commit().await.db()?;
+        let mut uc = permit.write("tier_thresholds").await?;
+        let before = store::thresholds(uc.tx()).await.db()?;
+        store::set_thresholds(uc.tx(), &new, self.clock.now()).await.db()?;
+        uc.detail(json!({ "before": before, "after": new }));
+        uc.finish().await?;
         Ok(new)
     }
 
@@ -59,11 +51,8 @@ impl App {
         let mut tx = self.db.begin().await.db()?;
         let changed = self.recompute_tiers_in(&mut tx).await?;
         let detail = json!({ "aum_changed": changed.0, "tier_changed": changed.1 });
-        self.record(
-            &mut tx,
-            with_detail(entry(system(), "customer.recompute_tiers", "customer", ""), detail),
-        )
-        .await?;
+        self.record(&mut tx, with_detail(entry(system(), AuditAction::CustomerRecomputeTiers, ""), detail))
+            .await?;
         tx.commit().await.db()?;
         Ok(changed)
     }

@@ -5,6 +5,7 @@
 //! decisions exactly one wins; a change made to the customer after the proposal was written
 //! makes the approval fail rather than overwrite it.
 
+use pcis_domain::audit_action::AuditAction;
 use pcis_domain::customer::{CustomerId, CustomerInput, CustomerPatch, Tier};
 use pcis_domain::policy::Actor;
 use pcis_domain::role::{Action, Role};
@@ -14,9 +15,8 @@ use pcis_store::proposals::{self as store, NewProposal, Proposal};
 use pcis_store::users;
 use serde_json::json;
 
-use crate::audit::with_detail;
 use crate::customers::columns;
-use crate::{App, DbExt, RequestMeta, entry, who};
+use crate::{App, DbExt, RequestMeta};
 
 const PAYLOAD_FIELD: &str = "proposal";
 
@@ -34,17 +34,14 @@ impl App {
         meta: &RequestMeta,
         input: &CustomerInput,
     ) -> DomainResult<i64> {
-        let e = entry(who(actor, meta), "customer.propose", "customer", "");
-        if let Err(err) = self.policy.authorize_customer_add(actor, &actor.institution_path) {
-            return Err(self.deny(self.db.begin().await.db()?, e, err).await);
-        }
+        let mut uc = self.write_case(actor, meta, AuditAction::CustomerPropose, "").await?;
+        uc.check(self.policy.authorize_customer_add(actor, &actor.institution_path)).await?;
         if actor.institution_path.depth() != 5 {
             return Err(DomainError::invalid("outlet", "err.propose_outlet"));
         }
         let patch = input.parse(None)?;
-        let mut tx = self.db.begin().await.db()?;
         let id = store::insert(
-            &mut tx,
+            uc.tx(),
             &NewProposal {
                 kind: "add",
                 customer: None,
@@ -60,9 +57,8 @@ impl App {
         )
         .await
         .db()?;
-        let detail = json!({ "proposal": id, "kind": "add", "after": patch.masked() });
-        self.record(&mut tx, with_detail(e, detail)).await?;
-        tx.commit().await.db()?;
+        uc.detail(json!({ "proposal": id, "kind": "add", "after": patch.masked() }));
+        uc.finish().await?;
         Ok(id)
     }
 
@@ -75,18 +71,14 @@ impl App {
         id: CustomerId,
         input: Option<&CustomerInput>,
     ) -> DomainResult<i64> {
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "customer.propose", "customer", id.0);
-        let Some((record, facts)) = customers_store::get(&mut tx, id, &self.today()).await.db()? else {
-            return Err(self.deny(tx, e, DomainError::Denied { reason: "deny.customer_out_of_scope" }).await);
-        };
-        if let Err(err) = self.policy.authorize_customer_change(actor, &facts) {
-            return Err(self.deny(tx, e, err).await);
-        }
+        let mut uc = self.write_case(actor, meta, AuditAction::CustomerPropose, id.0).await?;
+        let found = customers_store::get(uc.tx(), id, &self.today()).await.db()?;
+        let (record, facts) = uc.found(found, "deny.customer_out_of_scope").await?;
+        uc.check(self.policy.authorize_customer_change(actor, &facts)).await?;
         let (kind, patch) = match input {
             Some(input) => {
                 let before =
-                    customers_store::key_info(&mut tx, id).await.db()?.ok_or(DomainError::NotFound)?;
+                    customers_store::key_info(uc.tx(), id).await.db()?.ok_or(DomainError::NotFound)?;
                 let patch = input.parse(Some(&before))?;
                 if patch.is_empty() {
                     return Err(DomainError::Invalid(vec![FieldError::new("name", "err.nothing_changed")]));
@@ -104,7 +96,7 @@ impl App {
         let outlet = facts.owner_path.clone();
         let outlet_id = pcis_domain::institution::InstitutionId(record.summary.owner_institution_id);
         let pid = store::insert(
-            &mut tx,
+            uc.tx(),
             &NewProposal {
                 kind,
                 customer: Some(id),
@@ -120,9 +112,8 @@ impl App {
         )
         .await
         .db()?;
-        let detail = json!({ "proposal": pid, "kind": kind, "before": before, "after": after });
-        self.record(&mut tx, with_detail(e, detail)).await?;
-        tx.commit().await.db()?;
+        uc.detail(json!({ "proposal": pid, "kind": kind, "before": before, "after": after }));
+        uc.finish().await?;
         Ok(pid)
     }
 
@@ -138,16 +129,11 @@ impl App {
         meta: &RequestMeta,
         status: Option<&str>,
     ) -> DomainResult<Vec<Proposal>> {
-        let mut tx = self.db.begin().await.db()?;
+        let mut uc = self.read_case(actor, meta, AuditAction::CustomerProposals, "").await?;
         let reviewable = self.policy.scope(actor, Action::CustomerApprove).ok();
-        if reviewable.is_none() && !self.policy.can(actor, Action::CustomerPropose) {
-            let e = entry(who(actor, meta), "customer.proposals", "proposal", "");
-            return Err(self.deny(tx, e, DomainError::Denied { reason: "deny.no_permission" }).await);
-        }
-        let list = store::list(&mut tx, actor.user_id, reviewable.as_ref(), status, 200).await.db()?;
-        let e = entry(who(actor, meta), "customer.proposals", "proposal", "");
-        self.record(&mut tx, with_detail(e, json!({ "status": status, "found": list.len() }))).await?;
-        tx.commit().await.db()?;
+        let list = store::list(uc.tx(), actor.user_id, reviewable.as_ref(), status, 200).await.db()?;
+        uc.detail(json!({ "status": status, "found": list.len() }));
+        uc.finish().await?;
         Ok(list)
     }
 
@@ -167,37 +153,29 @@ impl App {
         approve: bool,
         comment: &str,
     ) -> DomainResult<()> {
+        let audit_action = if approve { AuditAction::CustomerApprove } else { AuditAction::CustomerReject };
+        let permit = self.permit(actor, meta, audit_action).await?;
         let comment = comment.trim();
         if comment.chars().count() > 200 || (!approve && comment.is_empty()) {
             return Err(DomainError::invalid("comment", "err.comment_required"));
         }
-        let audit_action = if approve { "customer.approve" } else { "customer.reject" };
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), audit_action, "proposal", id);
-        let p = store::get(&mut tx, id).await.db()?.ok_or(DomainError::NotFound)?;
+        let mut uc = permit.write(id).await?;
+        let p = store::get(uc.tx(), id).await.db()?.ok_or(DomainError::NotFound)?;
         let outlet = pcis_domain::institution::InstPath::from_stored(p.outlet_path.clone());
-        if let Err(err) =
-            self.policy.authorize_decision(actor, &outlet, pcis_domain::user::UserId(p.proposer_id))
-        {
-            return Err(self.deny(tx, e, err).await);
-        }
+        uc.check(self.policy.authorize_decision(actor, &outlet, pcis_domain::user::UserId(p.proposer_id)))
+            .await?;
+        let tx = uc.tx();
         if p.status != "pending" {
             return Err(DomainError::Conflict("err.proposal_decided"));
         }
-        let customer = if approve { self.apply(&mut tx, &p).await? } else { p.customer_id.map(CustomerId) };
+        let customer = if approve { self.apply(tx, &p).await? } else { p.customer_id.map(CustomerId) };
         let status = if approve { "approved" } else { "rejected" };
-        if !store::decide(&mut tx, id, status, actor.user_id, comment, customer, self.clock.now())
-            .await
-            .db()?
-        {
+        if !store::decide(tx, id, status, actor.user_id, comment, customer, self.clock.now()).await.db()? {
             return Err(DomainError::Conflict("err.proposal_decided"));
         }
-        let detail = json!({ "kind": p.kind, "customer": customer.map(|c| c.0), "comment": comment,
-            "before": p.before_masked, "after": p.after_masked });
-        let e = pcis_domain::audit::AuditEntry { target_id: id.to_string(), ..with_detail(e, detail) };
-        self.record(&mut tx, e).await?;
-        tx.commit().await.db()?;
-        Ok(())
+        uc.detail(json!({ "kind": p.kind, "customer": customer.map(|c| c.0), "comment": comment,
+            "before": p.before_masked, "after": p.after_masked }));
+        uc.finish().await
     }
 
     /// Applies an approved proposal inside the deciding transaction.

@@ -1,11 +1,12 @@
 //! The role catalogue and its permission matrix, for those who maintain or review them.
 
 use pcis_domain::DomainResult;
+use pcis_domain::audit_action::AuditAction;
 use pcis_domain::policy::Actor;
-use pcis_domain::role::{Action, Grant, Role};
+use pcis_domain::role::{Grant, Role};
 use pcis_store::matrix;
 
-use crate::{App, DbExt, RequestMeta, entry, who};
+use crate::{App, DbExt, RequestMeta};
 
 /// One role of the catalogue with what it may do.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -18,15 +19,10 @@ pub struct RoleGrants {
 impl App {
     /// The catalogue in display order, each role with its grants, as stored.
     pub async fn role_matrix(&self, actor: &Actor, meta: &RequestMeta) -> DomainResult<Vec<RoleGrants>> {
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "role.view", "role", "");
-        if let Err(err) = self.policy.scope(actor, Action::RoleView) {
-            return Err(self.deny(tx, e, err).await);
-        }
-        let grants = matrix::load(&mut tx).await.db()?;
-        let codes = matrix::role_codes(&mut tx).await.db()?;
-        self.record(&mut tx, e).await?;
-        tx.commit().await.db()?;
+        let mut uc = self.read_case(actor, meta, AuditAction::RoleView, "").await?;
+        let grants = matrix::load(uc.tx()).await.db()?;
+        let codes = matrix::role_codes(uc.tx()).await.db()?;
+        uc.finish().await?;
         Ok(codes
             .iter()
             .filter_map(|c| Role::parse(c))

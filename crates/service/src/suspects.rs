@@ -4,8 +4,9 @@
 //! escalated, with a note; what is still open after that goes to the department head; a
 //! report names the staff whose customers show such items repeatedly.
 
+use pcis_domain::audit_action::AuditAction;
 use pcis_domain::customer::{CustomerId, parse_date};
-use pcis_domain::policy::{Actor, CustomerFacts};
+use pcis_domain::policy::{Actor, CustomerFacts, CustomerScope};
 use pcis_domain::role::Action;
 use pcis_domain::suspect::{DAYS_TO_CLOSE, SuspectStatus, WorkCalendar, check_note};
 use pcis_domain::{DomainError, DomainResult, FieldError};
@@ -18,7 +19,8 @@ use serde_json::json;
 
 use crate::audit::with_detail;
 use crate::bootstrap::system;
-use crate::{App, DbExt, RequestMeta, entry, who};
+use crate::use_case::UseCase;
+use crate::{App, DbExt, RequestMeta, entry};
 
 /// What one build of the list did.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
@@ -102,8 +104,7 @@ impl App {
         let escalated = store::escalate_overdue(&mut tx, &today, now).await.db()?;
         let build = SuspectBuild { groups: groups.len() as u64, listed, escalated };
         let detail = json!({ "listed_on": today, "due_on": due_on, "build": build });
-        self.record(&mut tx, with_detail(entry(system(), "suspect.build", "suspect_item", ""), detail))
-            .await?;
+        self.record(&mut tx, with_detail(entry(system(), AuditAction::SuspectBuild, ""), detail)).await?;
         tx.commit().await.db()?;
         tracing::info!(groups = build.groups, listed, escalated, "suspicious list built");
         Ok(build)
@@ -125,16 +126,11 @@ impl App {
         tab: SuspectTab,
         page: i64,
     ) -> DomainResult<Page<Item>> {
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "suspect.list", "suspect_item", "");
-        let within = match self.policy.customer_scope(actor, Action::SuspectView) {
-            Ok(s) => s,
-            Err(err) => return Err(self.deny(tx, e, err).await),
-        };
-        let items = store::list(&mut tx, &within, &tab.filter(), &self.today(), page, 50).await.db()?;
-        let e = with_detail(e, json!({ "tab": tab.code(), "page": page, "total": items.total }));
-        self.record(&mut tx, e).await?;
-        tx.commit().await.db()?;
+        let mut uc = self.read_case(actor, meta, AuditAction::SuspectList, "").await?;
+        let within = uc.check(self.policy.customer_scope(actor, Action::SuspectView)).await?;
+        let items = store::list(uc.tx(), &within, &tab.filter(), &self.today(), page, 50).await.db()?;
+        uc.detail(json!({ "tab": tab.code(), "page": page, "total": items.total }));
+        uc.finish().await?;
         Ok(items)
     }
 
@@ -148,41 +144,38 @@ impl App {
 
     /// One item with its customers, for the investigation; audited.
     pub async fn suspect(&self, actor: &Actor, meta: &RequestMeta, id: i64) -> DomainResult<Item> {
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "suspect.view", "suspect_item", id);
-        if let Err(err) = self.authorize_suspect(&mut tx, actor, Action::SuspectView, id).await? {
-            return Err(self.deny(tx, e, err).await);
-        }
-        let within = self.policy.customer_scope(actor, Action::SuspectView)?;
+        let mut uc = self.read_case(actor, meta, AuditAction::SuspectView, id).await?;
+        let within = self.on_suspect(&mut uc, actor, Action::SuspectView, id).await?;
         let item =
-            store::get(&mut tx, id, &within, &self.today()).await.db()?.ok_or(DomainError::NotFound)?;
-        self.record(&mut tx, e).await?;
-        tx.commit().await.db()?;
+            store::get(uc.tx(), id, &within, &self.today()).await.db()?.ok_or(DomainError::NotFound)?;
+        uc.finish().await?;
         Ok(item)
     }
 
-    /// Whether the item exists and the actor may act on it; `Err` inside is the refusal (a
-    /// denial is recorded by `deny`). An unknown item is "not found" only to someone who
-    /// could see items at all.
-    async fn authorize_suspect(
+    /// Whether the item exists and the actor may do `action` on it (a refusal is recorded);
+    /// the customers the actor reaches, to read the item with. An unknown item is "not
+    /// found" only to someone who could see items at all.
+    async fn on_suspect(
         &self,
-        tx: &mut pcis_store::Tx,
+        uc: &mut UseCase<'_>,
         actor: &Actor,
         action: Action,
         id: i64,
-    ) -> DomainResult<Result<(), DomainError>> {
-        let members = store::member_ids(tx, id).await.db()?;
+    ) -> DomainResult<CustomerScope> {
+        let within = uc.check(self.policy.customer_scope(actor, action)).await?;
+        let members = store::member_ids(uc.tx(), id).await.db()?;
         if members.is_empty() {
-            return Ok(self.policy.customer_scope(actor, action).and(Err(DomainError::NotFound)));
+            return Err(DomainError::NotFound);
         }
         let today = self.today();
         let mut facts: Vec<CustomerFacts> = Vec::with_capacity(members.len());
         for m in members {
-            if let Some((_, f)) = customers_store::get(tx, CustomerId(m), &today).await.db()? {
+            if let Some((_, f)) = customers_store::get(uc.tx(), CustomerId(m), &today).await.db()? {
                 facts.push(f);
             }
         }
-        Ok(self.policy.authorize_suspect(actor, action, &facts))
+        uc.check(self.policy.authorize_suspect(actor, action, &facts)).await?;
+        Ok(within)
     }
 
     /// Records the investigator's outcome (genuine, corrected or escalated) with a note.
@@ -194,11 +187,8 @@ impl App {
         outcome: &str,
         note: &str,
     ) -> DomainResult<SuspectStatus> {
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "suspect.resolve", "suspect_item", id);
-        if let Err(err) = self.authorize_suspect(&mut tx, actor, Action::SuspectResolve, id).await? {
-            return Err(self.deny(tx, e, err).await);
-        }
+        let mut uc = self.write_case(actor, meta, AuditAction::SuspectResolve, id).await?;
+        let within = self.on_suspect(&mut uc, actor, Action::SuspectResolve, id).await?;
         // Both fields are checked, so the form shows every problem at once.
         let outcome = SuspectStatus::parse(outcome)
             .filter(|o| *o != SuspectStatus::Open)
@@ -207,20 +197,18 @@ impl App {
             (Ok(o), Ok(n)) => (o, n),
             (o, n) => return Err(DomainError::Invalid(o.err().into_iter().chain(n.err()).collect())),
         };
-        let within = self.policy.customer_scope(actor, Action::SuspectResolve)?;
         let item =
-            store::get(&mut tx, id, &within, &self.today()).await.db()?.ok_or(DomainError::NotFound)?;
+            store::get(uc.tx(), id, &within, &self.today()).await.db()?.ok_or(DomainError::NotFound)?;
         let from = SuspectStatus::parse(&item.status).ok_or(DomainError::Internal("status".into()))?;
         let to = from.close(outcome)?;
-        if !store::close(&mut tx, id, from.code(), to.code(), actor.user_id.0, &note, self.clock.now())
+        if !store::close(uc.tx(), id, from.code(), to.code(), actor.user_id.0, &note, self.clock.now())
             .await
             .db()?
         {
             return Err(DomainError::Conflict("err.suspect_closed"));
         }
-        let detail = json!({ "from": from.code(), "to": to.code() });
-        self.record(&mut tx, with_detail(e, detail)).await?;
-        tx.commit().await.db()?;
+        uc.detail(json!({ "from": from.code(), "to": to.code() }));
+        uc.finish().await?;
         Ok(to)
     }
 
@@ -232,17 +220,13 @@ impl App {
         meta: &RequestMeta,
         days: i64,
     ) -> DomainResult<Vec<StaffLine>> {
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "suspect.report", "suspect_item", "");
-        let within = match self.policy.customer_scope(actor, Action::SuspectReport) {
-            Ok(s) => s,
-            Err(err) => return Err(self.deny(tx, e, err).await),
-        };
+        let mut uc = self.read_case(actor, meta, AuditAction::SuspectReport, "").await?;
+        let within = uc.check(self.policy.customer_scope(actor, Action::SuspectReport)).await?;
         let days = days.clamp(1, 366);
         let since = (self.today_date() - time::Duration::days(days)).to_string();
-        let lines = store::staff_report(&mut tx, &within, &self.today(), &since, 2).await.db()?;
-        self.record(&mut tx, with_detail(e, json!({ "days": days, "staff": lines.len() }))).await?;
-        tx.commit().await.db()?;
+        let lines = store::staff_report(uc.tx(), &within, &self.today(), &since, 2).await.db()?;
+        uc.detail(json!({ "days": days, "staff": lines.len() }));
+        uc.finish().await?;
         Ok(lines)
     }
 }

@@ -3,6 +3,7 @@
 //! Invariants: every change is inside the actor's subtree and never on the actor's own
 //! account; roles change only as R-USR-4/5 allow; freezing ends all sessions at once.
 
+use pcis_domain::audit_action::AuditAction;
 use pcis_domain::password;
 use pcis_domain::policy::Actor;
 use pcis_domain::role::{Action, Role};
@@ -12,8 +13,8 @@ use pcis_store::users::{self as store, PlacedUser, UserFilter};
 use pcis_store::{Page, Tx, institutions, sessions};
 use serde_json::json;
 
-use crate::audit::with_detail;
-use crate::{App, DbExt, RequestMeta, entry, hashing, who};
+use crate::use_case::UseCase;
+use crate::{App, DbExt, RequestMeta, hashing};
 
 /// The administrative operations on one account, each a separate permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,13 +46,13 @@ impl AccountOp {
         }
     }
 
-    fn audit_action(self) -> &'static str {
+    fn audit_action(self) -> AuditAction {
         match self {
-            Self::Freeze => "user.freeze",
-            Self::Deregister => "user.deregister",
-            Self::Reactivate => "user.reactivate",
-            Self::Unlock => "user.unlock",
-            Self::ForceLogout => "user.force_logout",
+            Self::Freeze => AuditAction::UserFreeze,
+            Self::Deregister => AuditAction::UserDeregister,
+            Self::Reactivate => AuditAction::UserReactivate,
+            Self::Unlock => AuditAction::UserUnlock,
+            Self::ForceLogout => AuditAction::UserForceLogout,
         }
     }
 }
@@ -64,15 +65,10 @@ impl App {
         filter: &UserFilter,
         page: i64,
     ) -> DomainResult<Page<User>> {
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "user.list", "user", "");
-        let scope = match self.policy.scope(actor, Action::UserView) {
-            Ok(s) => s,
-            Err(err) => return Err(self.deny(tx, e, err).await),
-        };
-        let result = store::list(&mut tx, &scope, filter, page, 50).await.db()?;
-        self.record(&mut tx, e).await?;
-        tx.commit().await.db()?;
+        let mut uc = self.read_case(actor, meta, AuditAction::UserList, "").await?;
+        let scope = uc.check(self.policy.scope(actor, Action::UserView)).await?;
+        let result = store::list(uc.tx(), &scope, filter, page, 50).await.db()?;
+        uc.finish().await?;
         Ok(result)
     }
 
@@ -84,26 +80,23 @@ impl App {
     }
 
     pub async fn user(&self, actor: &Actor, meta: &RequestMeta, id: UserId) -> DomainResult<User> {
-        let mut tx = self.db.begin().await.db()?;
-        let (target, e) = self.target(&mut tx, actor, meta, id, "user.view").await?;
-        if let Err(err) = self.policy.authorize_on_user(actor, Action::UserView, id, &target.path) {
-            return Err(self.deny(tx, e, err).await);
-        }
-        self.record(&mut tx, e).await?;
-        tx.commit().await.db()?;
+        let mut uc = self.read_case(actor, meta, AuditAction::UserView, id.0).await?;
+        let target = self.on_user(&mut uc, actor, id, Action::UserView).await?;
+        uc.finish().await?;
         Ok(target.user)
     }
 
-    async fn target(
+    /// The user an operation acts on, if the policy lets the actor do `action` to it.
+    async fn on_user(
         &self,
-        tx: &mut Tx,
+        uc: &mut UseCase<'_>,
         actor: &Actor,
-        meta: &RequestMeta,
         id: UserId,
-        action: &str,
-    ) -> DomainResult<(PlacedUser, pcis_domain::audit::AuditEntry)> {
-        let target = store::get(tx, id).await.db()?.ok_or(DomainError::NotFound)?;
-        Ok((target, entry(who(actor, meta), action, "user", id.0)))
+        action: Action,
+    ) -> DomainResult<PlacedUser> {
+        let target = store::get(uc.tx(), id).await.db()?.ok_or(DomainError::NotFound)?;
+        uc.check(self.policy.authorize_on_user(actor, action, id, &target.path)).await?;
+        Ok(target)
     }
 
     /// Creates an account and returns it with its one-time initial password, shown once.
@@ -113,29 +106,30 @@ impl App {
         meta: &RequestMeta,
         input: &UserInput,
     ) -> DomainResult<(UserId, String)> {
+        let permit = self.permit(actor, meta, AuditAction::UserCreate).await?;
         let draft = input.parse()?;
         // Hash before the transaction: the write lock is not held through Argon2.
         let otp = password::generate_one_time();
         let otp_hash = hashing::hash(&otp).await;
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(who(actor, meta), "user.create", "user", draft.username.as_str());
-        let inst = institutions::get_by_code(&mut tx, &draft.institution_code)
+        let mut uc = permit.write(draft.username.as_str()).await?;
+        let tx = uc.tx();
+        let inst = institutions::get_by_code(tx, &draft.institution_code)
             .await
             .db()?
             .ok_or(DomainError::invalid("institution_code", "err.inst_unknown"))?;
-        let allowed = self
-            .policy
-            .authorize(actor, Action::UserCreate, &inst.path)
-            .and_then(|()| self.policy.check_role_change(actor, &[], &draft.roles, inst.level));
-        if let Err(err) = allowed {
-            return Err(self.deny(tx, e, err).await);
-        }
+        uc.check(
+            self.policy
+                .authorize(actor, Action::UserCreate, &inst.path)
+                .and_then(|()| self.policy.check_role_change(actor, &[], &draft.roles, inst.level)),
+        )
+        .await?;
+        let tx = uc.tx();
         if inst.status != pcis_domain::institution::InstStatus::Active {
             return Err(DomainError::invalid("institution_code", "err.inst_parent_inactive"));
         }
-        self.check_unique_roles(&mut tx, &draft.roles, inst.id, None).await?;
+        self.check_unique_roles(tx, &draft.roles, inst.id, None).await?;
         let (name_taken, staff_taken) =
-            store::taken(&mut tx, draft.username.as_str(), &draft.staff_no).await.db()?;
+            store::taken(tx, draft.username.as_str(), &draft.staff_no).await.db()?;
         let mut errors = Vec::new();
         if name_taken {
             errors.push(FieldError::new("username", "err.username_taken"));
@@ -146,13 +140,12 @@ impl App {
         if !errors.is_empty() {
             return Err(DomainError::Invalid(errors));
         }
-        let id = store::insert(&mut tx, &draft, inst.id, &otp_hash, self.clock.now()).await.db()?;
-        let detail =
-            json!({ "username": draft.username.as_str(), "institution": inst.code, "roles": draft.roles });
-        let mut e = with_detail(e, detail);
-        e.target_id = id.0.to_string();
-        self.record(&mut tx, e).await?;
-        tx.commit().await.db()?;
+        let id = store::insert(tx, &draft, inst.id, &otp_hash, self.clock.now()).await.db()?;
+        uc.target(id.0);
+        uc.detail(
+            json!({ "username": draft.username.as_str(), "institution": inst.code, "roles": draft.roles }),
+        );
+        uc.finish().await?;
         Ok((id, otp))
     }
 
@@ -179,24 +172,18 @@ impl App {
         id: UserId,
         codes: &[String],
     ) -> DomainResult<()> {
+        let permit = self.permit(actor, meta, AuditAction::UserEditRoles).await?;
         let roles = parse_roles(codes).map_err(|e| DomainError::Invalid(vec![e]))?;
-        let mut tx = self.db.begin().await.db()?;
-        let (target, e) = self.target(&mut tx, actor, meta, id, "user.edit_roles").await?;
-        let allowed = self
-            .policy
-            .authorize_on_user(actor, Action::UserEditRoles, id, &target.path)
-            .and_then(|()| self.policy.check_role_change(actor, &target.user.roles, &roles, target.level));
-        if let Err(err) = allowed {
-            return Err(self.deny(tx, e, err).await);
-        }
+        let mut uc = permit.write(id.0).await?;
+        let target = self.on_user(&mut uc, actor, id, Action::UserEditRoles).await?;
+        uc.check(self.policy.check_role_change(actor, &target.user.roles, &roles, target.level)).await?;
         if target.user.status == UserStatus::Deregistered {
             return Err(DomainError::Conflict("err.user_deregistered"));
         }
-        self.check_unique_roles(&mut tx, &roles, target.user.institution_id, Some(id)).await?;
-        store::set_roles(&mut tx, id, &roles).await.db()?;
-        let detail = json!({ "before": target.user.roles, "after": roles });
-        self.record(&mut tx, with_detail(e, detail)).await?;
-        tx.commit().await.db()
+        self.check_unique_roles(uc.tx(), &roles, target.user.institution_id, Some(id)).await?;
+        store::set_roles(uc.tx(), id, &roles).await.db()?;
+        uc.detail(json!({ "before": target.user.roles, "after": roles }));
+        uc.finish().await
     }
 
     /// Freeze (冻结), deregister (注销), reactivate, unlock or force logout (用户强退).
@@ -208,17 +195,15 @@ impl App {
         op: AccountOp,
         reason: &str,
     ) -> DomainResult<()> {
-        let mut tx = self.db.begin().await.db()?;
-        let (target, mut e) = self.target(&mut tx, actor, meta, id, op.audit_action()).await?;
-        e.reason = crate::truncate(reason.trim(), 200);
-        if let Err(err) = self.policy.authorize_on_user(actor, op.action(), id, &target.path) {
-            return Err(self.deny(tx, e, err).await);
-        }
-        if e.reason.is_empty()
+        let mut uc = self.write_case(actor, meta, op.audit_action(), id.0).await?;
+        let target = self.on_user(&mut uc, actor, id, op.action()).await?;
+        if reason.trim().is_empty()
             && matches!(op, AccountOp::Freeze | AccountOp::Deregister | AccountOp::ForceLogout)
         {
             return Err(DomainError::invalid("reason", "err.required"));
         }
+        uc.reason(reason);
+        let tx = uc.tx();
         let now = self.clock.now();
         let status = target.user.status;
         if status == UserStatus::Deregistered {
@@ -227,29 +212,25 @@ impl App {
         let ended = match op {
             AccountOp::Freeze | AccountOp::Deregister => {
                 let new = if op == AccountOp::Freeze { UserStatus::Frozen } else { UserStatus::Deregistered };
-                store::set_status(&mut tx, id, new, now).await.db()?;
-                sessions::end_all_for_user(&mut tx, id, op.audit_action(), now).await.db()?
+                store::set_status(tx, id, new, now).await.db()?;
+                sessions::end_all_for_user(tx, id, op.audit_action().code(), now).await.db()?
             }
             AccountOp::Reactivate => {
                 if status == UserStatus::Active {
                     return Err(DomainError::Conflict("err.user_already_active"));
                 }
-                self.check_unique_roles(&mut tx, &target.user.roles, target.user.institution_id, Some(id))
-                    .await?;
-                store::set_status(&mut tx, id, UserStatus::Active, now).await.db()?;
+                self.check_unique_roles(tx, &target.user.roles, target.user.institution_id, Some(id)).await?;
+                store::set_status(tx, id, UserStatus::Active, now).await.db()?;
                 0
             }
             AccountOp::Unlock => {
-                store::set_login_failures(&mut tx, id, 0, None).await.db()?;
+                store::set_login_failures(tx, id, 0, None).await.db()?;
                 0
             }
-            AccountOp::ForceLogout => {
-                sessions::end_all_for_user(&mut tx, id, "force_logout", now).await.db()?
-            }
+            AccountOp::ForceLogout => sessions::end_all_for_user(tx, id, "force_logout", now).await.db()?,
         };
-        self.record(&mut tx, with_detail(e, json!({ "status_before": status, "sessions_ended": ended })))
-            .await?;
-        tx.commit().await.db()
+        uc.detail(json!({ "status_before": status, "sessions_ended": ended }));
+        uc.finish().await
     }
 
     /// Sets a new one-time password, unlocks and ends the user's sessions; returns the password.
@@ -259,21 +240,19 @@ impl App {
         meta: &RequestMeta,
         id: UserId,
     ) -> DomainResult<String> {
+        let permit = self.permit(actor, meta, AuditAction::UserResetPassword).await?;
         let otp = password::generate_one_time();
         let otp_hash = hashing::hash(&otp).await;
-        let mut tx = self.db.begin().await.db()?;
-        let (target, e) = self.target(&mut tx, actor, meta, id, "user.reset_password").await?;
-        if let Err(err) = self.policy.authorize_on_user(actor, Action::UserResetPassword, id, &target.path) {
-            return Err(self.deny(tx, e, err).await);
-        }
+        let mut uc = permit.write(id.0).await?;
+        let target = self.on_user(&mut uc, actor, id, Action::UserResetPassword).await?;
         if target.user.status == UserStatus::Deregistered {
             return Err(DomainError::Conflict("err.user_deregistered"));
         }
         let now = self.clock.now();
-        store::set_password(&mut tx, id, &otp_hash, true, now).await.db()?;
-        let ended = sessions::end_all_for_user(&mut tx, id, "password_reset", now).await.db()?;
-        self.record(&mut tx, with_detail(e, json!({ "sessions_ended": ended }))).await?;
-        tx.commit().await.db()?;
+        store::set_password(uc.tx(), id, &otp_hash, true, now).await.db()?;
+        let ended = sessions::end_all_for_user(uc.tx(), id, "password_reset", now).await.db()?;
+        uc.detail(json!({ "sessions_ended": ended }));
+        uc.finish().await?;
         Ok(otp)
     }
 }

@@ -75,9 +75,9 @@ mod tests {
 
     #[test]
     fn every_audited_action_has_a_label() {
-        for action in pcis_service::AUDIT_ACTIONS {
+        for action in pcis_domain::audit_action::AuditAction::all() {
             for lang in [Lang::Zh, Lang::En] {
-                let key = format!("audit_action.{action}");
+                let key = action.label_key();
                 assert_ne!(translate(lang, &key, &[]), key);
             }
         }

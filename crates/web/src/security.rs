@@ -14,6 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use pcis_domain::DomainError;
+use pcis_domain::audit_action::AuditAction;
 use pcis_service::RequestMeta;
 use pcis_service::auth::Session;
 
@@ -113,7 +114,7 @@ pub async fn session_and_csrf(State(state): State<AppState>, req: Request<Body>,
                 let actor = auth.as_ref().map(|a| &a.session.actor);
                 let e = state
                     .app
-                    .refuse_request(actor, &meta, "session.csrf", req.uri().path(), "err.csrf")
+                    .refuse_request(actor, &meta, AuditAction::SessionCsrf, req.uri().path(), "err.csrf")
                     .await;
                 return if is_api {
                     ApiError::from(e).into_response()

@@ -195,8 +195,12 @@ async fn every_answer_carries_a_request_id_of_ours(b: Backend) {
     let http = reqwest::Client::new();
     let mut seen = std::collections::HashSet::new();
     for path in ["/login", "/api/v1/me", "/no-such-page"] {
-        let r =
-            http.get(format!("{}{path}", app.base)).header("x-request-id", "forged-by-client").send().await.unwrap();
+        let r = http
+            .get(format!("{}{path}", app.base))
+            .header("x-request-id", "forged-by-client")
+            .send()
+            .await
+            .unwrap();
         let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
         assert!(id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit()), "{path}: {id}");
         assert!(seen.insert(id), "ids are not reused");

@@ -14,7 +14,11 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::helpers::{Api, Backend, Reply, TestApp, home_of, seed_tree, spawn_app, username_of};
 
-both_backends!(every_cell_of_the_matrix, lists_and_lookups_stay_in_scope);
+both_backends!(
+    every_cell_of_the_matrix,
+    lists_and_lookups_stay_in_scope,
+    unauthorised_requests_are_refused_before_they_are_validated
+);
 
 /// Which branch of the seeded tree a request aims at. Every test user sits on P1's branch
 /// (see `home_of`), so targets there are normally in scope and targets under P2 never are;
@@ -593,8 +597,9 @@ async fn every_cell_of_the_matrix(b: Backend) {
     // Every refusal left exactly one `denied` audit record naming the actor and the action, and
     // nothing that was allowed was recorded as denied.
     let mut denied = Vec::new();
-    let mut prefixes: Vec<String> =
-        pcis_service::AUDIT_ACTIONS.iter().map(|a| format!("{}.", a.split('.').next().unwrap())).collect();
+    let mut prefixes: Vec<String> = pcis_domain::audit_action::AuditAction::all()
+        .map(|a| format!("{}.", a.code().split('.').next().unwrap()))
+        .collect();
     prefixes.dedup();
     for prefix in &prefixes {
         for rec in app.audit_actions(prefix).await {
@@ -678,4 +683,35 @@ async fn lists_and_lookups_stay_in_scope(b: Backend) {
     assert!(far_records.is_empty(), "the auditor at P1 sees records from O3: {far_records:?}");
     let stored = app.audit_actions("session.").await;
     assert!(stored.iter().any(|r| r.entry.who.username == "far_o3"), "far_o3's login is not recorded");
+}
+
+/// The policy is asked before a request is validated or anything it names is looked up: a
+/// caller without the permission gets the same audited 403 whether its input is good, bad or
+/// names something that does not exist, and so learns nothing about it.
+async fn unauthorised_requests_are_refused_before_they_are_validated(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let clerk = app.api_as(Role::DataEntry).await;
+    let institution = |parent: &str| json!({ "parent_code": parent, "code": "X1", "name": "测试", "kind": "self_run", "effective_from": "2026-01-01" });
+    let user = |inst: &str| json!({ "username": "x_user", "display_name": "某", "staff_no": "X1", "institution_code": inst, "roles": ["nope"] });
+    let cases: Vec<(&str, &str, Value)> = vec![
+        ("/api/v1/institutions", "institution.create", institution("NO_SUCH_CODE")),
+        ("/api/v1/institutions", "institution.create", institution("S1")),
+        ("/api/v1/users", "user.create", user("NO_SUCH_CODE")),
+        ("/api/v1/users", "user.create", user("O1")),
+        ("/api/v1/proposals/999999/decision", "customer.reject", json!({ "approve": false, "comment": "" })),
+        ("/api/v1/customers/999999/reveal", "customer.reveal", json!({ "field": "mobile", "reason": "" })),
+        (
+            "/api/v1/credit-lookups",
+            "customer.credit_lookup",
+            json!({ "name": "", "id_number": "1", "purpose": "" }),
+        ),
+    ];
+    for (path, action, body) in cases {
+        let before = app.audit_actions(action).await.len();
+        let r = clerk.post(path, body.clone()).await;
+        assert_denied(&r, "deny.no_permission", &format!("{path} {body}"));
+        let records = app.audit_actions(action).await;
+        assert_eq!(records.len(), before + 1, "{path}: the refusal is audited");
+        assert_eq!(records[0].entry.outcome, Outcome::Denied);
+    }
 }

@@ -13,6 +13,7 @@ mod write;
 
 use std::path::Path;
 
+use pcis_domain::audit_action::AuditAction;
 use pcis_domain::{DomainError, DomainResult, FieldError};
 use pcis_store::extract::{self as store, Change};
 use pcis_store::{deferred_index, institutions, users};
@@ -258,8 +259,7 @@ impl App {
             }
             store::finish_run(&mut tx, run, "failed", &counts_json, &message, self.clock.now()).await.db()?;
             let detail = json!({ "business_date": business_date, "files": files, "error": message });
-            self.record(&mut tx, with_detail(entry(system(), "import.run", "import_run", run), detail))
-                .await?;
+            self.record(&mut tx, with_detail(entry(system(), AuditAction::ImportRun, run), detail)).await?;
             tx.commit().await.db()?;
             return Err(e);
         }
@@ -274,7 +274,7 @@ impl App {
         store::finish_run(&mut tx, run, "done", &counts_json, "", self.clock.now()).await.db()?;
         let detail = json!({ "business_date": business_date, "resumed": resumed, "files": files,
             "aum_changed": aum_changed, "tier_changed": tier_changed });
-        self.record(&mut tx, with_detail(entry(system(), "import.run", "import_run", run), detail)).await?;
+        self.record(&mut tx, with_detail(entry(system(), AuditAction::ImportRun, run), detail)).await?;
         tx.commit().await.db()?;
         let finishing = finishing.elapsed();
         tracing::info!(run, aum_changed, tier_changed, "import finished");
@@ -385,14 +385,9 @@ impl App {
         actor: &pcis_domain::policy::Actor,
         meta: &crate::RequestMeta,
     ) -> DomainResult<Vec<store::Run>> {
-        let mut tx = self.db.begin().await.db()?;
-        let e = entry(crate::who(actor, meta), "import.runs", "import_run", "");
-        if let Err(err) = self.policy.scope(actor, pcis_domain::role::Action::ImportView) {
-            return Err(self.deny(tx, e, err).await);
-        }
-        let runs = store::runs(&mut tx, 100).await.db()?;
-        self.record(&mut tx, e).await?;
-        tx.commit().await.db()?;
+        let mut uc = self.read_case(actor, meta, AuditAction::ImportRuns, "").await?;
+        let runs = store::runs(uc.tx(), 100).await.db()?;
+        uc.finish().await?;
         Ok(runs)
     }
 }

@@ -76,7 +76,7 @@ async fn audit(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<AuditQ
     };
     // An invalid filter never reached the service; the page itself still needs the permission.
     if result.is_none() {
-        st.app.require(&auth.session.actor, &meta, Action::AuditSearch, "audit.search").await?;
+        st.app.require(&auth.session.actor, &meta, AuditAction::AuditSearch).await?;
     }
     let cst = pcis_domain::CST;
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
@@ -120,7 +120,7 @@ async fn audit(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<AuditQ
             .iter()
             .map(|o| (o.code(), t(lang, &format!("outcome.{}", o.code()))))
             .collect(),
-        actions: pcis_service::AUDIT_ACTIONS.iter().map(|c| (c.to_string(), action_label(lang, c))).collect(),
+        actions: AuditAction::all().map(|a| (a.code().to_owned(), action_label(lang, a.code()))).collect(),
         f_username: q.username.clone(),
         f_action: q.action.clone(),
         f_outcome: q.outcome.clone(),

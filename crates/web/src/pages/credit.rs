@@ -41,9 +41,7 @@ fn blank(st: &AppState, lang: Lang, auth: &Auth) -> CreditPage {
 
 async fn form(Req { st, lang, meta, auth }: Req) -> PageResult {
     // The page itself needs the permission (and a refusal is audited).
-    st.app
-        .require(&auth.session.actor, &meta, Action::CustomerCreditLookup, "customer.credit_lookup")
-        .await?;
+    st.app.require(&auth.session.actor, &meta, AuditAction::CustomerCreditLookup).await?;
     Ok(render(&blank(&st, lang, &auth)))
 }
 

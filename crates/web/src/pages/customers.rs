@@ -536,7 +536,7 @@ fn new_customer_page(
 }
 
 async fn new_form(Req { st, lang, meta, auth }: Req) -> PageResult {
-    st.app.require(&auth.session.actor, &meta, Action::CustomerPropose, "customer.propose").await?;
+    st.app.require(&auth.session.actor, &meta, AuditAction::CustomerPropose).await?;
     Ok(render(&new_customer_page(&st, lang, &auth, &CustomerInput::default(), FieldErrors::default())))
 }
 

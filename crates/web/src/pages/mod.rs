@@ -10,6 +10,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::{CookieJar, Form};
 use pcis_domain::DomainError;
 use pcis_domain::audit::Outcome;
+use pcis_domain::audit_action::AuditAction;
 use pcis_domain::institution::{InstKind, InstStatus, Institution, InstitutionId, InstitutionInput, Level};
 use pcis_domain::role::{Action, Role};
 use pcis_domain::user::{User, UserId, UserInput, UserStatus};
