@@ -83,6 +83,9 @@ pub enum AuditAction {
     CustomerApprove,
     #[strum(serialize = "customer.reject")]
     CustomerReject,
+    /// The proposer takes back a pending proposal.
+    #[strum(serialize = "customer.withdraw")]
+    CustomerWithdraw,
     #[strum(serialize = "customer.proposals")]
     CustomerProposals,
     #[strum(serialize = "customer.credit_lookup")]
@@ -165,7 +168,7 @@ impl AuditAction {
             | CustomerCreditLookup
             | CustomerSeed
             | CustomerRecomputeTiers => "customer",
-            CustomerApprove | CustomerReject | CustomerProposals => "proposal",
+            CustomerApprove | CustomerReject | CustomerWithdraw | CustomerProposals => "proposal",
             ParameterView | ParameterUpdate => "business_parameter",
             KeysRotate => "key",
             ImportRun | ImportRuns => "import_run",
@@ -214,7 +217,7 @@ impl AuditAction {
             CustomerView => &[Action::CustomerView],
             CustomerTransactions => &[Action::CustomerViewDetail],
             CustomerReveal => &[Action::CustomerReveal],
-            CustomerPropose => &[Action::CustomerPropose],
+            CustomerPropose | CustomerWithdraw => &[Action::CustomerPropose],
             CustomerApprove | CustomerReject => &[Action::CustomerApprove],
             // One's own proposals, or those one reviews.
             CustomerProposals => &[Action::CustomerPropose, Action::CustomerApprove],

@@ -55,6 +55,10 @@ pub enum DomainError {
     /// A state rule refused the change (e.g. closing an institution that still has users).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A request of this kind is already pending for the object (the workflow kit allows
+    /// one at a time); `id` names it, so the person can find it.
+    #[error("already pending: {id}")]
+    AlreadyPending { id: i64 },
     /// Storage or another internal failure; details go to the log, never to the user.
     #[error("internal: {0}")]
     Internal(String),
@@ -76,6 +80,7 @@ impl DomainError {
             Self::PasswordChangeRequired => "password_change_required",
             Self::NotFound => "not_found",
             Self::Conflict(_) => "conflict",
+            Self::AlreadyPending { .. } => "already_pending",
             Self::Internal(_) => "internal",
         }
     }

@@ -11,9 +11,11 @@ pub mod identity;
 pub mod institution;
 pub mod password;
 pub mod policy;
+pub mod proposal;
 pub mod role;
 pub mod suspect;
 pub mod user;
+pub mod workflow;
 
 pub use error::{DomainError, DomainResult, FieldError, RowError};
 

@@ -11,6 +11,7 @@ use crate::error::{DomainError, FieldError};
 use crate::institution::{InstPath, InstitutionId, Level};
 use crate::role::{Action, CONFLICTING_ROLES, Grant, Role, Scope};
 use crate::user::UserId;
+use crate::workflow::Taker;
 
 /// The authenticated person making a request.
 #[derive(Debug, Clone)]
@@ -269,8 +270,30 @@ impl Policy {
         outlet: &InstPath,
         proposer: UserId,
     ) -> Result<(), DomainError> {
-        self.authorize(actor, Action::CustomerApprove, outlet)?;
-        if proposer == actor.user_id { Err(denied("deny.self_approval")) } else { Ok(()) }
+        self.authorize_step(actor, Taker::Checker(Action::CustomerApprove), outlet, Some(proposer))
+    }
+
+    /// May the actor take a workflow step whose taker is `taker`, on a request about the
+    /// institution at `target` made by `maker` (`None`: listed by the system)? A checker
+    /// holds the action there and is never the maker (R-USR-4); only the maker withdraws;
+    /// the system's steps are no person's.
+    pub fn authorize_step(
+        &self,
+        actor: &Actor,
+        taker: Taker,
+        target: &InstPath,
+        maker: Option<UserId>,
+    ) -> Result<(), DomainError> {
+        let is_maker = maker == Some(actor.user_id);
+        match taker {
+            Taker::Checker(action) => {
+                self.authorize(actor, action, target)?;
+                if is_maker { Err(denied("deny.self_approval")) } else { Ok(()) }
+            }
+            Taker::Holder(action) => self.authorize(actor, action, target),
+            Taker::Maker if is_maker => Ok(()),
+            Taker::Maker | Taker::System => Err(denied("deny.step_not_yours")),
+        }
     }
 
     /// R-USR-4 and the level half of R-USR-5 for a change from `before` to `after` roles of a
@@ -473,5 +496,15 @@ mod tests {
             Err(DomainError::Denied { reason: "deny.self_approval" })
         ));
         assert!(policy.authorize_decision(&sup, &beside, UserId(8)).is_err());
+        // Only the maker withdraws; the system's steps are nobody's.
+        let am = actor(&[Role::AccountManager], &mine);
+        assert!(policy.authorize_step(&am, Taker::Maker, &mine, Some(UserId(7))).is_ok());
+        assert!(policy.authorize_step(&am, Taker::Maker, &mine, Some(UserId(8))).is_err());
+        assert!(policy.authorize_step(&sup, Taker::System, &mine, None).is_err());
+        assert!(
+            policy
+                .authorize_step(&sup, Taker::Holder(Action::CustomerApprove), &mine, Some(UserId(7)))
+                .is_ok()
+        );
     }
 }

@@ -7,9 +7,13 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
+use strum::{EnumString, IntoStaticStr};
 use time::Date;
 
-use crate::error::{DomainError, FieldError};
+use crate::audit_action::AuditAction;
+use crate::error::FieldError;
+use crate::role::Action;
+use crate::workflow::{Comment, State, Step, Taker, Workflow};
 
 /// Working days an outlet has to close an item (the insurance rules' 3 个工作日).
 pub const DAYS_TO_CLOSE: u32 = 3;
@@ -41,8 +45,9 @@ impl SuspectKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, EnumString, IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SuspectStatus {
     Open,
     /// With the department head, who closes it as genuine or corrected.
@@ -51,42 +56,76 @@ pub enum SuspectStatus {
     Corrected,
 }
 
+impl State for SuspectStatus {}
+
+impl TryFrom<String> for SuspectStatus {
+    type Error = strum::ParseError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 impl SuspectStatus {
-    pub const ALL: &'static [SuspectStatus] =
-        &[SuspectStatus::Open, SuspectStatus::Escalated, SuspectStatus::Genuine, SuspectStatus::Corrected];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            SuspectStatus::Open => "open",
-            SuspectStatus::Escalated => "escalated",
-            SuspectStatus::Genuine => "genuine",
-            SuspectStatus::Corrected => "corrected",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<SuspectStatus> {
-        SuspectStatus::ALL.iter().copied().find(|k| k.code() == s)
-    }
+    pub const ALL: &'static [SuspectStatus] = SUSPECT_FLOW.states;
 
     /// Still waiting for someone's work.
     pub fn is_pending(self) -> bool {
-        matches!(self, SuspectStatus::Open | SuspectStatus::Escalated)
-    }
-
-    /// The status after an investigator's outcome, or why it cannot be recorded: a closed
-    /// item stays closed, and an escalated one can only be closed.
-    pub fn close(self, outcome: SuspectStatus) -> Result<SuspectStatus, DomainError> {
-        match (self, outcome) {
-            (_, SuspectStatus::Open) => Err(DomainError::invalid("outcome", "err.suspect_outcome")),
-            (SuspectStatus::Open, o) => Ok(o),
-            (SuspectStatus::Escalated, SuspectStatus::Escalated) => {
-                Err(DomainError::invalid("outcome", "err.suspect_already_escalated"))
-            }
-            (SuspectStatus::Escalated, o) => Ok(o),
-            _ => Err(DomainError::Conflict("err.suspect_closed")),
-        }
+        SUSPECT_FLOW.is_pending(self)
     }
 }
+
+/// An item is closed by its investigator as genuine (真实) or corrected (已更正), or
+/// escalated (上报) to the department head, who closes it; the nightly job escalates one
+/// still open after its due date. A closed item stays closed.
+pub static SUSPECT_FLOW: Workflow<SuspectStatus> = {
+    use SuspectStatus::*;
+    const INVESTIGATOR: Taker = Taker::Holder(Action::SuspectResolve);
+    Workflow {
+        name: "suspect",
+        states: &[Open, Escalated, Genuine, Corrected],
+        pending: &[Open, Escalated],
+        steps: &[
+            Step {
+                code: "genuine",
+                from: &[Open, Escalated],
+                to: Genuine,
+                taker: INVESTIGATOR,
+                comment: Comment::Required,
+                audit: AuditAction::SuspectResolve,
+                confirm: false,
+            },
+            Step {
+                code: "corrected",
+                from: &[Open, Escalated],
+                to: Corrected,
+                taker: INVESTIGATOR,
+                comment: Comment::Required,
+                audit: AuditAction::SuspectResolve,
+                confirm: false,
+            },
+            Step {
+                code: "escalated",
+                from: &[Open],
+                to: Escalated,
+                taker: INVESTIGATOR,
+                comment: Comment::Required,
+                audit: AuditAction::SuspectResolve,
+                confirm: false,
+            },
+            Step {
+                code: "overdue",
+                from: &[Open],
+                to: Escalated,
+                taker: Taker::System,
+                comment: Comment::Optional,
+                audit: AuditAction::SuspectBuild,
+                confirm: false,
+            },
+        ],
+        finished: "err.suspect_closed",
+    }
+};
 
 /// An investigator's note: required, at most [`NOTE_MAX_CHARS`].
 pub fn check_note(note: &str) -> Result<String, FieldError> {
@@ -156,12 +195,22 @@ mod tests {
     #[test]
     fn outcomes_follow_the_item_state() {
         use SuspectStatus::*;
-        assert_eq!(Open.close(Genuine).unwrap(), Genuine);
-        assert_eq!(Open.close(Escalated).unwrap(), Escalated);
-        assert_eq!(Escalated.close(Corrected).unwrap(), Corrected);
-        assert!(Escalated.close(Escalated).is_err());
-        assert!(Open.close(Open).is_err());
-        assert!(matches!(Genuine.close(Corrected), Err(DomainError::Conflict(_))));
+        let close = |from: SuspectStatus, outcome: SuspectStatus| {
+            SUSPECT_FLOW.take(outcome.code(), from, "outcome").map(|step| step.to)
+        };
+        assert_eq!(close(Open, Genuine).unwrap(), Genuine);
+        assert_eq!(close(Open, Escalated).unwrap(), Escalated);
+        assert_eq!(close(Escalated, Corrected).unwrap(), Corrected);
+        assert!(close(Escalated, Escalated).is_err());
+        assert!(close(Open, Open).is_err());
+        assert!(matches!(close(Genuine, Corrected), Err(crate::DomainError::Conflict(_))));
+    }
+
+    #[test]
+    fn the_suspect_flow_is_well_formed_and_takes_only_its_steps() {
+        crate::workflow::assert_well_formed(&SUSPECT_FLOW);
+        crate::workflow::assert_transitions(&SUSPECT_FLOW);
+        assert_eq!(SUSPECT_FLOW.step("overdue").unwrap().taker, Taker::System, "only the nightly job");
     }
 
     #[test]

@@ -3,12 +3,17 @@
 //! with a comment; only an approval applies the change. Invariants: the proposed values are
 //! sealed at rest and shown masked; nobody decides their own proposal; of two concurrent
 //! decisions exactly one wins; a change made to the customer after the proposal was written
-//! makes the approval fail rather than overwrite it.
+//! makes the approval fail rather than overwrite it; at most one proposal is pending per
+//! customer, and its proposer may withdraw it. The states and steps are `PROPOSAL_FLOW`.
 
 use pcis_domain::audit_action::AuditAction;
 use pcis_domain::customer::{CustomerId, CustomerInput, CustomerPatch, Tier};
+use pcis_domain::institution::InstPath;
 use pcis_domain::policy::Actor;
+use pcis_domain::proposal::{PROPOSAL_FLOW, ProposalStatus};
 use pcis_domain::role::{Action, Role};
+use pcis_domain::user::UserId;
+use pcis_domain::workflow::Comment;
 use pcis_domain::{DomainError, DomainResult, FieldError};
 use pcis_store::customers::{self as customers_store, Placement};
 use pcis_store::proposals::{self as store, NewProposal, Proposal};
@@ -75,6 +80,9 @@ impl App {
         let found = customers_store::get(uc.tx(), id, &self.today()).await.db()?;
         let (record, facts) = uc.found(found, "deny.customer_out_of_scope").await?;
         uc.check(self.policy.authorize_customer_change(actor, &facts)).await?;
+        if let Some(pending) = store::pending_for(uc.tx(), id).await.db()? {
+            return Err(DomainError::AlreadyPending { id: pending });
+        }
         let (kind, patch) = match input {
             Some(input) => {
                 let before =
@@ -153,25 +161,50 @@ impl App {
         approve: bool,
         comment: &str,
     ) -> DomainResult<()> {
-        let audit_action = if approve { AuditAction::CustomerApprove } else { AuditAction::CustomerReject };
-        let permit = self.permit(actor, meta, audit_action).await?;
+        self.proposal_step(actor, meta, id, if approve { "approve" } else { "reject" }, comment).await
+    }
+
+    /// Takes a pending proposal back, by its proposer; the customer stays exactly as it was.
+    pub async fn withdraw_proposal(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: i64,
+        comment: &str,
+    ) -> DomainResult<()> {
+        self.proposal_step(actor, meta, id, "withdraw", comment).await
+    }
+
+    /// One step of a proposal's workflow (approve, reject, withdraw), applied by the one
+    /// guarded update: of two concurrent steps exactly one wins.
+    pub async fn proposal_step(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: i64,
+        step: &str,
+        comment: &str,
+    ) -> DomainResult<()> {
+        let step = PROPOSAL_FLOW.step(step).ok_or(DomainError::invalid("decision", "err.step_unknown"))?;
+        let permit = self.permit(actor, meta, step.audit).await?;
         let comment = comment.trim();
-        if comment.chars().count() > 200 || (!approve && comment.is_empty()) {
+        if comment.chars().count() > 200 || (step.comment == Comment::Required && comment.is_empty()) {
             return Err(DomainError::invalid("comment", "err.comment_required"));
         }
         let mut uc = permit.write(id).await?;
         let p = store::get(uc.tx(), id).await.db()?.ok_or(DomainError::NotFound)?;
-        let outlet = pcis_domain::institution::InstPath::from_stored(p.outlet_path.clone());
-        uc.check(self.policy.authorize_decision(actor, &outlet, pcis_domain::user::UserId(p.proposer_id)))
-            .await?;
+        let outlet = InstPath::from_stored(p.outlet_path.clone());
+        let maker = Some(UserId(p.proposer_id));
+        uc.check(self.policy.authorize_step(actor, step.taker, &outlet, maker)).await?;
+        let to = PROPOSAL_FLOW.take(step.code, p.status, "decision")?.to;
         let tx = uc.tx();
-        if p.status != "pending" {
-            return Err(DomainError::Conflict("err.proposal_decided"));
-        }
-        let customer = if approve { self.apply(tx, &p).await? } else { p.customer_id.map(CustomerId) };
-        let status = if approve { "approved" } else { "rejected" };
-        if !store::decide(tx, id, status, actor.user_id, comment, customer, self.clock.now()).await.db()? {
-            return Err(DomainError::Conflict("err.proposal_decided"));
+        let customer = if to == ProposalStatus::Approved {
+            self.apply(tx, &p).await?
+        } else {
+            p.customer_id.map(CustomerId)
+        };
+        if !store::decide(tx, &p, to, actor.user_id, comment, customer, self.clock.now()).await.db()? {
+            return Err(DomainError::Conflict(PROPOSAL_FLOW.finished));
         }
         uc.detail(json!({ "kind": p.kind, "customer": customer.map(|c| c.0), "comment": comment,
             "before": p.before_masked, "after": p.after_masked }));

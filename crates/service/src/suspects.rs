@@ -8,7 +8,8 @@ use pcis_domain::audit_action::AuditAction;
 use pcis_domain::customer::{CustomerId, parse_date};
 use pcis_domain::policy::{Actor, CustomerFacts, CustomerScope};
 use pcis_domain::role::Action;
-use pcis_domain::suspect::{DAYS_TO_CLOSE, SuspectStatus, WorkCalendar, check_note};
+use pcis_domain::suspect::{DAYS_TO_CLOSE, SUSPECT_FLOW, SuspectStatus, WorkCalendar, check_note};
+use pcis_domain::workflow::{State, Taker};
 use pcis_domain::{DomainError, DomainResult, FieldError};
 use pcis_store::Page;
 use pcis_store::customers as customers_store;
@@ -190,22 +191,20 @@ impl App {
         let mut uc = self.write_case(actor, meta, AuditAction::SuspectResolve, id).await?;
         let within = self.on_suspect(&mut uc, actor, Action::SuspectResolve, id).await?;
         // Both fields are checked, so the form shows every problem at once.
-        let outcome = SuspectStatus::parse(outcome)
-            .filter(|o| *o != SuspectStatus::Open)
+        let step = SUSPECT_FLOW
+            .step(outcome)
+            .filter(|s| s.taker != Taker::System)
             .ok_or_else(|| FieldError::new("outcome", "err.suspect_outcome"));
-        let (outcome, note) = match (outcome, check_note(note)) {
-            (Ok(o), Ok(n)) => (o, n),
-            (o, n) => return Err(DomainError::Invalid(o.err().into_iter().chain(n.err()).collect())),
+        let (step, note) = match (step, check_note(note)) {
+            (Ok(s), Ok(n)) => (s, n),
+            (s, n) => return Err(DomainError::Invalid(s.err().into_iter().chain(n.err()).collect())),
         };
         let item =
             store::get(uc.tx(), id, &within, &self.today()).await.db()?.ok_or(DomainError::NotFound)?;
-        let from = SuspectStatus::parse(&item.status).ok_or(DomainError::Internal("status".into()))?;
-        let to = from.close(outcome)?;
-        if !store::close(uc.tx(), id, from.code(), to.code(), actor.user_id.0, &note, self.clock.now())
-            .await
-            .db()?
-        {
-            return Err(DomainError::Conflict("err.suspect_closed"));
+        let from = item.status;
+        let to = SUSPECT_FLOW.take(step.code, from, "outcome")?.to;
+        if !store::close(uc.tx(), &item, to, actor.user_id.0, &note, self.clock.now()).await.db()? {
+            return Err(DomainError::Conflict(SUSPECT_FLOW.finished));
         }
         uc.detail(json!({ "from": from.code(), "to": to.code() }));
         uc.finish().await?;

@@ -21,6 +21,7 @@ pub mod sealed;
 pub mod sessions;
 pub mod suspects;
 pub mod users;
+pub mod workflow;
 
 pub use db::{Backend, Db, Tx, from_micros, is_unique_violation, micros};
 pub use sqlx::Error as DbError;

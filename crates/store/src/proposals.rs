@@ -3,12 +3,15 @@
 use pcis_domain::customer::CustomerId;
 use pcis_domain::institution::{InstPath, InstitutionId};
 use pcis_domain::policy::ScopeFilter;
+use pcis_domain::proposal::ProposalStatus;
 use pcis_domain::user::UserId;
+use pcis_domain::workflow::State;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::db::{Arg, SqlBuilder};
-use crate::{DbResult, Tx, bind_args, exec, micros, on_tx};
+use crate::workflow::{self, At};
+use crate::{DbResult, Tx, bind_args, micros, on_tx};
 
 pub struct NewProposal<'a> {
     pub kind: &'a str,
@@ -61,7 +64,10 @@ pub struct Proposal {
     pub base_version: Option<i64>,
     pub before_masked: String,
     pub after_masked: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ProposalStatus,
+    #[serde(skip)]
+    pub version: i64,
     pub decided_by_name: Option<String>,
     pub decided_us: Option<i64>,
     pub comment: String,
@@ -70,7 +76,7 @@ pub struct Proposal {
 
 const SELECT: &str = "SELECT p.id, p.kind, p.customer_id, c.customer_no, p.outlet_id, i.name AS outlet_name,
         p.outlet_path, p.proposer_id, u.display_name AS proposer_name, p.base_version, p.before_masked,
-        p.after_masked, p.status, d.display_name AS decided_by_name, p.decided_us, p.comment, p.created_us
+        p.after_masked, p.status, p.version, d.display_name AS decided_by_name, p.decided_us, p.comment, p.created_us
     FROM customer_proposal p
     JOIN institution i ON i.id = p.outlet_id
     JOIN app_user u ON u.id = p.proposer_id
@@ -117,30 +123,34 @@ pub async fn count_pending(tx: &mut Tx, scope: &ScopeFilter) -> DbResult<i64> {
     on_tx!(tx, c => bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_one(c).await)
 }
 
-/// Decides a pending proposal. Returns false if it was already decided: of two concurrent
+/// The pending proposal of a customer, if any (at most one: R-CUS-7).
+pub async fn pending_for(tx: &mut Tx, customer: CustomerId) -> DbResult<Option<i64>> {
+    on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT id FROM customer_proposal WHERE customer_id = $1 AND status = 'pending'")
+            .bind(customer.0)
+            .fetch_optional(c)
+            .await
+    })
+}
+
+/// Moves a proposal along its workflow with who decided, when, the comment and (an approved
+/// addition) the customer made. Returns false if someone moved it first: of two concurrent
 /// reviewers exactly one wins.
 pub async fn decide(
     tx: &mut Tx,
-    id: i64,
-    status: &str,
+    p: &Proposal,
+    to: ProposalStatus,
     by: UserId,
     comment: &str,
     customer: Option<CustomerId>,
     now: OffsetDateTime,
 ) -> DbResult<bool> {
-    let n = exec!(
-        tx,
-        sqlx::query(
-            "UPDATE customer_proposal SET status = $1, decided_by = $2, decided_us = $3, comment = $4,
-             customer_id = COALESCE(customer_id, $5)
-         WHERE id = $6 AND status = 'pending'",
-        )
-        .bind(status)
-        .bind(by.0)
-        .bind(micros(now))
-        .bind(comment)
-        .bind(customer.map(|c| c.0))
-        .bind(id)
-    )?;
-    Ok(n == 1)
+    let at = At { id: p.id, status: p.status.code(), version: p.version };
+    let columns = [
+        ("decided_by", Arg::I64(by.0)),
+        ("decided_us", Arg::I64(micros(now))),
+        ("comment", Arg::Text(comment.to_owned())),
+        ("customer_id", Arg::OptI64(customer.map(|c| c.0).or(p.customer_id))),
+    ];
+    workflow::advance(tx, "customer_proposal", at, to.code(), &columns).await
 }

@@ -6,12 +6,15 @@ use std::collections::HashMap;
 
 use pcis_domain::identity::mask_name;
 use pcis_domain::policy::CustomerScope;
+use pcis_domain::suspect::SuspectStatus;
+use pcis_domain::workflow::State;
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::bulk::Rows;
 use crate::customers::scope;
 use crate::db::{Arg, SqlBuilder};
+use crate::workflow::{self, At};
 use crate::{DbResult, Page, Tx, bind_args, exec, micros, on_tx};
 
 /// One customer holding a value that another customer holds too.
@@ -119,7 +122,7 @@ pub async fn escalate_overdue(tx: &mut Tx, today: &str, now: OffsetDateTime) -> 
     exec!(
         tx,
         sqlx::query(
-            "UPDATE suspect_item SET status = 'escalated', overdue = TRUE, escalated_us = $2
+            "UPDATE suspect_item SET status = 'escalated', overdue = TRUE, escalated_us = $2, version = version + 1
              WHERE status = 'open' AND due_on < $1"
         )
         .bind(today)
@@ -140,7 +143,10 @@ pub struct Item {
     pub value_masked: String,
     pub listed_on: String,
     pub due_on: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: SuspectStatus,
+    #[serde(skip)]
+    pub version: i64,
     pub overdue: bool,
     pub note: String,
     pub closed_by_name: Option<String>,
@@ -162,7 +168,8 @@ pub struct Member {
     pub in_reach: bool,
 }
 
-const ITEM: &str = "SELECT s.id, s.kind, s.value_masked, s.listed_on, s.due_on, s.status, s.overdue, s.note,
+const ITEM: &str =
+    "SELECT s.id, s.kind, s.value_masked, s.listed_on, s.due_on, s.status, s.version, s.overdue, s.note,
         u.display_name AS closed_by_name, s.closed_us, s.escalated_us
     FROM suspect_item s LEFT JOIN app_user u ON u.id = s.closed_by";
 
@@ -304,34 +311,26 @@ async fn attach_members(
     Ok(())
 }
 
-/// Records an outcome if the item is still in `from` (of two concurrent decisions exactly
-/// one wins); returns whether it was.
+/// Records an investigator's outcome if nobody has moved the item since it was read (of
+/// two concurrent decisions exactly one wins); returns whether it was.
 pub async fn close(
     tx: &mut Tx,
-    id: i64,
-    from: &str,
-    to: &str,
+    item: &Item,
+    to: SuspectStatus,
     by: i64,
     note: &str,
     now: OffsetDateTime,
 ) -> DbResult<bool> {
-    let escalating = to == "escalated";
-    let n = exec!(
-        tx,
-        sqlx::query(
-            "UPDATE suspect_item SET status = $3, note = $4, closed_by = $5, closed_us = $6,
-                    escalated_us = CASE WHEN $7 THEN $6 ELSE escalated_us END
-             WHERE id = $1 AND status = $2"
-        )
-        .bind(id)
-        .bind(from)
-        .bind(to)
-        .bind(note)
-        .bind(by)
-        .bind(micros(now))
-        .bind(escalating)
-    )?;
-    Ok(n == 1)
+    let at = At { id: item.id, status: item.status.code(), version: item.version };
+    let mut columns = vec![
+        ("note", Arg::Text(note.to_owned())),
+        ("closed_by", Arg::I64(by)),
+        ("closed_us", Arg::I64(micros(now))),
+    ];
+    if to == SuspectStatus::Escalated {
+        columns.push(("escalated_us", Arg::I64(micros(now))));
+    }
+    workflow::advance(tx, "suspect_item", at, to.code(), &columns).await
 }
 
 /// A member of staff whose customers showed suspicious items.

@@ -23,7 +23,7 @@ fn status_of(e: &DomainError) -> StatusCode {
         DomainError::Denied { .. } | DomainError::PasswordChangeRequired => StatusCode::FORBIDDEN,
         DomainError::Unauthenticated | DomainError::BadCredentials => StatusCode::UNAUTHORIZED,
         DomainError::NotFound => StatusCode::NOT_FOUND,
-        DomainError::Conflict(_) => StatusCode::CONFLICT,
+        DomainError::Conflict(_) | DomainError::AlreadyPending { .. } => StatusCode::CONFLICT,
         DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -33,6 +33,7 @@ pub fn message_key(e: &DomainError) -> &'static str {
     match e {
         DomainError::Denied { reason } => reason,
         DomainError::Conflict(key) => key,
+        DomainError::AlreadyPending { .. } => "err.already_pending",
         other => match other.code() {
             "invalid_input" | "invalid_rows" => "err.invalid_input",
             "unauthenticated" => "err.unauthenticated",
@@ -80,6 +81,14 @@ impl Unrendered {
         res
     }
 
+    /// The message in the reader's language, with what the error names filled in.
+    fn message(&self, lang: Lang, key: &str) -> String {
+        match self.error.as_deref() {
+            Some(DomainError::AlreadyPending { id }) => translate(lang, key, &[("id", &id.to_string())]),
+            _ => translate(lang, key, &[]),
+        }
+    }
+
     fn render(self, lang: Lang, request_id: &str) -> Response {
         match self.form {
             Form::Page => self.render_page(lang, request_id),
@@ -100,7 +109,7 @@ impl Unrendered {
             (None, StatusCode::BAD_REQUEST) => "err.bad_request",
             (None, _) => "err.internal",
         };
-        let mut message = translate(lang, key, &[]);
+        let mut message = self.message(lang, key);
         if self.status.is_server_error() {
             message = format!("{message} {}", translate(lang, "err.request_id", &[("id", request_id)]));
         }
@@ -108,7 +117,7 @@ impl Unrendered {
     }
 
     fn render_json(self, lang: Lang, request_id: &str) -> Response {
-        let mut body = json!({ "code": self.code, "message": translate(lang, self.message_key, &[]) });
+        let mut body = json!({ "code": self.code, "message": self.message(lang, self.message_key) });
         match self.error.as_deref() {
             Some(DomainError::Invalid(fields)) => {
                 body["field"] = json!(fields.first().map(|f| f.field));
@@ -124,6 +133,7 @@ impl Unrendered {
                     .collect();
             }
             Some(DomainError::Denied { reason }) => body["reason"] = json!(reason),
+            Some(DomainError::AlreadyPending { id }) => body["pending_id"] = json!(id),
             _ => {}
         }
         if self.status.is_server_error() {

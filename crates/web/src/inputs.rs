@@ -227,7 +227,7 @@ pub struct ProposalsQuery {
 
 impl ProposalsQuery {
     pub fn status(&self) -> Option<&str> {
-        ["pending", "approved", "rejected"].into_iter().find(|s| *s == self.status)
+        ["pending", "approved", "rejected", "withdrawn"].into_iter().find(|s| *s == self.status)
     }
 }
 

@@ -263,7 +263,17 @@ async fn customer_change_from_search_to_approval(b: Backend) {
     );
     shots.save(&br, "15-proposals").await;
     br.type_into("form.decision input[name=comment]", "已核实").await;
+    // Approving cannot be undone: the browser asks first, in plain words; "cancel" changes
+    // nothing, "OK" approves.
     br.click("form.decision button[value=approve]").await;
+    let question = br.dialog_text().await;
+    assert!(question.contains("批准后变更立即写入客户信息") && question.contains("不能撤销"), "{question}");
+    ok("dismiss", br.client.dismiss_alert().await);
+    assert!(br.find("form.decision").await.is_some(), "still pending after cancel");
+    assert!(br.text("section.proposal").await.contains("待审核"));
+    br.click("form.decision button[value=approve]").await;
+    br.dialog_text().await;
+    ok("accept", br.client.accept_alert().await);
     br.wait_for(".alert-success").await;
     assert!(br.find("form.decision").await.is_none(), "nothing left to decide");
     br.click("form[action='/logout'] button").await;
@@ -456,6 +466,18 @@ impl Browser {
                 panic!("no element {css} on {} after {WAIT:?}; the page says:\n{page}", self.path().await);
             }
             Err(e) => panic!("wait for {css}: {e}"),
+        }
+    }
+
+    /// The text of the confirmation the page opened, once it is open.
+    async fn dialog_text(&self) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.client.get_alert_text().await {
+                Ok(text) => return text,
+                Err(e) if Instant::now() >= deadline => panic!("no dialog opened: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
         }
     }
 

@@ -13,3 +13,4 @@ mod import;
 mod log_scan;
 mod matrix;
 mod suspects;
+mod workflow;

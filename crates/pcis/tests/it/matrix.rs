@@ -402,20 +402,24 @@ async fn side_targets(app: &TestApp, side: Side) -> SideTargets {
         let mut tx = app.app.db.begin_read().await.unwrap();
         pcis_store::users::load_actor(&mut tx, pcis_domain::user::UserId(proposer)).await.unwrap().unwrap().0
     };
+    // Additions, one per deciding role: a customer has one pending change at a time, and the
+    // matrix proposes a change to the target customer itself.
     let mut proposal = HashMap::new();
     for role in Role::ALL {
-        let change = pcis_domain::customer::CustomerInput {
+        let new_customer = pcis_domain::customer::CustomerInput {
+            name: "王五".into(),
+            gender: "male".into(),
+            birth_date: "1980-05-01".into(),
+            id_type: "resident_id".into(),
+            id_number: "110105198005010013".into(),
+            mobile: "13700001111".into(),
+            address: "南京市玄武区中山路1号".into(),
             occupation: format!("职业{}", role.code()),
             ..Default::default()
         };
         let id = app
             .app
-            .propose_customer_change(
-                &actor,
-                &Default::default(),
-                pcis_domain::customer::CustomerId(customer.id),
-                Some(&change),
-            )
+            .propose_new_customer(&actor, &Default::default(), &new_customer)
             .await
             .expect("a proposal to decide");
         proposal.insert(*role, id);
@@ -582,6 +586,14 @@ async fn every_cell_of_the_matrix(b: Backend) {
                 if *action == Action::UserFreeze && got.status.is_success() {
                     let r = api.post(&req.path, json!({ "op": "reactivate" })).await;
                     assert_eq!(r.status, StatusCode::NO_CONTENT, "reactivate after freeze: {:?}", r.body);
+                }
+                // A customer has one pending change at a time: the proposer takes it back.
+                if *action == Action::CustomerPropose && got.status.is_success() {
+                    let pid = got.body["proposal"].as_i64().expect("the proposal's id");
+                    let r = api
+                        .post(&format!("/api/v1/proposals/{pid}/withdrawal"), json!({ "comment": "" }))
+                        .await;
+                    assert_eq!(r.status, StatusCode::NO_CONTENT, "withdraw after propose: {:?}", r.body);
                 }
             }
         }

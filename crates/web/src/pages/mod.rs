@@ -19,6 +19,7 @@ use serde::Deserialize;
 use crate::error::{PageError, PagePath, PageQuery};
 use crate::inputs::{AccountInput, AuditQuery, RolesInput, StatusInput, UsersQuery};
 use crate::security::{Auth, Meta, PRE_SESSION_COOKIE, Req, SESSION_COOKIE};
+use crate::stepbar::StepBar;
 use crate::views::{Ctx, FieldErrors, Pager, form_errors, render};
 use crate::{AppState, Lang};
 

@@ -3,7 +3,9 @@
 //! here.
 
 use pcis_domain::institution::InstPath;
+use pcis_domain::proposal::{PROPOSAL_FLOW, ProposalStatus};
 use pcis_domain::user::UserId;
+use pcis_domain::workflow::State;
 use pcis_service::Proposal;
 
 use super::*;
@@ -33,7 +35,7 @@ struct ProposalRow {
     status_class: &'static str,
     decided: String,
     comment: String,
-    can_decide: bool,
+    bar: StepBar,
 }
 
 #[derive(Template)]
@@ -83,11 +85,12 @@ fn changes(lang: Lang, p: &Proposal) -> Vec<Change> {
         .collect()
 }
 
-fn status_class(status: &str) -> &'static str {
+fn status_class(status: ProposalStatus) -> &'static str {
     match status {
-        "approved" => "success",
-        "rejected" => "danger",
-        _ => "warning",
+        ProposalStatus::Approved => "success",
+        ProposalStatus::Rejected => "danger",
+        ProposalStatus::Withdrawn => "muted",
+        ProposalStatus::Pending => "warning",
     }
 }
 
@@ -111,31 +114,34 @@ async fn page(
             proposer: p.proposer_name.clone(),
             created: minute(p.created_us),
             changes: changes(lang, p),
-            status: t(lang, &format!("proposal.{}", p.status)),
-            status_class: status_class(&p.status),
+            status: t(lang, &format!("proposal.{}", p.status.code())),
+            status_class: status_class(p.status),
             decided: match (&p.decided_by_name, p.decided_us) {
                 (Some(by), Some(at)) => format!("{by} · {}", minute(at)),
                 _ => String::new(),
             },
             comment: p.comment.clone(),
-            // Only to offer the buttons; the service decides again.
-            can_decide: p.status == "pending"
-                && st
-                    .app
-                    .policy
-                    .authorize_decision(
-                        actor,
-                        &InstPath::from_stored(p.outlet_path.clone()),
-                        UserId(p.proposer_id),
-                    )
-                    .is_ok(),
+            // Only the steps this viewer may take now; the service decides again.
+            bar: StepBar::new(
+                lang,
+                &PROPOSAL_FLOW,
+                p.status,
+                format!("/proposals/{}/decision", p.id),
+                |step| {
+                    let outlet = InstPath::from_stored(p.outlet_path.clone());
+                    st.app
+                        .policy
+                        .authorize_step(actor, step.taker, &outlet, Some(UserId(p.proposer_id)))
+                        .is_ok()
+                },
+            ),
         })
         .collect();
     let current = q.status().unwrap_or("");
     Ok(ProposalsPage {
         ctx: ctx(st, lang, auth, "/proposals").crumb("proposal.title", "").watermarked(st.app.clock.now()),
         rows,
-        tabs: ["pending", "approved", "rejected", ""]
+        tabs: ["pending", "approved", "rejected", "withdrawn", ""]
             .into_iter()
             .map(|s| {
                 (s, t(lang, &format!("proposal.{}", if s.is_empty() { "all" } else { s })), s == current)
@@ -162,8 +168,9 @@ async fn list(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<ListQue
 
 #[derive(Deserialize)]
 struct DecisionForm {
+    /// A step of `PROPOSAL_FLOW`: approve, reject, withdraw.
     #[serde(default)]
-    decision: String,
+    step: String,
     #[serde(default)]
     comment: String,
 }
@@ -173,12 +180,7 @@ async fn decide(
     PagePath(id): PagePath<i64>,
     Form(f): Form<DecisionForm>,
 ) -> PageResult {
-    let approve = match f.decision.as_str() {
-        "approve" => true,
-        "reject" => false,
-        _ => return Err(PageError::from(DomainError::invalid("decision", "err.bad_request"))),
-    };
-    let problem = match st.app.decide_proposal(&auth.session.actor, &meta, id, approve, &f.comment).await {
+    let problem = match st.app.proposal_step(&auth.session.actor, &meta, id, &f.step, &f.comment).await {
         Ok(()) => return Ok(Redirect::to("/proposals?notice=decided").into_response()),
         Err(DomainError::Invalid(fields)) => t(lang, fields[0].rule),
         Err(DomainError::Conflict(key)) => t(lang, key),

@@ -3,7 +3,8 @@
 //! customers show such items repeatedly. Values and names are masked; only customers in the
 //! viewer's reach link to their 360 page.
 
-use pcis_domain::suspect::SuspectStatus;
+use pcis_domain::suspect::{SUSPECT_FLOW, SuspectStatus};
+use pcis_domain::workflow::{State, Taker};
 use pcis_service::suspects::{Item, REPORT_DAYS, StaffLine, SuspectTab};
 
 use super::*;
@@ -29,19 +30,15 @@ struct ItemView {
     escalated: String,
 }
 
-fn is_pending(item: &Item) -> bool {
-    SuspectStatus::parse(&item.status).is_some_and(SuspectStatus::is_pending)
-}
-
 fn item_view(lang: Lang, today: &str, item: Item) -> ItemView {
-    let pending = is_pending(&item);
+    let pending = item.status.is_pending();
     ItemView {
         kind: label(lang, "suspect.kind", &item.kind),
-        status: label(lang, "suspect.status", &item.status),
-        status_class: match item.status.as_str() {
-            "open" => "warning",
-            "escalated" => "danger",
-            _ => "success",
+        status: label(lang, "suspect.status", item.status.code()),
+        status_class: match item.status {
+            SuspectStatus::Open => "warning",
+            SuspectStatus::Escalated => "danger",
+            SuspectStatus::Genuine | SuspectStatus::Corrected => "success",
         },
         late: pending && item.due_on.as_str() < today,
         closed: match (&item.closed_by_name, item.closed_us) {
@@ -89,9 +86,9 @@ async fn list(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<Suspect
 struct ItemPage {
     ctx: Ctx,
     v: ItemView,
-    can_resolve: bool,
-    /// Escalating is offered only while the item is still with the outlet.
-    can_escalate: bool,
+    /// The outcomes the viewer may record now, from the item's workflow: (step, label).
+    outcomes: Vec<(&'static str, String)>,
+    bar: StepBar,
     outcome: String,
     note: String,
     errors: FieldErrors,
@@ -113,16 +110,22 @@ async fn item_page(
 ) -> Result<ItemPage, DomainError> {
     let actor = &auth.session.actor;
     let item = st.app.suspect(actor, meta, id).await?;
-    let pending = is_pending(&item);
+    // Only to offer the form; the service decides again.
+    let may_resolve = st.app.policy.can(actor, Action::SuspectResolve);
+    let outcomes = SUSPECT_FLOW
+        .steps_from(item.status)
+        .filter(|s| may_resolve && s.taker != Taker::System)
+        .map(|s| (s.code, label(lang, "suspect.status", s.to.code())))
+        .collect();
+    let bar = StepBar::new(lang, &SUSPECT_FLOW, item.status, String::new(), |_| false);
     let v = item_view(lang, &st.app.today(), item);
     Ok(ItemPage {
         ctx: ctx(st, lang, auth, "/suspects")
             .crumb("suspect.title", "/suspects")
             .crumb("suspect.item", "")
             .watermarked(st.app.clock.now()),
-        // Only to offer the form; the service decides again.
-        can_resolve: pending && st.app.policy.can(actor, Action::SuspectResolve),
-        can_escalate: v.item.status == "open",
+        outcomes,
+        bar,
         v,
         outcome: String::new(),
         note: String::new(),
