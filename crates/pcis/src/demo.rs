@@ -53,6 +53,7 @@ pub async fn run(
         tracing::info!(customers = added, "demo customers created");
     }
     app.build_suspect_list().await.context("cannot build the suspicious list")?;
+    demo_proposals(&app).await.context("cannot create demo change proposals")?;
     let logins_file = dir.join("demo-logins.txt");
     write_private(&logins_file, &(logins.join("\n") + "\n"))?;
     let listen = listen.to_owned();
@@ -75,6 +76,58 @@ pub async fn run(
         let _ = out.flush();
     })
     .await
+}
+
+/// Change proposals (变更申请) so that each step of the maker-checker chain has work on
+/// somebody's desk: two changes and an addition waiting for the outlet's supervisor, one
+/// the supervisor approved and one its proposer withdrew. Only on a database without any.
+async fn demo_proposals(app: &pcis_service::App) -> anyhow::Result<()> {
+    use pcis_domain::customer::CustomerInput;
+    if pcis_store::proposals::any(&mut app.db.begin_read().await?).await? {
+        return Ok(());
+    }
+    let actor = |username: &'static str| async move {
+        let mut tx = app.db.begin_read().await?;
+        let info = pcis_store::users::login_info_by_name(&mut tx, username).await?.context("a demo user")?;
+        let actor = pcis_store::users::load_actor(&mut tx, pcis_domain::user::UserId(info.id)).await?;
+        anyhow::Ok(actor.context("a demo user")?.0)
+    };
+    let meta = pcis_service::RequestMeta::default();
+    let (manager, entry, supervisor) =
+        (actor("manager").await?, actor("entry").await?, actor("supervisor").await?);
+    let mine = app.search_customers(&manager, &meta, &Default::default(), 1).await?.items;
+    let change = |occupation: &str, mobile: &str| CustomerInput {
+        occupation: occupation.into(),
+        mobile: mobile.into(),
+        ..Default::default()
+    };
+    let wanted = [
+        change("教师", "13951000001"),
+        change("个体工商户", ""),
+        change("医生", "13951000003"),
+        change("退休", ""),
+    ];
+    let mut ids = Vec::new();
+    for (customer, input) in mine.iter().zip(&wanted) {
+        ids.push(app.propose_customer_change(&manager, &meta, customer.id, Some(input)).await?);
+    }
+    let newcomer = CustomerInput {
+        name: "周婷".into(),
+        gender: "female".into(),
+        birth_date: "1990-03-08".into(),
+        id_type: "resident_id".into(),
+        id_number: "320102199003080020".into(),
+        mobile: "13851000008".into(),
+        address: "南京市玄武区中山路18号".into(),
+        occupation: "会计".into(),
+        ..Default::default()
+    };
+    app.propose_new_customer(&entry, &meta, &newcomer).await?;
+    if let [.., approved, withdrawn] = ids[..] {
+        app.decide_proposal(&supervisor, &meta, approved, true, "已电话核实").await?;
+        app.withdraw_proposal(&manager, &meta, withdrawn, "客户暂不变更").await?;
+    }
+    Ok(())
 }
 
 /// (role, username, name, staff number, institution code)

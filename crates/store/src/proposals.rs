@@ -123,6 +123,11 @@ pub async fn count_pending(tx: &mut Tx, scope: &ScopeFilter) -> DbResult<i64> {
     on_tx!(tx, c => bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_one(c).await)
 }
 
+/// Whether any proposal was ever made (the demo adds its own only to an empty database).
+pub async fn any(tx: &mut Tx) -> DbResult<bool> {
+    on_tx!(tx, c => sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM customer_proposal)").fetch_one(c).await)
+}
+
 /// The pending proposal of a customer, if any (at most one: R-CUS-7).
 pub async fn pending_for(tx: &mut Tx, customer: CustomerId) -> DbResult<Option<i64>> {
     on_tx!(tx, c => {

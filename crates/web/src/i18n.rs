@@ -83,6 +83,28 @@ mod tests {
         }
     }
 
+    /// The step bar's words for every declared workflow.
+    #[test]
+    fn every_workflow_state_and_step_has_a_label() {
+        fn keys<S: pcis_domain::workflow::State>(w: &pcis_domain::workflow::Workflow<S>) -> Vec<String> {
+            let mut keys = vec![format!("workflow.{}.made", w.name)];
+            keys.extend(w.states.iter().map(|s| format!("workflow.{}.state.{}", w.name, s.code())));
+            for step in w.steps {
+                keys.push(format!("workflow.{}.step.{}", w.name, step.code));
+                if step.confirm {
+                    keys.push(format!("workflow.{}.confirm.{}", w.name, step.code));
+                }
+            }
+            keys
+        }
+        let all = [keys(&pcis_domain::proposal::PROPOSAL_FLOW), keys(&pcis_domain::suspect::SUSPECT_FLOW)];
+        for key in all.iter().flatten() {
+            for lang in [Lang::Zh, Lang::En] {
+                assert_ne!(translate(lang, key, &[]), *key);
+            }
+        }
+    }
+
     #[test]
     fn every_domain_message_key_is_translated() {
         // Keys used by the domain and the service layer as rules and reasons.
@@ -104,6 +126,13 @@ mod tests {
             include_str!("../../service/src/import/write.rs"),
             include_str!("../../service/src/suspects.rs"),
             include_str!("../../service/src/parameters.rs"),
+            include_str!("../../domain/src/workflow.rs"),
+            include_str!("../../domain/src/proposal.rs"),
+            include_str!("../../domain/src/suspect.rs"),
+            include_str!("../../service/src/use_case.rs"),
+            include_str!("../../service/src/lib.rs"),
+            include_str!("../../domain/src/error.rs"),
+            include_str!("error.rs"),
         ];
         for text in src {
             for part in text.split('"').skip(1).step_by(2) {

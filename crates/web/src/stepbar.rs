@@ -43,18 +43,16 @@ impl StepBar {
     ) -> StepBar {
         let t = |key: String| translate(lang, &key, &[]);
         let state_label = |s: S| t(format!("workflow.{}.state.{}", flow.name, s.code()));
-        // The waiting states up to the current one, then where it ended or "done" ahead.
+        // Made, the waiting states up to the current one, then where it ended or "done" ahead.
         let position = flow.pending.iter().position(|s| *s == state);
-        let mut marks: Vec<Mark> = flow
-            .pending
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| position.is_none_or(|p| *i <= p))
-            .map(|(i, s)| Mark {
+        let made = Mark { label: t(format!("workflow.{}.made", flow.name)), class: "done" };
+        let mut marks: Vec<Mark> = std::iter::once(made).collect();
+        marks.extend(flow.pending.iter().enumerate().filter(|(i, _)| position.is_none_or(|p| *i <= p)).map(
+            |(i, s)| Mark {
                 label: state_label(*s),
                 class: if Some(i) == position { "current" } else { "done" },
-            })
-            .collect();
+            },
+        ));
         marks.push(match position {
             Some(_) => Mark { label: t("workflow.done".into()), class: "todo" },
             None => Mark { label: state_label(state), class: "current" },

@@ -42,6 +42,8 @@ struct ProposalRow {
 #[template(path = "proposals.html")]
 struct ProposalsPage {
     ctx: Ctx,
+    /// The reviewer's queue, or the proposer's own list (我的变更申请).
+    title: &'static str,
     rows: Vec<ProposalRow>,
     tabs: Vec<(&'static str, String, bool)>,
     notice: String,
@@ -138,8 +140,11 @@ async fn page(
         })
         .collect();
     let current = q.status().unwrap_or("");
+    let title =
+        if st.app.policy.can(actor, Action::CustomerApprove) { "proposal.title" } else { "proposal.title_mine" };
     Ok(ProposalsPage {
-        ctx: ctx(st, lang, auth, "/proposals").crumb("proposal.title", "").watermarked(st.app.clock.now()),
+        ctx: ctx(st, lang, auth, "/proposals").crumb(title, "").watermarked(st.app.clock.now()),
+        title,
         rows,
         tabs: ["pending", "approved", "rejected", "withdrawn", ""]
             .into_iter()
