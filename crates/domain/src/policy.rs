@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::customer::AssignmentKind;
+use crate::customer::{AssignmentKind, CustomerId};
 use crate::error::{DomainError, FieldError};
 use crate::institution::{InstPath, InstitutionId, Level};
 use crate::role::{Action, CONFLICTING_ROLES, Grant, Role, Scope};
@@ -67,6 +67,7 @@ pub enum CustomerRule {
 /// What the policy needs to know about one customer to decide on it.
 #[derive(Debug, Clone)]
 pub struct CustomerFacts {
+    pub id: CustomerId,
     pub owner_path: InstPath,
     /// Active assignments (expired custody excluded).
     pub assignees: Vec<(UserId, AssignmentKind)>,
@@ -98,6 +99,32 @@ impl AccessBasis {
             Self::VipStandard => "basis.vip_standard",
             Self::VipProspect => "basis.vip_prospect",
         }
+    }
+}
+
+/// Proof that the policy let an actor do an action on one customer (lldap's access-control
+/// handlers are the model). Its fields are private, so only [`Policy::grant_customer`] makes
+/// one; the store's reads of a customer's detail, holdings, transactions and sealed values
+/// take it instead of an id, and a path that skips the policy does not compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomerGrant {
+    customer: CustomerId,
+    action: Action,
+    basis: AccessBasis,
+}
+
+impl CustomerGrant {
+    pub fn customer(&self) -> CustomerId {
+        self.customer
+    }
+
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    /// Why the actor may (R-CUS-8).
+    pub fn basis(&self) -> AccessBasis {
+        self.basis
     }
 }
 
@@ -199,6 +226,17 @@ impl Policy {
                 .find_map(|r| r.admits(customer))
                 .ok_or_else(|| denied("deny.customer_out_of_scope")),
         }
+    }
+
+    /// The grant to do `action` on this customer, or the refusal.
+    pub fn grant_customer(
+        &self,
+        actor: &Actor,
+        action: Action,
+        customer: &CustomerFacts,
+    ) -> Result<CustomerGrant, DomainError> {
+        let basis = self.authorize_customer(actor, action, customer)?;
+        Ok(CustomerGrant { customer: customer.id, action, basis })
     }
 
     /// May the actor perform `action` on a suspicious item (R-ETL-4)? It is routed to every
@@ -433,6 +471,7 @@ mod tests {
         ]);
         let facts =
             |path: &InstPath, assignees: Vec<(UserId, AssignmentKind)>, member, standard| CustomerFacts {
+                id: CustomerId(1),
                 owner_path: path.clone(),
                 assignees,
                 vip_member: member,

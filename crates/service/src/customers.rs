@@ -7,7 +7,9 @@ use pcis_domain::audit_action::AuditAction;
 use pcis_domain::customer::{CustomerId, SensitiveField, TierThresholds};
 use pcis_domain::identity::{IdNumber, Mobile};
 use pcis_domain::institution::{InstStatus, Institution, InstitutionId};
-use pcis_domain::policy::{AccessBasis, Actor, CustomerFacts, CustomerRule, CustomerScope, ScopeFilter};
+use pcis_domain::policy::{
+    AccessBasis, Actor, CustomerFacts, CustomerGrant, CustomerRule, CustomerScope, ScopeFilter,
+};
 use pcis_domain::role::{Action, Role};
 use pcis_domain::user::UserId;
 use pcis_domain::{DomainError, DomainResult};
@@ -164,11 +166,11 @@ impl App {
         actor: &Actor,
         id: CustomerId,
         action: Action,
-    ) -> DomainResult<(CustomerRecord, CustomerFacts, AccessBasis)> {
+    ) -> DomainResult<(CustomerRecord, CustomerFacts, CustomerGrant)> {
         let found = store::get(uc.tx(), id, &self.today()).await.db()?;
         let (record, facts) = uc.found(found, "deny.customer_out_of_scope").await?;
-        let basis = uc.check(self.policy.authorize_customer(actor, action, &facts)).await?;
-        Ok((record, facts, basis))
+        let grant = uc.check(self.policy.grant_customer(actor, action, &facts)).await?;
+        Ok((record, facts, grant))
     }
 
     pub async fn customer_360(
@@ -178,12 +180,13 @@ impl App {
         id: CustomerId,
     ) -> DomainResult<Customer360> {
         let mut uc = self.read_case(actor, meta, AuditAction::CustomerView, id.0).await?;
-        let (record, facts, basis) = self.customer_in(&mut uc, actor, id, Action::CustomerView).await?;
+        let (record, facts, view) = self.customer_in(&mut uc, actor, id, Action::CustomerView).await?;
+        let basis = view.basis();
         let tx = uc.tx();
-        let detail_allowed =
-            self.policy.authorize_customer(actor, Action::CustomerViewDetail, &facts).is_ok();
-        let detail = if detail_allowed {
-            let holdings = store::holdings(tx, id).await.db()?;
+        let detail_grant = self.policy.grant_customer(actor, Action::CustomerViewDetail, &facts).ok();
+        let detail_allowed = detail_grant.is_some();
+        let detail = if let Some(grant) = &detail_grant {
+            let holdings = store::holdings(tx, grant).await.db()?;
             let mut totals: Vec<(String, i64)> = Vec::new();
             for h in &holdings {
                 match totals.iter_mut().find(|(t, _)| *t == h.product_type) {
@@ -194,11 +197,11 @@ impl App {
             Some(CustomerDetail {
                 totals,
                 holdings,
-                channels: store::channels(tx, id).await.db()?,
-                tier_history: store::tier_history(tx, id).await.db()?,
+                channels: store::channels(tx, grant).await.db()?,
+                tier_history: store::tier_history(tx, grant).await.db()?,
                 assignees: store::assignees(tx, id, &self.today()).await.db()?,
-                tags: store::tags(tx, id).await.db()?,
-                consents: store::consents(tx, id).await.db()?,
+                tags: store::tags(tx, grant).await.db()?,
+                consents: store::consents(tx, grant).await.db()?,
                 record: record.clone(),
             })
         } else {
@@ -225,8 +228,8 @@ impl App {
         page: i64,
     ) -> DomainResult<Page<Transaction>> {
         let mut uc = self.read_case(actor, meta, AuditAction::CustomerTransactions, id.0).await?;
-        self.customer_in(&mut uc, actor, id, Action::CustomerViewDetail).await?;
-        let result = store::transactions(uc.tx(), id, page, 20).await.db()?;
+        let (.., grant) = self.customer_in(&mut uc, actor, id, Action::CustomerViewDetail).await?;
+        let result = store::transactions(uc.tx(), &grant, page, 20).await.db()?;
         uc.detail(json!({ "page": page }));
         uc.finish().await?;
         Ok(result)
@@ -252,9 +255,9 @@ impl App {
             return Err(DomainError::invalid("field", "err.reveal_field"));
         }
         let mut uc = permit.write(id.0).await?;
-        self.customer_in(&mut uc, actor, id, Action::CustomerReveal).await?;
+        let (.., grant) = self.customer_in(&mut uc, actor, id, Action::CustomerReveal).await?;
         let sealed =
-            store::sealed_value(uc.tx(), id, field, account).await.db()?.ok_or(DomainError::NotFound)?;
+            store::sealed_value(uc.tx(), &grant, field, account).await.db()?.ok_or(DomainError::NotFound)?;
         let value = if field == SensitiveField::Name {
             String::from_utf8(sealed).map_err(|_| DomainError::Internal("name".into()))?
         } else {
@@ -372,18 +375,20 @@ impl App {
         let Some(id) = id.filter(|_| errors.is_empty()) else { return Err(DomainError::Invalid(errors)) };
         let mut uc = permit.write("").await?;
         uc.check(self.policy.customer_scope(actor, Action::CustomerCreditLookup)).await?;
-        let tx = uc.tx();
         let bidx = self.keys.data.blind_index(BIDX_ID, id.expose());
-        let hit = store::by_id_bidx(tx, &bidx).await.db()?.into_iter().find(|(_, n)| n == name);
+        let hit = store::by_id_bidx(uc.tx(), &bidx).await.db()?.into_iter().find(|(_, n)| n == name);
         let result = match hit {
             Some((cid, _)) => {
-                let (record, _) =
-                    store::get(tx, cid, &self.today()).await.db()?.ok_or(DomainError::NotFound)?;
-                let holdings = store::holdings(tx, cid).await.db()?;
+                let (record, facts) =
+                    store::get(uc.tx(), cid, &self.today()).await.db()?.ok_or(DomainError::NotFound)?;
+                let grant =
+                    uc.check(self.policy.grant_customer(actor, Action::CustomerCreditLookup, &facts)).await?;
+                let holdings = store::holdings(uc.tx(), &grant).await.db()?;
                 Some(CreditView { record, holdings })
             }
             None => None,
         };
+        let tx = uc.tx();
         if result.is_none() {
             let since = self.clock.now() - time::Duration::days(1);
             let action = AuditAction::CustomerCreditLookup.code();

@@ -5,7 +5,7 @@
 use pcis_domain::customer::{AssignmentKind, CustomerId, SensitiveField, Tier, aum_band};
 use pcis_domain::identity::mask_name;
 use pcis_domain::institution::{InstPath, InstitutionId};
-use pcis_domain::policy::{CustomerFacts, CustomerRule, CustomerScope};
+use pcis_domain::policy::{CustomerFacts, CustomerGrant, CustomerRule, CustomerScope};
 use pcis_domain::user::UserId;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -522,6 +522,7 @@ pub async fn get(
     let assignees = assignees(tx, id, today).await?;
     let aum = r.summary.aum;
     let facts = CustomerFacts {
+        id,
         owner_path: InstPath::from_stored(r.owner_path.clone()),
         assignees: assignees.iter().map(|a| (a.user_id, a.kind)).collect(),
         vip_member: r.summary.vip_member,
@@ -605,7 +606,39 @@ pub struct Holding {
     pub status: String,
 }
 
-pub async fn holdings(tx: &mut Tx, id: CustomerId) -> DbResult<Vec<Holding>> {
+/// One customer's accounts and loans, masked.
+///
+/// A read of one customer's detail takes the policy's grant, never a bare id: only
+/// `Policy::grant_customer` makes one, so a path that skips the policy does not compile.
+///
+/// ```compile_fail
+/// # async fn skip_the_policy(tx: &mut pcis_store::Tx) {
+/// let id = pcis_domain::customer::CustomerId(1);
+/// pcis_store::customers::holdings(tx, id).await.unwrap();
+/// # }
+/// ```
+///
+/// ```compile_fail
+/// # async fn forge_a_grant(tx: &mut pcis_store::Tx) {
+/// use pcis_domain::policy::{AccessBasis, CustomerGrant};
+/// let grant = CustomerGrant {
+///     customer: pcis_domain::customer::CustomerId(1),
+///     action: pcis_domain::role::Action::CustomerViewDetail,
+///     basis: AccessBasis::Deployment,
+/// };
+/// pcis_store::customers::holdings(tx, &grant).await.unwrap();
+/// # }
+/// ```
+///
+/// ```no_run
+/// # async fn the_way(tx: &mut pcis_store::Tx, policy: &pcis_domain::policy::Policy,
+/// #     actor: &pcis_domain::policy::Actor, facts: &pcis_domain::policy::CustomerFacts) {
+/// let grant = policy.grant_customer(actor, pcis_domain::role::Action::CustomerViewDetail, facts).unwrap();
+/// pcis_store::customers::holdings(tx, &grant).await.unwrap();
+/// # }
+/// ```
+pub async fn holdings(tx: &mut Tx, grant: &CustomerGrant) -> DbResult<Vec<Holding>> {
+    let id = grant.customer();
     on_tx!(tx, c => {
         sqlx::query_as(
             "SELECT id, account_masked AS account_no, product_type, product_code, product_name, currency,
@@ -666,10 +699,11 @@ pub struct Transaction {
 
 pub async fn transactions(
     tx: &mut Tx,
-    id: CustomerId,
+    grant: &CustomerGrant,
     page: i64,
     per_page: i64,
 ) -> DbResult<Page<Transaction>> {
+    let id = grant.customer();
     let total: i64 = on_tx!(tx, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM txn WHERE customer_id = $1").bind(id.0).fetch_one(c).await
     })?;
@@ -722,7 +756,8 @@ pub struct ChannelUse {
     pub last_us: i64,
 }
 
-pub async fn channels(tx: &mut Tx, id: CustomerId) -> DbResult<Vec<ChannelUse>> {
+pub async fn channels(tx: &mut Tx, grant: &CustomerGrant) -> DbResult<Vec<ChannelUse>> {
+    let id = grant.customer();
     on_tx!(tx, c => {
         sqlx::query_as(
             "SELECT channel, COUNT(*) AS count, MAX(at_us) AS last_us FROM txn WHERE customer_id = $1
@@ -743,7 +778,8 @@ pub struct TierChange {
     pub at_us: i64,
 }
 
-pub async fn tier_history(tx: &mut Tx, id: CustomerId) -> DbResult<Vec<TierChange>> {
+pub async fn tier_history(tx: &mut Tx, grant: &CustomerGrant) -> DbResult<Vec<TierChange>> {
+    let id = grant.customer();
     on_tx!(tx, c => {
         sqlx::query_as(
             "SELECT from_tier, to_tier, aum, reason, at_us FROM tier_history WHERE customer_id = $1
@@ -776,7 +812,8 @@ pub async fn record_tier(
     Ok(())
 }
 
-pub async fn tags(tx: &mut Tx, id: CustomerId) -> DbResult<Vec<String>> {
+pub async fn tags(tx: &mut Tx, grant: &CustomerGrant) -> DbResult<Vec<String>> {
+    let id = grant.customer();
     on_tx!(tx, c => {
         sqlx::query_scalar("SELECT tag FROM customer_tag WHERE customer_id = $1 ORDER BY tag").bind(id.0).fetch_all(c).await
     })
@@ -799,7 +836,8 @@ pub struct Consent {
     pub withdrawn_on: Option<String>,
 }
 
-pub async fn consents(tx: &mut Tx, id: CustomerId) -> DbResult<Vec<Consent>> {
+pub async fn consents(tx: &mut Tx, grant: &CustomerGrant) -> DbResult<Vec<Consent>> {
+    let id = grant.customer();
     on_tx!(tx, c => {
         sqlx::query_as(
             "SELECT purpose, scope, granted_on, channel, withdrawn_on FROM consent WHERE customer_id = $1 ORDER BY granted_on",
@@ -830,10 +868,11 @@ pub async fn add_consent(
 /// The sealed value of one field of one customer (or of one of its accounts), for a reveal.
 pub async fn sealed_value(
     tx: &mut Tx,
-    id: CustomerId,
+    grant: &CustomerGrant,
     field: SensitiveField,
     account: Option<i64>,
 ) -> DbResult<Option<Vec<u8>>> {
+    let id = grant.customer();
     if field == SensitiveField::Name {
         // The name is kept in clear for prefix search; it is returned as is.
         let name: Option<String> = on_tx!(tx, c => {

@@ -140,8 +140,11 @@ async fn page(
         })
         .collect();
     let current = q.status().unwrap_or("");
-    let title =
-        if st.app.policy.can(actor, Action::CustomerApprove) { "proposal.title" } else { "proposal.title_mine" };
+    let title = if st.app.policy.can(actor, Action::CustomerApprove) {
+        "proposal.title"
+    } else {
+        "proposal.title_mine"
+    };
     Ok(ProposalsPage {
         ctx: ctx(st, lang, auth, "/proposals").crumb(title, "").watermarked(st.app.clock.now()),
         title,
