@@ -72,7 +72,7 @@ pub fn verify_against_dummy(password: &str) {
 pub fn generate_one_time() -> String {
     const LETTERS: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
     const DIGITS: &[u8] = b"23456789";
-    let mut rng = rand::rngs::OsRng;
+    let mut rng = OsRng;
     loop {
         let s: String = (0..12)
             .map(|_| {

@@ -31,42 +31,43 @@ impl TryFrom<String> for ProposalStatus {
     }
 }
 
-use ProposalStatus::*;
-
-pub static PROPOSAL_FLOW: Workflow<ProposalStatus> = Workflow {
-    name: "proposal",
-    states: &[Pending, Approved, Rejected, Withdrawn],
-    pending: &[Pending],
-    steps: &[
-        Step {
-            code: "approve",
-            from: &[Pending],
-            to: Approved,
-            taker: Taker::Checker(Action::CustomerApprove),
-            comment: Comment::Optional,
-            audit: AuditAction::CustomerApprove,
-            confirm: true,
-        },
-        Step {
-            code: "reject",
-            from: &[Pending],
-            to: Rejected,
-            taker: Taker::Checker(Action::CustomerApprove),
-            comment: Comment::Required,
-            audit: AuditAction::CustomerReject,
-            confirm: true,
-        },
-        Step {
-            code: "withdraw",
-            from: &[Pending],
-            to: Withdrawn,
-            taker: Taker::Maker,
-            comment: Comment::Optional,
-            audit: AuditAction::CustomerWithdraw,
-            confirm: true,
-        },
-    ],
-    finished: "err.proposal_decided",
+pub static PROPOSAL_FLOW: Workflow<ProposalStatus> = {
+    use ProposalStatus::*;
+    Workflow {
+        name: "proposal",
+        states: &[Pending, Approved, Rejected, Withdrawn],
+        pending: &[Pending],
+        steps: &[
+            Step {
+                code: "approve",
+                from: &[Pending],
+                to: Approved,
+                taker: Taker::Checker(Action::CustomerApprove),
+                comment: Comment::Optional,
+                audit: AuditAction::CustomerApprove,
+                confirm: true,
+            },
+            Step {
+                code: "reject",
+                from: &[Pending],
+                to: Rejected,
+                taker: Taker::Checker(Action::CustomerApprove),
+                comment: Comment::Required,
+                audit: AuditAction::CustomerReject,
+                confirm: true,
+            },
+            Step {
+                code: "withdraw",
+                from: &[Pending],
+                to: Withdrawn,
+                taker: Taker::Maker,
+                comment: Comment::Optional,
+                audit: AuditAction::CustomerWithdraw,
+                confirm: true,
+            },
+        ],
+        finished: "err.proposal_decided",
+    }
 };
 
 #[cfg(test)]

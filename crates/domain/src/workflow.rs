@@ -144,7 +144,7 @@ pub(crate) fn assert_transitions<S: State>(w: &Workflow<S>) {
                     assert_eq!(taken.to, step.to);
                 }
                 Err(DomainError::Conflict(k)) => {
-                    assert!(!w.is_pending(*s) && k == w.finished, "{}.{} from {s:?}", w.name, step.code)
+                    assert!(!w.is_pending(*s) && k == w.finished, "{}.{} from {s:?}", w.name, step.code);
                 }
                 Err(DomainError::Invalid(f)) => {
                     assert!(

@@ -200,7 +200,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match nightly::run_once(&app, &inbox, &day).await? {
                 nightly::Outcome::Ran(detail) => println!("nightly {day}: done {detail}"),
                 nightly::Outcome::NotOurs => {
-                    println!("nightly {day}: already done, or running on another node")
+                    println!("nightly {day}: already done, or running on another node");
                 }
             }
             Ok(ExitCode::SUCCESS)

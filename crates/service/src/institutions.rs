@@ -194,7 +194,7 @@ impl App {
         let mut created: HashMap<String, Institution> = HashMap::new();
         for row in ordered {
             let mut row_err = |field: &'static str, rule: &'static str| {
-                errors.push(RowError { row: row.line, field, rule })
+                errors.push(RowError { row: row.line, field, rule });
             };
             let Some(level) = Level::new(row.level) else {
                 row_err("level", "err.inst_level_range");

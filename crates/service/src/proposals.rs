@@ -228,7 +228,7 @@ impl App {
                 let place = Placement {
                     customer_no: format!("M{:09}", p.id),
                     owner: pcis_domain::institution::InstitutionId(p.outlet_id),
-                    owner_path: pcis_domain::institution::InstPath::from_stored(p.outlet_path.clone()),
+                    owner_path: InstPath::from_stored(p.outlet_path.clone()),
                     aum: 0,
                     tier: Tier::Ordinary,
                     vip_standard_met: false,
@@ -239,7 +239,7 @@ impl App {
                 customers_store::record_tier(tx, id, None, Tier::Ordinary, 0, "tier.reason.new", now)
                     .await
                     .db()?;
-                let proposer = pcis_domain::user::UserId(p.proposer_id);
+                let proposer = UserId(p.proposer_id);
                 let holds = users::get(tx, proposer).await.db()?;
                 if holds.is_some_and(|u| u.user.roles.contains(&Role::AccountManager)) {
                     let today = self.today();

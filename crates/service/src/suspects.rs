@@ -90,7 +90,7 @@ impl App {
         for r in rows {
             match groups.last_mut() {
                 Some(g) if g.kind == r.kind && g.bidx == r.bidx => {
-                    g.members.push((r.customer_id, r.manager_id))
+                    g.members.push((r.customer_id, r.manager_id));
                 }
                 _ => groups.push(NewItem {
                     kind: r.kind,

@@ -201,7 +201,7 @@ pub async fn count_failures(
         )
         .bind(username)
         .bind(action)
-        .bind(crate::micros(since))
+        .bind(micros(since))
         .fetch_one(c)
         .await
     })

@@ -172,7 +172,7 @@ async fn auditor_sees_the_login(app: &TestApp, br: &Browser, shots: &Shots) {
     // The auditor also reviews who may do what.
     br.click(".sidenav a[href='/roles']").await;
     br.wait_for("table.matrix tbody tr").await;
-    assert_eq!(br.find_all("table.matrix tbody tr").await.len(), pcis_domain::role::Role::ALL.len());
+    assert_eq!(br.find_all("table.matrix tbody tr").await.len(), Role::ALL.len());
     shots.save(br, "10-roles").await;
 
     br.click("form[action='/logout'] button").await;

@@ -320,8 +320,7 @@ fn boundary_day(dir: &Path) -> PathBuf {
         let id =
             format!("{first17}{}", char::from(pcis_domain::identity::check_character(first17.as_bytes())));
         customers.push_str(&format!(
-            "B{i:03},王小{i},1,1980-01-01,resident_id,{id},1380000{:04},南京市玄武区中山路{i}号,O1\n",
-            i
+            "B{i:03},王小{i},1,1980-01-01,resident_id,{id},1380000{i:04},南京市玄武区中山路{i}号,O1\n"
         ));
         accounts.push_str(&format!("{},B{i:03},D001,CNY,{balance},2020-01-01,active,O1\n", card(i as u64)));
     }
