@@ -13,8 +13,20 @@ use crate::identity::{CardNumber, Gender, IdNumber, Mobile, mask_name};
 pub struct CustomerId(pub i64);
 
 /// How a user is assigned to a customer (R-CUS-1 "assigned managers").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AssignmentKind {
     /// The outlet account manager (客户经理).
     Manager,
@@ -24,19 +36,7 @@ pub enum AssignmentKind {
     Custody,
 }
 
-impl AssignmentKind {
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Manager => "manager",
-            Self::Specialist => "specialist",
-            Self::Custody => "custody",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Manager, Self::Specialist, Self::Custody].into_iter().find(|k| k.code() == s)
-    }
-}
+crate::coded!(AssignmentKind);
 
 /// JR/T 0171-2020 sensitivity classes of personal financial information.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -70,8 +70,21 @@ pub enum Protection {
 }
 
 /// A customer field whose full value a user may ask to see (R-PRV-2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SensitiveField {
     Name,
     IdNumber,
@@ -82,26 +95,9 @@ pub enum SensitiveField {
     AccountNo,
 }
 
+crate::coded!(SensitiveField);
+
 impl SensitiveField {
-    pub const ALL: &'static [SensitiveField] =
-        &[Self::Name, Self::IdNumber, Self::Mobile, Self::Phone, Self::Email, Self::Address, Self::AccountNo];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Name => "name",
-            Self::IdNumber => "id_number",
-            Self::Mobile => "mobile",
-            Self::Phone => "phone",
-            Self::Email => "email",
-            Self::Address => "address",
-            Self::AccountNo => "account_no",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|f| f.code() == s)
-    }
-
     pub fn class(self) -> &'static FieldClass {
         FIELD_CLASSES.iter().find(|c| c.field == self.code()).expect("every sensitive field is classified")
     }
@@ -200,8 +196,22 @@ fn mask_address(value: &str) -> String {
 }
 
 /// Tiers by assets under management (R-CUS-4), lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Tier {
     Ordinary,
     Gold,
@@ -209,22 +219,7 @@ pub enum Tier {
     Diamond,
 }
 
-impl Tier {
-    pub const ALL: &'static [Tier] = &[Tier::Ordinary, Tier::Gold, Tier::Platinum, Tier::Diamond];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Tier::Ordinary => "ordinary",
-            Tier::Gold => "gold",
-            Tier::Platinum => "platinum",
-            Tier::Diamond => "diamond",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Tier> {
-        Tier::ALL.iter().copied().find(|t| t.code() == s)
-    }
-}
+crate::coded!(Tier);
 
 /// Yuan with at most two decimals → fen.
 pub fn parse_yuan(field: &'static str, s: &str) -> Result<i64, FieldError> {
@@ -341,8 +336,20 @@ pub fn aum_band(aum: i64) -> &'static str {
 }
 
 /// Identity document types. Only the resident identity card has a checkable number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum IdType {
     ResidentId,
     Passport,
@@ -350,23 +357,7 @@ pub enum IdType {
     TaiwanPermit,
 }
 
-impl IdType {
-    pub const ALL: &'static [IdType] =
-        &[IdType::ResidentId, IdType::Passport, IdType::HkMacauPermit, IdType::TaiwanPermit];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            IdType::ResidentId => "resident_id",
-            IdType::Passport => "passport",
-            IdType::HkMacauPermit => "hk_macau_permit",
-            IdType::TaiwanPermit => "taiwan_permit",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<IdType> {
-        IdType::ALL.iter().copied().find(|t| t.code() == s)
-    }
-}
+crate::coded!(IdType);
 
 /// A document number: a checked resident ID, or another document's number (letters and
 /// digits). Printing it shows the masked form only.

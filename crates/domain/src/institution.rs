@@ -75,8 +75,11 @@ impl Level {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum InstKind {
     /// Levels 1–4.
     Management,
@@ -86,45 +89,20 @@ pub enum InstKind {
     Agency,
 }
 
-impl InstKind {
-    pub const ALL: [InstKind; 3] = [InstKind::Management, InstKind::SelfRun, InstKind::Agency];
+crate::coded!(InstKind);
 
-    pub fn code(self) -> &'static str {
-        match self {
-            InstKind::Management => "management",
-            InstKind::SelfRun => "self_run",
-            InstKind::Agency => "agency",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.code() == s)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum InstStatus {
     Active,
     Suspended,
     Closed,
 }
 
-impl InstStatus {
-    pub const ALL: [InstStatus; 3] = [InstStatus::Active, InstStatus::Suspended, InstStatus::Closed];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            InstStatus::Active => "active",
-            InstStatus::Suspended => "suspended",
-            InstStatus::Closed => "closed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.code() == s)
-    }
-}
+crate::coded!(InstStatus);
 
 /// An institution code: 2–20 ASCII letters or digits, unique in the deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

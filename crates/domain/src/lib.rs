@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod audit_action;
+pub mod code;
 pub mod crypto;
 pub mod customer;
 pub mod error;

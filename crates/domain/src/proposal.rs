@@ -10,7 +10,9 @@ use crate::audit_action::AuditAction;
 use crate::role::Action;
 use crate::workflow::{Comment, State, Step, Taker, Workflow};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, EnumString, IntoStaticStr)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, EnumString, IntoStaticStr, strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum ProposalStatus {
@@ -23,13 +25,7 @@ pub enum ProposalStatus {
 
 impl State for ProposalStatus {}
 
-impl TryFrom<String> for ProposalStatus {
-    type Error = strum::ParseError;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
+crate::coded!(ProposalStatus);
 
 pub static PROPOSAL_FLOW: Workflow<ProposalStatus> = {
     use ProposalStatus::*;

@@ -5,34 +5,17 @@
 
 use serde::Serialize;
 
+/// A code enum whose codes are spelled out (`Action` codes hold a dot): strum reads and
+/// writes them, [`crate::coded!`] adds `code`, `parse` and `ALL`.
 macro_rules! code_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[derive(strum::IntoStaticStr, strum::EnumString, strum::VariantArray, strum::Display)]
         #[serde(into = "&'static str")]
-        pub enum $name { $($(#[$vm])* $variant),+ }
+        pub enum $name { $($(#[$vm])* #[strum(serialize = $code)] $variant),+ }
 
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn code(self) -> &'static str {
-                match self { $($name::$variant => $code),+ }
-            }
-
-            pub fn parse(code: &str) -> Option<Self> {
-                match code { $($code => Some($name::$variant),)+ _ => None }
-            }
-        }
-
-        impl From<$name> for &'static str {
-            fn from(v: $name) -> &'static str { v.code() }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.code())
-            }
-        }
+        crate::coded!($name);
     };
 }
 

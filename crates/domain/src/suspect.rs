@@ -22,8 +22,20 @@ pub const DAYS_TO_CLOSE: u32 = 3;
 pub const NOTE_MAX_CHARS: usize = 500;
 
 /// What two customers share.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SuspectKind {
     /// A mobile or fixed-line number (one blind-index domain, so a mobile equal to another
     /// customer's fixed line counts).
@@ -32,20 +44,11 @@ pub enum SuspectKind {
     Account,
 }
 
-impl SuspectKind {
-    pub fn code(self) -> &'static str {
-        match self {
-            SuspectKind::Contact => "contact",
-            SuspectKind::Account => "account",
-        }
-    }
+crate::coded!(SuspectKind);
 
-    pub fn parse(s: &str) -> Option<SuspectKind> {
-        [SuspectKind::Contact, SuspectKind::Account].into_iter().find(|k| k.code() == s)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, EnumString, IntoStaticStr)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, EnumString, IntoStaticStr, strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum SuspectStatus {
@@ -58,17 +61,9 @@ pub enum SuspectStatus {
 
 impl State for SuspectStatus {}
 
-impl TryFrom<String> for SuspectStatus {
-    type Error = strum::ParseError;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
+crate::coded!(SuspectStatus);
 
 impl SuspectStatus {
-    pub const ALL: &'static [SuspectStatus] = SUSPECT_FLOW.states;
-
     /// Still waiting for someone's work.
     pub fn is_pending(self) -> bool {
         SUSPECT_FLOW.is_pending(self)

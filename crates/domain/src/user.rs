@@ -10,29 +10,18 @@ use crate::role::Role;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct UserId(pub i64);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum UserStatus {
     Active,
     Frozen,
     Deregistered,
 }
 
-impl UserStatus {
-    pub const ALL: [UserStatus; 3] = [UserStatus::Active, UserStatus::Frozen, UserStatus::Deregistered];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            UserStatus::Active => "active",
-            UserStatus::Frozen => "frozen",
-            UserStatus::Deregistered => "deregistered",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.code() == s)
-    }
-}
+crate::coded!(UserStatus);
 
 /// A login name: 3–32 lowercase ASCII letters, digits, `.`, `_` or `-`, starting with a letter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

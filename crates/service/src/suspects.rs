@@ -9,7 +9,7 @@ use pcis_domain::customer::{CustomerId, parse_date};
 use pcis_domain::policy::{Actor, CustomerFacts, CustomerScope};
 use pcis_domain::role::Action;
 use pcis_domain::suspect::{DAYS_TO_CLOSE, SUSPECT_FLOW, SuspectStatus, WorkCalendar, check_note};
-use pcis_domain::workflow::{State, Taker};
+use pcis_domain::workflow::Taker;
 use pcis_domain::{DomainError, DomainResult, FieldError};
 use pcis_store::Page;
 use pcis_store::customers as customers_store;

@@ -5,7 +5,6 @@ use pcis_domain::institution::{InstPath, InstitutionId};
 use pcis_domain::policy::ScopeFilter;
 use pcis_domain::proposal::ProposalStatus;
 use pcis_domain::user::UserId;
-use pcis_domain::workflow::State;
 use serde::Serialize;
 use time::OffsetDateTime;
 

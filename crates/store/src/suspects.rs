@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use pcis_domain::identity::mask_name;
 use pcis_domain::policy::CustomerScope;
 use pcis_domain::suspect::SuspectStatus;
-use pcis_domain::workflow::State;
 use serde::Serialize;
 use time::OffsetDateTime;
 

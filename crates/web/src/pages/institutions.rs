@@ -94,8 +94,8 @@ struct InstitutionForm {
 
 fn kinds_for(lang: Lang, level: Level) -> Vec<(&'static str, String)> {
     InstKind::ALL
-        .into_iter()
-        .filter(|k| (level == Level::OUTLET) != (*k == InstKind::Management))
+        .iter()
+        .filter(|k| (level == Level::OUTLET) != (**k == InstKind::Management))
         .map(|k| (k.code(), t(lang, &format!("kind.{}", k.code()))))
         .collect()
 }

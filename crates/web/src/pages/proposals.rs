@@ -5,7 +5,6 @@
 use pcis_domain::institution::InstPath;
 use pcis_domain::proposal::{PROPOSAL_FLOW, ProposalStatus};
 use pcis_domain::user::UserId;
-use pcis_domain::workflow::State;
 use pcis_service::Proposal;
 
 use super::*;

@@ -4,7 +4,7 @@
 //! viewer's reach link to their 360 page.
 
 use pcis_domain::suspect::{SUSPECT_FLOW, SuspectStatus};
-use pcis_domain::workflow::{State, Taker};
+use pcis_domain::workflow::Taker;
 use pcis_service::suspects::{Item, REPORT_DAYS, StaffLine, SuspectTab};
 
 use super::*;
