@@ -173,6 +173,13 @@ async fn auditor_sees_the_login(app: &TestApp, br: &Browser, shots: &Shots) {
     br.click(".sidenav a[href='/roles']").await;
     br.wait_for("table.matrix tbody tr").await;
     assert_eq!(br.find_all("table.matrix tbody tr").await.len(), Role::ALL.len());
+    // The whole matrix fits the 1366 px window: no horizontal scroll.
+    let widths = ok(
+        "page widths",
+        br.client.execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![]).await,
+    );
+    let (page, window) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+    assert!(page <= window, "the roles page is {page} px wide in a {window} px window");
     shots.save(br, "10-roles").await;
 
     br.click("form[action='/logout'] button").await;

@@ -10,8 +10,9 @@ struct RoleRow {
     code: &'static str,
     name: String,
     administered_by: String,
-    /// Per action, in `Action::ALL` order: the scope's label, or empty where not granted.
-    cells: Vec<String>,
+    /// Per action, in `Action::ALL` order: the scope's short and full label, or none where
+    /// not granted.
+    cells: Vec<Option<(String, String)>>,
 }
 
 #[derive(Template)]
@@ -33,10 +34,10 @@ async fn roles(Req { st, lang, meta, auth }: Req) -> PageResult {
             cells: Action::ALL
                 .iter()
                 .map(|a| {
-                    r.grants
-                        .iter()
-                        .find(|g| g.action == *a)
-                        .map_or(String::new(), |g| t(lang, &format!("roles.{}", g.scope.code())))
+                    r.grants.iter().find(|g| g.action == *a).map(|g| {
+                        let scope = g.scope.code();
+                        (t(lang, &format!("roles.short.{scope}")), t(lang, &format!("roles.{scope}")))
+                    })
                 })
                 .collect(),
         })
