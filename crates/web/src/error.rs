@@ -11,11 +11,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use pcis_domain::DomainError;
+use pcis_domain::policy::Policy;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::i18n::{Lang, translate};
-use crate::views;
+use crate::security::Auth;
+use crate::views::{self, Ctx};
 
 fn status_of(e: &DomainError) -> StatusCode {
     match e {
@@ -89,14 +91,15 @@ impl Unrendered {
         }
     }
 
-    fn render(self, lang: Lang, request_id: &str) -> Response {
+    fn render(self, ctx: Ctx, request_id: &str) -> Response {
         match self.form {
-            Form::Page => self.render_page(lang, request_id),
-            Form::Api => self.render_json(lang, request_id),
+            Form::Page => self.render_page(ctx, request_id),
+            Form::Api => self.render_json(ctx.lang, request_id),
         }
     }
 
-    fn render_page(self, lang: Lang, request_id: &str) -> Response {
+    fn render_page(self, ctx: Ctx, request_id: &str) -> Response {
+        let lang = ctx.lang;
         let key = match (self.error.as_deref(), self.status) {
             (Some(DomainError::Unauthenticated), _) => return Redirect::to("/login").into_response(),
             (Some(DomainError::PasswordChangeRequired), _) => {
@@ -113,7 +116,7 @@ impl Unrendered {
         if self.status.is_server_error() {
             message = format!("{message} {}", translate(lang, "err.request_id", &[("id", request_id)]));
         }
-        (self.status, views::error_page(lang, self.status, &message)).into_response()
+        (self.status, views::error_page(ctx, self.status, &message)).into_response()
     }
 
     fn render_json(self, lang: Lang, request_id: &str) -> Response {
@@ -143,17 +146,38 @@ impl Unrendered {
     }
 }
 
+/// The signed-in caller of a request that failed, handed out by the session middleware so
+/// that an error page keeps the frame (navigation, logout).
+#[derive(Clone)]
+pub(crate) struct FailedFor {
+    pub auth: Auth,
+    pub policy: Arc<Policy>,
+}
+
+/// Whether a response is a failure still to be put into words.
+pub(crate) fn is_failure(res: &Response) -> bool {
+    res.extensions().get::<Unrendered>().is_some()
+}
+
 /// Puts the failures handlers return into words, in the reader's language, with the request
-/// id in every 5xx (the detail is in the log under that id, never in the answer).
+/// id in every 5xx (the detail is in the log under that id, never in the answer). A page
+/// failure of a signed-in user keeps the frame of the UI.
 pub async fn render_errors(req: Request, next: Next) -> Response {
     let lang = Lang::from_cookies(&CookieJar::from_headers(req.headers()));
     let request_id = crate::access_log::request_id(&req).to_owned();
+    let path = req.uri().path().to_owned();
     let mut res = next.run(req).await;
     let Some(failure) = res.extensions_mut().remove::<Unrendered>() else { return res };
     if let Some(DomainError::Internal(detail)) = failure.error.as_deref() {
         tracing::error!(%detail, "internal error");
     }
-    let mut rendered = failure.render(lang, &request_id);
+    let ctx = match res.extensions_mut().remove::<FailedFor>() {
+        Some(FailedFor { auth, policy }) if !auth.session.must_change_password => {
+            Ctx::for_actor(lang, &auth.session.csrf_token, &path, &auth.session.actor, &policy)
+        }
+        _ => Ctx::anonymous(lang, String::new(), &path),
+    };
+    let mut rendered = failure.render(ctx, &request_id);
     // What the handler set besides the failure (a cookie) stays.
     let kept: Vec<_> = res
         .headers()

@@ -18,7 +18,7 @@ use pcis_domain::audit_action::AuditAction;
 use pcis_service::RequestMeta;
 use pcis_service::auth::Session;
 
-use crate::error::{ApiError, PageError};
+use crate::error::{self, ApiError, PageError};
 use crate::{AppState, BODY_LIMIT, Lang};
 
 pub const SESSION_COOKIE: &str = "pcis_session";
@@ -124,10 +124,16 @@ pub async fn session_and_csrf(State(state): State<AppState>, req: Request<Body>,
             }
         }
     }
-    req.extensions_mut().insert(MaybeAuth(auth));
+    req.extensions_mut().insert(MaybeAuth(auth.clone()));
     req.extensions_mut().insert(meta);
     req.extensions_mut().insert(lang);
-    next.run(req).await
+    let mut res = next.run(req).await;
+    if let Some(auth) = auth
+        && error::is_failure(&res)
+    {
+        res.extensions_mut().insert(error::FailedFor { auth, policy: state.app.policy.clone() });
+    }
+    res
 }
 
 /// The CSRF token of the request: `X-CSRF-Token`, else `?_csrf=`, else the `_csrf` field of

@@ -262,8 +262,9 @@ struct ErrorPage {
     message: String,
 }
 
-pub fn error_page(lang: Lang, status: StatusCode, message: &str) -> Response {
-    let ctx = Ctx::anonymous(lang, String::new(), "");
+/// An error page, in the frame of the UI (navigation, logout) when `ctx` is a signed-in
+/// user's, alone otherwise.
+pub fn error_page(ctx: Ctx, status: StatusCode, message: &str) -> Response {
     render(&ErrorPage { ctx, status: status.as_u16(), message: message.to_owned() })
 }
 

@@ -12,6 +12,7 @@ use crate::both_backends;
 use crate::helpers::{Backend, PASSWORD, browser, csrf_of, spawn_app, ui_login, username_of};
 
 both_backends!(
+    a_refusal_page_keeps_the_frame,
     unknown_route_is_404_json_under_api_and_html_elsewhere,
     wrong_method_is_405,
     bad_request_bodies_are_client_errors,
@@ -213,4 +214,20 @@ async fn api_cookie_session_needs_csrf_header_bearer_does_not(b: Backend) {
     let r = api.post(&format!("/api/v1/users/{target}/account"), json!({ "op": "unlock" })).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
     assert_eq!(app.audit_actions("user.unlock").await.len(), 2);
+}
+
+/// A page the policy refuses to a signed-in user is still in the frame of the UI: the
+/// navigation and the logout button stay, so the user is not stranded.
+async fn a_refusal_page_keeps_the_frame(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let (web, _) = ui_login(&app, Role::AccountManager).await;
+    let res = web.get(format!("{}/users", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("您的角色无此操作权限"), "{html}");
+    assert!(html.contains(r#"action="/logout""#) && html.contains(r#"class="sidenav""#), "{html}");
+    // Before login there is no frame to keep.
+    let res = browser().get(format!("{}/no-such-page", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(!res.text().await.unwrap().contains(r#"class="sidenav""#));
 }
