@@ -83,6 +83,28 @@ mod tests {
         }
     }
 
+    /// Every `ctx.t("…")` a template asks for has a text in both languages.
+    #[test]
+    fn every_template_key_is_translated() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for part in text.split("ctx.t(\"").skip(1) {
+                let key = &part[..part.find('"').unwrap()];
+                for lang in [Lang::Zh, Lang::En] {
+                    assert_ne!(
+                        translate(lang, key, &[]),
+                        key,
+                        "{}: {key} has no {} text",
+                        path.display(),
+                        lang.code()
+                    );
+                }
+            }
+        }
+    }
+
     /// The step bar's words for every declared workflow.
     #[test]
     fn every_workflow_state_and_step_has_a_label() {
