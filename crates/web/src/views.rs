@@ -183,21 +183,46 @@ pub struct Pager {
     /// Counting stopped at `total`: there are at least that many.
     pub at_cap: bool,
     pub page: i64,
+    /// The number of pages, when the count is exact.
+    pub last: i64,
     pub has_next: bool,
     pub prev_href: String,
     pub next_href: String,
+    /// The pages around this one, and the first and last: (number, link, is this page);
+    /// `None` stands for a gap.
+    pub links: Vec<Option<(i64, String, bool)>>,
+    /// The address asked for a page after the last: the list says so instead of showing an
+    /// empty table under "page 999".
+    pub beyond: bool,
+    pub last_href: String,
 }
 
 impl Pager {
     /// `href(p)` is the link to page `p` with the list's filters kept.
     pub fn new(total: i64, page: i64, per_page: i64, href: impl Fn(i64) -> String) -> Pager {
+        let last = ((total + per_page - 1) / per_page.max(1)).max(1);
+        let mut numbers: Vec<i64> = vec![1, last];
+        numbers.extend((page - 2).max(1)..=(page + 2).min(last));
+        numbers.sort_unstable();
+        numbers.dedup();
+        let mut links = Vec::new();
+        for (i, n) in numbers.iter().enumerate() {
+            if i > 0 && *n > numbers[i - 1] + 1 {
+                links.push(None);
+            }
+            links.push(Some((*n, href(*n), *n == page)));
+        }
         Pager {
             total,
             at_cap: false,
             page,
+            last,
             has_next: page * per_page < total,
             prev_href: href(page - 1),
             next_href: href(page + 1),
+            links,
+            beyond: page > last,
+            last_href: href(last),
         }
     }
 }
@@ -206,6 +231,11 @@ impl Pager {
     /// For lists whose counting stops at `cap` (the customer search).
     pub fn capped_at(mut self, cap: i64) -> Pager {
         self.at_cap = self.total >= cap;
+        if self.at_cap {
+            // The count stopped: there is no known last page to link to.
+            self.links.retain(|l| l.as_ref().is_some_and(|(n, ..)| *n <= self.page + 2));
+            self.beyond = false;
+        }
         self
     }
 
@@ -288,6 +318,24 @@ pub async fn stylesheet() -> impl IntoResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pager_links_the_pages_around_and_says_when_a_page_is_past_the_end() {
+        let href = |p: i64| format!("/x?page={p}");
+        let numbers =
+            |p: &Pager| p.links.iter().map(|l| l.as_ref().map_or(0, |(n, ..)| *n)).collect::<Vec<_>>();
+        let p = Pager::new(500, 10, 20, href);
+        assert_eq!(numbers(&p), [1, 0, 8, 9, 10, 11, 12, 0, 25], "first, gap, around, gap, last");
+        assert!(p.links.iter().flatten().any(|(n, _, current)| *n == 10 && *current));
+        assert!(!p.beyond && p.has_next);
+        let p = Pager::new(30, 999, 20, href);
+        assert!(p.beyond && !p.has_next);
+        assert_eq!((p.last, p.last_href.as_str()), (2, "/x?page=2"));
+        let p = Pager::new(0, 1, 20, href);
+        assert!(!p.beyond && p.links.len() == 1, "an empty list has one page, not a pager");
+        let p = Pager::new(10_000, 3, 20, href).capped_at(10_000);
+        assert_eq!(numbers(&p), [1, 2, 3, 4, 5], "no last page when the count stopped");
+    }
 
     #[test]
     fn money_groups_thousands_with_two_decimals() {
