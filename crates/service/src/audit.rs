@@ -1,7 +1,7 @@
 //! Audit search for the security auditor (R-AUD-3) and whole-chain verification (R-AUD-2).
 
 use pcis_domain::DomainResult;
-use pcis_domain::audit::{AuditEntry, AuditRecord, ChainBreak, GENESIS, verify_chain};
+use pcis_domain::audit::{AuditEntry, AuditRecord, ChainBreak, GENESIS, Outcome, verify_chain};
 use pcis_domain::audit_action::AuditAction;
 use pcis_domain::policy::Actor;
 use pcis_domain::role::Action;
@@ -9,6 +9,13 @@ use pcis_store::Page;
 use pcis_store::audit::{self as store, AuditFilter};
 
 use crate::{App, DbExt, RequestMeta};
+
+/// The last day's failed logins and lockouts within an auditor's scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginAlerts {
+    pub failed_logins: i64,
+    pub lockouts: i64,
+}
 
 /// What `pcis audit verify` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +69,30 @@ pub(crate) fn with_detail(e: AuditEntry, detail: serde_json::Value) -> AuditEntr
 }
 
 impl App {
+    /// Failed logins and lockouts of the last 24 hours in the auditor's scope, for the
+    /// auditor's home (password spraying and guessing show here first); audited with the
+    /// monitoring flags.
+    pub async fn login_alerts(&self, actor: &Actor, meta: &RequestMeta) -> DomainResult<LoginAlerts> {
+        let mut uc = self.read_case(actor, meta, AuditAction::AuditFlags, "").await?;
+        let scope = uc.check(self.policy.scope(actor, Action::AuditSearch)).await?;
+        let since = Some(self.clock.now() - time::Duration::hours(24));
+        let failed = AuditFilter {
+            action: AuditAction::SessionLogin.code().into(),
+            outcome: Some(Outcome::Failed),
+            from: since,
+            ..Default::default()
+        };
+        let locks =
+            AuditFilter { action: AuditAction::SessionLock.code().into(), from: since, ..Default::default() };
+        let alerts = LoginAlerts {
+            failed_logins: store::count(uc.tx(), &scope, &failed).await.db()?,
+            lockouts: store::count(uc.tx(), &scope, &locks).await.db()?,
+        };
+        uc.detail(serde_json::json!({ "failed_logins": alerts.failed_logins, "lockouts": alerts.lockouts }));
+        uc.finish().await?;
+        Ok(alerts)
+    }
+
     /// Open monitoring flags (e.g. repeated credit-lookup misses) for the auditor's scope.
     pub async fn monitoring_flags(
         &self,

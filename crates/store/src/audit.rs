@@ -138,6 +138,29 @@ pub async fn search(
     page: i64,
     per_page: i64,
 ) -> DbResult<Page<AuditRecord>> {
+    let wh = filtered(scope, f);
+    let count_sql = format!("SELECT COUNT(*){}", wh.sql);
+    let total: i64 = on_tx!(tx, c => {
+        bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &wh.args).fetch_one(c).await
+    })?;
+    let offset = (page.max(1) - 1) * per_page;
+    let sql = format!("SELECT {COLUMNS}{} ORDER BY a.seq DESC LIMIT {per_page} OFFSET {offset}", wh.sql);
+    let rows: Vec<Row> = on_tx!(tx, c => {
+        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), &wh.args).fetch_all(c).await
+    })?;
+    let items = rows.into_iter().map(Row::into_domain).collect::<DbResult<_>>()?;
+    Ok(Page { items, total, page: page.max(1), per_page })
+}
+
+/// How many records the search would find.
+pub async fn count(tx: &mut Tx, scope: &ScopeFilter, f: &AuditFilter) -> DbResult<i64> {
+    let wh = filtered(scope, f);
+    let sql = format!("SELECT COUNT(*){}", wh.sql);
+    on_tx!(tx, c => bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())), &wh.args).fetch_one(c).await)
+}
+
+/// The `FROM … WHERE …` of a search: the scope (see [`search`]) and the filters.
+fn filtered(scope: &ScopeFilter, f: &AuditFilter) -> SqlBuilder {
     let mut wh =
         SqlBuilder::new(" FROM audit_log a LEFT JOIN institution i ON i.id = a.institution_id WHERE 1 = 1");
     match scope {
@@ -175,17 +198,7 @@ pub async fn search(
     if let Some(to) = f.to {
         wh.push(" AND a.at_us < ").bind(Arg::I64(micros(to)));
     }
-    let count_sql = format!("SELECT COUNT(*){}", wh.sql);
-    let total: i64 = on_tx!(tx, c => {
-        bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &wh.args).fetch_one(c).await
-    })?;
-    let offset = (page.max(1) - 1) * per_page;
-    let sql = format!("SELECT {COLUMNS}{} ORDER BY a.seq DESC LIMIT {per_page} OFFSET {offset}", wh.sql);
-    let rows: Vec<Row> = on_tx!(tx, c => {
-        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), &wh.args).fetch_all(c).await
-    })?;
-    let items = rows.into_iter().map(Row::into_domain).collect::<DbResult<_>>()?;
-    Ok(Page { items, total, page: page.max(1), per_page })
+    wh
 }
 
 /// How many times `username` failed `action` since `since` (e.g. credit-lookup misses).

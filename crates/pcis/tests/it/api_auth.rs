@@ -13,6 +13,7 @@ both_backends!(
     language_switch_stays_on_this_site,
     failed_logins_of_unknown_names_reach_the_head_office_auditor,
     every_answer_carries_a_request_id_of_ours,
+    failed_logins_and_lockouts_reach_the_auditors_home,
     passwords_expire_and_are_not_reused,
     one_time_password_must_be_changed_first,
     lockout_after_five_failures,
@@ -205,6 +206,25 @@ async fn every_answer_carries_a_request_id_of_ours(b: Backend) {
         assert!(id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit()), "{path}: {id}");
         assert!(seen.insert(id), "ids are not reused");
     }
+}
+
+/// Guessing shows on the auditor's home: the last day's failed logins and lockouts in its
+/// scope, each linked to the records; a day later they are gone from the home page.
+async fn failed_logins_and_lockouts_reach_the_auditors_home(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let victim = username_of(Role::AccountManager);
+    app.api_as(Role::AccountManager).await;
+    for _ in 0..5 {
+        Api::anonymous(&app).login(&victim, "Wrong12345").await;
+    }
+    let (web, _) = crate::helpers::ui_login(&app, Role::SecurityAuditor).await;
+    let home = web.get(format!("{}/", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("近 24 小时登录失败") && home.contains("近 24 小时账户锁定"), "{home}");
+    assert!(home.contains("/audit?action=session.lock"), "linked to the records");
+    app.clock.advance(time::Duration::hours(25));
+    let (web, _) = crate::helpers::ui_login(&app, Role::SecurityAuditor).await;
+    let home = web.get(format!("{}/", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(!home.contains("近 24 小时账户锁定"), "{home}");
 }
 
 /// R-AUTH-1: after 90 days the password must be changed before anything else, and none of

@@ -51,6 +51,20 @@ async fn home(Req { st, lang, meta, auth }: Req) -> PageResult {
         if !flags.is_empty() {
             todos.push((t(lang, "home.monitoring_flags"), "#flags".to_owned(), flags.len() as i64));
         }
+        // The last day's failed logins and lockouts, each a link to the records.
+        let alerts = st.app.login_alerts(actor, &meta).await?;
+        let day = (st.app.clock.now() - time::Duration::hours(24)).to_offset(pcis_domain::CST).date();
+        if alerts.failed_logins > 0 {
+            let href = format!("/audit?action=session.login&outcome=failed&from={day}");
+            todos.push((t(lang, "home.failed_logins"), href, alerts.failed_logins));
+        }
+        if alerts.lockouts > 0 {
+            todos.push((
+                t(lang, "home.lockouts"),
+                format!("/audit?action=session.lock&from={day}"),
+                alerts.lockouts,
+            ));
+        }
     }
     let welcome = crate::translate(lang, "home.welcome", &[("name", &actor.display_name)]);
     let duties = actor
