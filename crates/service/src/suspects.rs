@@ -138,7 +138,8 @@ impl App {
     /// Pending items of the actor's reach (open, escalated) for the home page; zero without
     /// the grant.
     pub async fn suspect_todo(&self, actor: &Actor) -> DomainResult<(i64, i64)> {
-        let Ok(within) = self.policy.customer_scope(actor, Action::SuspectView) else { return Ok((0, 0)) };
+        // A to-do lists what its reader can act on: resolving, not only seeing.
+        let Ok(within) = self.policy.customer_scope(actor, Action::SuspectResolve) else { return Ok((0, 0)) };
         let mut tx = self.db.begin_read().await.db()?;
         store::pending_counts(&mut tx, &within, &self.today()).await.db()
     }

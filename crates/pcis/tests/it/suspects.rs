@@ -13,7 +13,7 @@ use time::Duration;
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, spawn_app};
 
-both_backends!(items_are_routed_escalated_and_closed);
+both_backends!(items_are_routed_escalated_and_closed, the_to_do_lists_items_its_reader_can_resolve);
 
 /// A customer of `outlet` with a mobile (and, when given, a manager).
 fn customer(no: &str, outlet: &str, mobile: &str, manager: Option<&str>) -> SeedCustomer {
@@ -176,4 +176,36 @@ async fn items_are_routed_escalated_and_closed(b: Backend) {
     // Without the grant, no report.
     let r = app.api_as(Role::AccountManager).await.get("/api/v1/suspects/report").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+/// A to-do lists only what its reader can act on: the outlet supervisor, who resolves, sees
+/// the open item on its home page and the item names who handles it; the account manager,
+/// who only sees its customers' items, has nothing to do there.
+async fn the_to_do_lists_items_its_reader_can_resolve(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let manager = crate::helpers::username_of(Role::AccountManager);
+    let seeds = [
+        customer("S1A", "O1", "13700000001", Some(&manager)),
+        customer("S1B", "O1", "13700000001", Some(&manager)),
+    ];
+    app.app.seed_customers(&seeds).await.unwrap();
+    app.app.build_suspect_list().await.unwrap();
+    let item = item_of(&app, "S1A").await;
+    let home = |role: Role| {
+        let app = &app;
+        async move {
+            let (web, _) = crate::helpers::ui_login(app, role).await;
+            let home = web.get(format!("{}/", app.base)).send().await.unwrap().text().await.unwrap();
+            let page =
+                web.get(format!("{}/suspects/{item}", app.base)).send().await.unwrap().text().await.unwrap();
+            (home, page)
+        }
+    };
+    let (sup_home, sup_item) = home(Role::AmSupervisor).await;
+    assert!(sup_home.contains("待排查的可疑客户信息"), "{sup_home}");
+    assert!(sup_item.contains("处理人") && sup_item.contains("客户所属网点的客户经理主管"), "{sup_item}");
+    assert!(sup_item.contains(r#"name="outcome""#), "the supervisor is offered the resolution form");
+    let (am_home, am_item) = home(Role::AccountManager).await;
+    assert!(!am_home.contains("待排查的可疑客户信息"), "{am_home}");
+    assert!(!am_item.contains(r#"name="outcome""#), "no form for one who cannot resolve");
 }

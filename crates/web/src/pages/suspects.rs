@@ -28,6 +28,8 @@ struct ItemView {
     late: bool,
     closed: String,
     escalated: String,
+    /// Who is to act on it now (empty once closed).
+    handler: String,
 }
 
 fn item_view(lang: Lang, today: &str, item: Item) -> ItemView {
@@ -46,6 +48,11 @@ fn item_view(lang: Lang, today: &str, item: Item) -> ItemView {
             _ => String::new(),
         },
         escalated: item.escalated_us.map(minute).unwrap_or_default(),
+        handler: if pending {
+            t(lang, &format!("suspect.handler_when.{}", item.status.code()))
+        } else {
+            String::new()
+        },
         item,
     }
 }
