@@ -14,7 +14,8 @@ both_backends!(
     reveal_and_maker_checker,
     credit_lookup_is_exact_and_monitored,
     every_response_is_masked_unless_revealed,
-    audit_search_finds_a_customers_records
+    audit_search_finds_a_customers_records,
+    a_partial_number_that_finds_nothing_is_explained
 );
 
 const ID: &str = "11010519491231002X";
@@ -339,4 +340,19 @@ async fn audit_search_finds_a_customers_records(b: Backend) {
     assert!(!actions.contains(&"customer.search"), "only records about this customer: {actions:?}");
     let r = auditor.get("/api/v1/audit?customer=C999999999").await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 0);
+}
+
+/// Mobiles and IDs are found by their blind index, whole only: a part of one that finds no
+/// customer number says so instead of an unexplained empty list.
+async fn a_partial_number_that_finds_nothing_is_explained(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    seed(&app).await;
+    let (web, _) = ui_login(&app, Role::AccountManager).await;
+    let page = |q: &str| {
+        let req = web.get(format!("{}/customers", app.base)).query(&[("q", q)]);
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(page("1381234").await.contains("部分号码不能查询"));
+    let whole = page(MOBILE).await;
+    assert!(!whole.contains("部分号码不能查询") && whole.contains("C000000001"), "the whole mobile finds it");
 }

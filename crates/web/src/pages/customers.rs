@@ -48,6 +48,8 @@ struct SearchPage {
     institutions: Vec<(String, String)>,
     managers: Vec<(String, String)>,
     problem: String,
+    /// Said when a partial mobile or ID number found nothing.
+    hint: String,
     pager: Pager,
 }
 
@@ -67,6 +69,10 @@ async fn search(
             (None, format!("{}: {}", t(lang, &format!("customer.{}", f[0].field)), t(lang, f[0].rule)))
         }
         Err(e) => return Err(PageError::from(e)),
+    };
+    let hint = match &result {
+        Some(r) if r.total == 0 && looks_like_part_of_a_number(&q.q) => t(lang, "customer.partial_number"),
+        _ => String::new(),
     };
     let (rows, pager) = match result {
         Some(r) => {
@@ -120,8 +126,21 @@ async fn search(
             .collect(),
         f: q,
         problem,
+        hint,
         pager,
     }))
+}
+
+/// Digits (an ID may end in X) that are neither a whole mobile (11) nor a whole ID number
+/// (18): searched as a customer number, and when none matches the page says that partial
+/// mobiles and IDs are not searched (they are found by their blind index, whole only).
+fn looks_like_part_of_a_number(q: &str) -> bool {
+    let q = q.trim();
+    let digits = q.strip_suffix(['X', 'x']).unwrap_or(q);
+    (6..=17).contains(&q.len())
+        && q.len() != 11
+        && !digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -603,6 +622,19 @@ async fn propose_change(
             let errors = form_errors(lang, e)?;
             let page = change_page(&st, lang, &auth, &meta, id, &f.input, errors).await?;
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_partial_mobile_or_id_is_told_apart_from_whole_ones() {
+        for partial in ["138123", "1381234567", "110105194912", "11010519491231002"] {
+            assert!(super::looks_like_part_of_a_number(partial), "{partial}");
+        }
+        for other in ["13812345678", "11010519491231002X", "张三", "C00001", "12345"] {
+            assert!(!super::looks_like_part_of_a_number(other), "{other}");
         }
     }
 }
