@@ -586,6 +586,26 @@ impl CustomerPatch {
         *self == CustomerPatch::default()
     }
 
+    /// Drops the plain (not sensitive) fields the customer already holds with the same value
+    /// — `current(field)` is the stored form — so that a change lists exactly what changes.
+    /// Sensitive values are compared by the caller, by blind index.
+    pub fn drop_unchanged(&mut self, current: impl Fn(&str) -> String) {
+        fn same<T>(slot: &mut Option<T>, now: String, shown: impl Fn(&T) -> String) {
+            if slot.as_ref().is_some_and(|v| shown(v) == now) {
+                *slot = None;
+            }
+        }
+        same(&mut self.gender, current("gender"), |g| g.code().to_owned());
+        same(&mut self.birth_date, current("birth_date"), Date::to_string);
+        same(&mut self.nationality, current("nationality"), String::clone);
+        same(&mut self.occupation, current("occupation"), String::clone);
+        same(&mut self.education, current("education"), String::clone);
+        same(&mut self.marital_status, current("marital_status"), String::clone);
+        same(&mut self.id_type, current("id_type"), |t| t.code().to_owned());
+        same(&mut self.id_issuer, current("id_issuer"), String::clone);
+        same(&mut self.id_expiry, current("id_expiry"), Date::to_string);
+    }
+
     /// R-CUS-3 key-information completeness and the R-CUS-2 agreement of gender and birth
     /// date with a resident ID number, on the record as it would be after the patch.
     fn check_complete(&self, before: Option<&KeyInfo>, errors: &mut Vec<FieldError>) {

@@ -108,8 +108,19 @@ async fn demo_proposals(app: &pcis_service::App) -> anyhow::Result<()> {
         change("退休", ""),
     ];
     let mut ids = Vec::new();
-    for (customer, input) in mine.iter().zip(&wanted) {
-        ids.push(app.propose_customer_change(&manager, &meta, customer.id, Some(input)).await?);
+    let mut customers = mine.iter();
+    for input in &wanted {
+        // A customer who already holds these values would be no change: take the next.
+        for customer in customers.by_ref() {
+            match app.propose_customer_change(&manager, &meta, customer.id, Some(input)).await {
+                Ok(id) => {
+                    ids.push(id);
+                    break;
+                }
+                Err(pcis_domain::DomainError::Invalid(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
     let newcomer = CustomerInput {
         name: "周婷".into(),

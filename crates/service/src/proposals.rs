@@ -20,7 +20,7 @@ use pcis_store::proposals::{self as store, NewProposal, Proposal};
 use pcis_store::users;
 use serde_json::json;
 
-use crate::customers::columns;
+use crate::customers::{BIDX_CONTACT, BIDX_ID, columns};
 use crate::{App, DbExt, RequestMeta};
 
 const PAYLOAD_FIELD: &str = "proposal";
@@ -87,7 +87,22 @@ impl App {
             Some(input) => {
                 let before =
                     customers_store::key_info(uc.tx(), id).await.db()?.ok_or(DomainError::NotFound)?;
-                let patch = input.parse(Some(&before))?;
+                let mut patch = input.parse(Some(&before))?;
+                // Exactly the changed fields: what the customer already holds is dropped.
+                patch.drop_unchanged(|field| record.masked_field(field));
+                let held = customers_store::blind_indexes(uc.tx(), id).await.db()?.unwrap_or_default();
+                let bidx = |domain, v: &pcis_domain::customer::Secret| {
+                    Some(self.keys.data.blind_index(domain, v.expose()))
+                };
+                if patch.id_number.as_ref().is_some_and(|v| bidx(BIDX_ID, v) == held.0) {
+                    patch.id_number = None;
+                }
+                if patch.mobile.as_ref().is_some_and(|v| bidx(BIDX_CONTACT, v) == held.1) {
+                    patch.mobile = None;
+                }
+                if patch.phone.as_ref().is_some_and(|v| bidx(BIDX_CONTACT, v) == held.2) {
+                    patch.phone = None;
+                }
                 if patch.is_empty() {
                     return Err(DomainError::Invalid(vec![FieldError::new("name", "err.nothing_changed")]));
                 }

@@ -15,7 +15,8 @@ both_backends!(
     credit_lookup_is_exact_and_monitored,
     every_response_is_masked_unless_revealed,
     audit_search_finds_a_customers_records,
-    a_partial_number_that_finds_nothing_is_explained
+    a_partial_number_that_finds_nothing_is_explained,
+    a_proposal_lists_exactly_the_changed_fields
 );
 
 const ID: &str = "11010519491231002X";
@@ -355,4 +356,25 @@ async fn a_partial_number_that_finds_nothing_is_explained(b: Backend) {
     assert!(page("1381234").await.contains("部分号码不能查询"));
     let whole = page(MOBILE).await;
     assert!(!whole.contains("部分号码不能查询") && whole.contains("C000000001"), "the whole mobile finds it");
+}
+
+/// What the customer already holds is not part of a change: the reviewer sees exactly the
+/// fields that change, and a "change" to the same values is refused as no change.
+async fn a_proposal_lists_exactly_the_changed_fields(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let id = seed(&app).await;
+    let am = app.api_as(Role::AccountManager).await;
+    let propose = format!("/api/v1/customers/{id}/proposals");
+    let same = json!({ "mobile": MOBILE, "gender": "female", "birth_date": "1949-12-31", "id_number": ID });
+    let r = am.post(&propose, json!({ "kind": "modify", "changes": same })).await;
+    assert_eq!(r.body["error"]["fields"][0]["rule"], "err.nothing_changed", "{:?}", r.body);
+    let mut changes = same.clone();
+    changes["occupation"] = json!("教师");
+    let r = am.post(&propose, json!({ "kind": "modify", "changes": changes })).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let sup = app.api_as(Role::AmSupervisor).await;
+    let list = sup.get("/api/v1/proposals?status=pending").await;
+    let after: serde_json::Value =
+        serde_json::from_str(list.body["items"][0]["after_masked"].as_str().unwrap()).unwrap();
+    assert_eq!(after, json!({ "occupation": "教师" }), "only the occupation changes");
 }

@@ -441,6 +441,20 @@ pub async fn assignees(tx: &mut Tx, id: CustomerId, today: &str) -> DbResult<Vec
         .collect())
 }
 
+/// The blind indexes of a customer's ID number, mobile and fixed line, to tell whether a
+/// proposed value is the one already held without opening it.
+pub async fn blind_indexes(
+    tx: &mut Tx,
+    id: CustomerId,
+) -> DbResult<Option<(Option<String>, Option<String>, Option<String>)>> {
+    on_tx!(tx, c => {
+        sqlx::query_as("SELECT id_number_bidx, mobile_bidx, phone_bidx FROM customer WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(c)
+            .await
+    })
+}
+
 /// Customers whose ID number has this blind index, with their names (credit-review lookup).
 pub async fn by_id_bidx(tx: &mut Tx, bidx: &str) -> DbResult<Vec<(CustomerId, String)>> {
     let rows: Vec<(i64, String)> = on_tx!(tx, c => {

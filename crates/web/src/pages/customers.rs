@@ -492,6 +492,25 @@ struct CustomerForm {
 }
 
 /// Required on a new customer (R-CUS-3); a change fills only what changes.
+/// The customer form's fields, top to bottom; a proposal lists its changes in this order.
+pub(super) const FORM_ORDER: [&str; 15] = [
+    "name",
+    "gender",
+    "birth_date",
+    "id_type",
+    "id_number",
+    "id_issuer",
+    "id_expiry",
+    "mobile",
+    "phone",
+    "email",
+    "address",
+    "nationality",
+    "occupation",
+    "education",
+    "marital_status",
+];
+
 const KEY_FIELDS: [&str; 6] = ["name", "gender", "birth_date", "id_number", "mobile", "address"];
 
 fn form_fields(lang: Lang, input: &CustomerInput, current: Option<&CustomerRecord>) -> Vec<FormField> {
@@ -502,23 +521,26 @@ fn form_fields(lang: Lang, input: &CustomerInput, current: Option<&CustomerRecor
             _ => Vec::new(),
         }
     };
-    let specs: [(&'static str, &'static str, &String); 15] = [
-        ("name", "text", &input.name),
-        ("gender", "select", &input.gender),
-        ("birth_date", "date", &input.birth_date),
-        ("id_type", "select", &input.id_type),
-        ("id_number", "text", &input.id_number),
-        ("id_issuer", "text", &input.id_issuer),
-        ("id_expiry", "date", &input.id_expiry),
-        ("mobile", "tel", &input.mobile),
-        ("phone", "tel", &input.phone),
-        ("email", "email", &input.email),
-        ("address", "text", &input.address),
-        ("nationality", "text", &input.nationality),
-        ("occupation", "text", &input.occupation),
-        ("education", "text", &input.education),
-        ("marital_status", "text", &input.marital_status),
-    ];
+    let specs = FORM_ORDER.map(|name| {
+        let (kind, value) = match name {
+            "gender" => ("select", &input.gender),
+            "birth_date" => ("date", &input.birth_date),
+            "id_type" => ("select", &input.id_type),
+            "id_number" => ("text", &input.id_number),
+            "id_issuer" => ("text", &input.id_issuer),
+            "id_expiry" => ("date", &input.id_expiry),
+            "mobile" => ("tel", &input.mobile),
+            "phone" => ("tel", &input.phone),
+            "email" => ("email", &input.email),
+            "address" => ("text", &input.address),
+            "nationality" => ("text", &input.nationality),
+            "occupation" => ("text", &input.occupation),
+            "education" => ("text", &input.education),
+            "marital_status" => ("text", &input.marital_status),
+            _ => ("text", &input.name),
+        };
+        (name, kind, value)
+    });
     specs
         .into_iter()
         .map(|(name, kind, value)| {

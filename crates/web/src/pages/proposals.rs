@@ -73,6 +73,9 @@ fn changes(lang: Lang, p: &Proposal) -> Vec<Change> {
     let after = parse(&p.after_masked);
     let mut fields: Vec<&String> = after.keys().collect();
     fields.extend(before.keys().filter(|k| !after.contains_key(*k)));
+    // In the order of the customer form, not the alphabet.
+    let order = customers::FORM_ORDER;
+    fields.sort_by_key(|f| order.iter().position(|o| o == f).unwrap_or(order.len()));
     let text = |m: &serde_json::Map<String, serde_json::Value>, f: &str| {
         m.get(f).and_then(|v| v.as_str()).map(|v| value_text(lang, f, v)).unwrap_or_default()
     };
