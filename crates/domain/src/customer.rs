@@ -8,6 +8,8 @@ use time::macros::format_description;
 
 use crate::error::{DomainError, FieldError};
 use crate::identity::{CardNumber, Gender, IdNumber, Mobile, mask_name};
+// Tiers live in their own module; their paths under `customer` stay.
+pub use crate::tier::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CustomerId(pub i64);
@@ -193,146 +195,6 @@ fn mask_address(value: &str) -> String {
         .or_else(|| value.rfind('市').map(|i| i + '市'.len_utf8()))
         .unwrap_or(0);
     format!("{}****", &value[..cut])
-}
-
-/// Tiers by assets under management (R-CUS-4), lowest first.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Tier {
-    Ordinary,
-    Gold,
-    Platinum,
-    Diamond,
-}
-
-crate::coded!(Tier);
-
-/// Yuan with at most two decimals → fen.
-pub fn parse_yuan(field: &'static str, s: &str) -> Result<i64, FieldError> {
-    let err = || FieldError::new(field, "err.amount");
-    let (negative, digits) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s),
-    };
-    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || whole.len() > 15 || frac.len() > 2 || !all_digits(whole) || !all_digits(frac) {
-        return Err(err());
-    }
-    let fen = whole.parse::<i64>().map_err(|_| err())? * 100
-        + format!("{frac:0<2}").parse::<i64>().map_err(|_| err())?;
-    Ok(if negative { -fen } else { fen })
-}
-
-/// Tier thresholds and the VIP (通达) standard, in fen (business parameters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct TierThresholds {
-    pub gold: i64,
-    pub platinum: i64,
-    pub diamond: i64,
-    pub vip: i64,
-}
-
-impl Default for TierThresholds {
-    fn default() -> Self {
-        const WAN: i64 = 10_000 * 100;
-        Self { gold: 5 * WAN, platinum: 50 * WAN, diamond: 200 * WAN, vip: 200 * WAN }
-    }
-}
-
-/// The thresholds as the business administrator types them, in yuan.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(default)]
-pub struct ThresholdsInput {
-    pub gold: String,
-    pub platinum: String,
-    pub diamond: String,
-    pub vip: String,
-}
-
-impl ThresholdsInput {
-    /// The current values, for the form.
-    pub fn from_thresholds(t: &TierThresholds) -> Self {
-        let yuan = |fen: i64| format!("{}.{:02}", fen / 100, fen % 100);
-        Self { gold: yuan(t.gold), platinum: yuan(t.platinum), diamond: yuan(t.diamond), vip: yuan(t.vip) }
-    }
-
-    /// Each a positive amount with at most two decimals, and the tiers strictly rising.
-    pub fn parse(&self) -> Result<TierThresholds, DomainError> {
-        let mut errors = Vec::new();
-        let mut amount = |field: &'static str, s: &str| match parse_yuan(field, s.trim()) {
-            Ok(v) if v > 0 => v,
-            Ok(_) => {
-                errors.push(FieldError::new(field, "err.threshold_positive"));
-                0
-            }
-            Err(e) => {
-                errors.push(e);
-                0
-            }
-        };
-        let t = TierThresholds {
-            gold: amount("gold", &self.gold),
-            platinum: amount("platinum", &self.platinum),
-            diamond: amount("diamond", &self.diamond),
-            vip: amount("vip", &self.vip),
-        };
-        if errors.is_empty() {
-            if t.platinum <= t.gold {
-                errors.push(FieldError::new("platinum", "err.threshold_order"));
-            }
-            if t.diamond <= t.platinum {
-                errors.push(FieldError::new("diamond", "err.threshold_order"));
-            }
-        }
-        if errors.is_empty() { Ok(t) } else { Err(DomainError::Invalid(errors)) }
-    }
-}
-
-impl TierThresholds {
-    pub fn tier_for(&self, aum: i64) -> Tier {
-        if aum >= self.diamond {
-            Tier::Diamond
-        } else if aum >= self.platinum {
-            Tier::Platinum
-        } else if aum >= self.gold {
-            Tier::Gold
-        } else {
-            Tier::Ordinary
-        }
-    }
-
-    /// Whether `aum` reaches the VIP (通达) standard: such a customer is a VIP prospect until
-    /// it becomes a member.
-    pub fn meets_vip_standard(&self, aum: i64) -> bool {
-        aum >= self.vip
-    }
-}
-
-/// A coarse AUM band, which is all a summary shows of a customer's assets (R-CUS-5).
-pub fn aum_band(aum: i64) -> &'static str {
-    const WAN: i64 = 10_000 * 100;
-    match aum {
-        a if a < 5 * WAN => "band.lt_5w",
-        a if a < 50 * WAN => "band.5w_50w",
-        a if a < 200 * WAN => "band.50w_200w",
-        a if a < 1000 * WAN => "band.200w_1000w",
-        _ => "band.ge_1000w",
-    }
 }
 
 /// Identity document types. Only the resident identity card has a checkable number.

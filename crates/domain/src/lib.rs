@@ -15,6 +15,7 @@ pub mod policy;
 pub mod proposal;
 pub mod role;
 pub mod suspect;
+pub mod tier;
 pub mod user;
 pub mod workflow;
 

@@ -140,6 +140,7 @@ mod tests {
             include_str!("../../service/src/institutions.rs"),
             include_str!("../../service/src/users.rs"),
             include_str!("../../domain/src/customer.rs"),
+            include_str!("../../domain/src/tier.rs"),
             include_str!("../../service/src/customers.rs"),
             include_str!("../../service/src/proposals.rs"),
             include_str!("../../service/src/import/mod.rs"),
