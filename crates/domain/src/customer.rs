@@ -448,9 +448,9 @@ impl CustomerPatch {
         *self == CustomerPatch::default()
     }
 
-    /// Drops the plain (not sensitive) fields the customer already holds with the same value
-    /// — `current(field)` is the stored form — so that a change lists exactly what changes.
-    /// Sensitive values are compared by the caller, by blind index.
+    /// Drops the fields the customer already holds with the same value — `current(field)` is
+    /// the stored form, in full for sensitive fields — so that a change lists exactly what
+    /// changes.
     pub fn drop_unchanged(&mut self, current: impl Fn(&str) -> String) {
         fn same<T>(slot: &mut Option<T>, now: String, shown: impl Fn(&T) -> String) {
             if slot.as_ref().is_some_and(|v| shown(v) == now) {
@@ -466,6 +466,16 @@ impl CustomerPatch {
         same(&mut self.id_type, current("id_type"), |t| t.code().to_owned());
         same(&mut self.id_issuer, current("id_issuer"), String::clone);
         same(&mut self.id_expiry, current("id_expiry"), Date::to_string);
+        same(&mut self.name, current("name"), String::clone);
+        for (slot, field) in [
+            (&mut self.id_number, "id_number"),
+            (&mut self.mobile, "mobile"),
+            (&mut self.phone, "phone"),
+            (&mut self.email, "email"),
+            (&mut self.address, "address"),
+        ] {
+            same(slot, current(field), |s| s.expose().to_owned());
+        }
     }
 
     /// R-CUS-3 key-information completeness and the R-CUS-2 agreement of gender and birth
@@ -503,13 +513,22 @@ impl CustomerPatch {
 
     /// A masked rendering of the changed fields, for the audit record and the reviewer.
     pub fn masked(&self) -> Vec<(&'static str, String)> {
+        self.rendered(Secret::masked)
+    }
+
+    /// The changed fields in full, for a reviewer who has asked to see them (an audited reveal).
+    pub fn full(&self) -> Vec<(&'static str, String)> {
+        self.rendered(|s| s.expose().to_owned())
+    }
+
+    fn rendered(&self, secret: impl Fn(&Secret) -> String) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         let mut put = |k: &'static str, v: Option<String>| {
             if let Some(v) = v {
                 out.push((k, v));
             }
         };
-        put("name", self.name.as_deref().map(mask_name));
+        put("name", self.name.as_ref().map(|n| secret(&Secret::new(SensitiveField::Name, n.as_str()))));
         put("gender", self.gender.map(|g| g.code().to_owned()));
         put("birth_date", self.birth_date.map(|d| d.to_string()));
         put("nationality", self.nationality.clone());
@@ -517,13 +536,13 @@ impl CustomerPatch {
         put("education", self.education.clone());
         put("marital_status", self.marital_status.clone());
         put("id_type", self.id_type.map(|t| t.code().to_owned()));
-        put("id_number", self.id_number.as_ref().map(Secret::masked));
+        put("id_number", self.id_number.as_ref().map(&secret));
         put("id_issuer", self.id_issuer.clone());
         put("id_expiry", self.id_expiry.map(|d| d.to_string()));
-        put("mobile", self.mobile.as_ref().map(Secret::masked));
-        put("phone", self.phone.as_ref().map(Secret::masked));
-        put("email", self.email.as_ref().map(Secret::masked));
-        put("address", self.address.as_ref().map(Secret::masked));
+        put("mobile", self.mobile.as_ref().map(&secret));
+        put("phone", self.phone.as_ref().map(&secret));
+        put("email", self.email.as_ref().map(&secret));
+        put("address", self.address.as_ref().map(&secret));
         out
     }
 }

@@ -295,9 +295,9 @@ impl Policy {
         &self,
         actor: &Actor,
         customer: &CustomerFacts,
-    ) -> Result<(), DomainError> {
+    ) -> Result<CustomerGrant, DomainError> {
         self.authorize_customer(actor, Action::CustomerPropose, customer)?;
-        self.authorize_customer(actor, Action::CustomerViewDetail, customer).map(|_| ())
+        self.grant_customer(actor, Action::CustomerViewDetail, customer)
     }
 
     /// Deciding a proposal of the outlet at `outlet`, made by `proposer`: nobody decides

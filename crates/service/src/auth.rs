@@ -44,6 +44,9 @@ fn random_token() -> String {
     hex::encode(bytes)
 }
 
+/// The sealing context of values held for a session's next page.
+const SHOWN_FIELD: &str = "session.shown";
+
 impl App {
     pub async fn login(
         &self,
@@ -192,6 +195,26 @@ impl App {
         )
         .await?;
         tx.commit().await.db()
+    }
+
+    /// Holds what this session's next page shows once — values a reveal has just returned —
+    /// so the page that revealed them can redirect (POST → redirect → GET). Sealed at rest.
+    pub async fn hold_shown(&self, session: &Session, shown: &str) -> DomainResult<()> {
+        let sealed = self.keys.data.seal(SHOWN_FIELD, shown);
+        let mut tx = self.db.begin().await.db()?;
+        sessions::hold_shown(&mut tx, &session.token_hash, &sealed).await.db()?;
+        tx.commit().await.db()
+    }
+
+    /// Takes what was held for this session's next page; a second call finds nothing.
+    pub async fn take_shown(&self, session: &Session) -> DomainResult<Option<String>> {
+        let mut tx = self.db.begin().await.db()?;
+        let Some(sealed) = sessions::take_shown(&mut tx, &session.token_hash).await.db()? else {
+            return Ok(None);
+        };
+        tx.commit().await.db()?;
+        // A value sealed under a key since retired is simply not shown again.
+        Ok(self.keys.data.open(SHOWN_FIELD, &sealed).ok())
     }
 
     /// Changes one's own password: the current one, the composition rule, not one of the last N.

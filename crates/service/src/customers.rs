@@ -256,20 +256,35 @@ impl App {
         }
         let mut uc = permit.write(id.0).await?;
         let (.., grant) = self.customer_in(&mut uc, actor, id, Action::CustomerReveal).await?;
-        let sealed =
-            store::sealed_value(uc.tx(), &grant, field, account).await.db()?.ok_or(DomainError::NotFound)?;
-        let value = if field == SensitiveField::Name {
-            String::from_utf8(sealed).map_err(|_| DomainError::Internal("name".into()))?
-        } else {
-            self.keys.data.open(field.code(), &sealed).map_err(|e| {
-                tracing::error!(error = %e, customer = id.0, field = field.code(), "cannot open a sealed value");
-                DomainError::Internal("sealed value".into())
-            })?
-        };
+        let value = self.full_value(uc.tx(), &grant, field, account).await?.ok_or(DomainError::NotFound)?;
         uc.detail(json!({ "field": field.code(), "account": account, "masked": field.mask(&value) }));
         uc.reason(reason);
         uc.finish().await?;
         Ok(value)
+    }
+
+    /// The full value of one sensitive field of the granted customer, opened from its seal;
+    /// `None` when the customer has no such value.
+    pub(crate) async fn full_value(
+        &self,
+        tx: &mut pcis_store::Tx,
+        grant: &CustomerGrant,
+        field: SensitiveField,
+        account: Option<i64>,
+    ) -> DomainResult<Option<String>> {
+        let Some(sealed) = store::sealed_value(tx, grant, field, account).await.db()? else {
+            return Ok(None);
+        };
+        let value = if field == SensitiveField::Name {
+            String::from_utf8(sealed).map_err(|_| DomainError::Internal("name".into()))?
+        } else {
+            self.keys.data.open(field.code(), &sealed).map_err(|e| {
+                let customer = grant.customer().0;
+                tracing::error!(error = %e, customer, field = field.code(), "cannot open a sealed value");
+                DomainError::Internal("sealed value".into())
+            })?
+        };
+        Ok(Some(value))
     }
 
     /// The institutions and account managers the search form may offer as filters: those

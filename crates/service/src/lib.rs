@@ -36,6 +36,7 @@ pub use pcis_store::audit::AuditFilter;
 pub use pcis_store::customers::{CustomerRecord, CustomerSummary, Holding, Transaction};
 pub use pcis_store::proposals::Proposal;
 pub use pcis_store::users::UserFilter;
+pub use proposals::FullChange;
 
 /// Where a request came from, for the audit record.
 #[derive(Debug, Clone, Default)]

@@ -7,7 +7,7 @@
 //! customer, and its proposer may withdraw it. The states and steps are `PROPOSAL_FLOW`.
 
 use pcis_domain::audit_action::AuditAction;
-use pcis_domain::customer::{CustomerId, CustomerInput, CustomerPatch, Tier};
+use pcis_domain::customer::{CustomerId, CustomerInput, CustomerPatch, SensitiveField, Tier};
 use pcis_domain::institution::InstPath;
 use pcis_domain::policy::Actor;
 use pcis_domain::proposal::{PROPOSAL_FLOW, ProposalStatus};
@@ -20,10 +20,18 @@ use pcis_store::proposals::{self as store, NewProposal, Proposal};
 use pcis_store::users;
 use serde_json::json;
 
-use crate::customers::{BIDX_CONTACT, BIDX_ID, columns};
+use crate::customers::columns;
 use crate::{App, DbExt, RequestMeta};
 
 const PAYLOAD_FIELD: &str = "proposal";
+
+/// One changed field of a proposal in full: the customer's value now and the proposed one.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FullChange {
+    pub field: String,
+    pub before: String,
+    pub after: String,
+}
 
 fn masked_json(pairs: &[(&'static str, String)]) -> String {
     let map: serde_json::Map<String, serde_json::Value> =
@@ -79,7 +87,7 @@ impl App {
         let mut uc = self.write_case(actor, meta, AuditAction::CustomerPropose, id.0).await?;
         let found = customers_store::get(uc.tx(), id, &self.today()).await.db()?;
         let (record, facts) = uc.found(found, "deny.customer_out_of_scope").await?;
-        uc.check(self.policy.authorize_customer_change(actor, &facts)).await?;
+        let grant = uc.check(self.policy.authorize_customer_change(actor, &facts)).await?;
         if let Some(pending) = store::pending_for(uc.tx(), id).await.db()? {
             return Err(DomainError::AlreadyPending { id: pending });
         }
@@ -88,21 +96,18 @@ impl App {
                 let before =
                     customers_store::key_info(uc.tx(), id).await.db()?.ok_or(DomainError::NotFound)?;
                 let mut patch = input.parse(Some(&before))?;
-                // Exactly the changed fields: what the customer already holds is dropped.
-                patch.drop_unchanged(|field| record.masked_field(field));
-                let held = customers_store::blind_indexes(uc.tx(), id).await.db()?.unwrap_or_default();
-                let bidx = |domain, v: &pcis_domain::customer::Secret| {
-                    Some(self.keys.data.blind_index(domain, v.expose()))
-                };
-                if patch.id_number.as_ref().is_some_and(|v| bidx(BIDX_ID, v) == held.0) {
-                    patch.id_number = None;
+                // Exactly the changed fields: what the customer already holds is dropped,
+                // sensitive values compared in full.
+                let mut held = std::collections::HashMap::new();
+                for (field, _) in patch.masked() {
+                    if let Some(sensitive) = SensitiveField::parse(field) {
+                        let value = self.full_value(uc.tx(), &grant, sensitive, None).await?;
+                        held.insert(field, value.unwrap_or_default());
+                    }
                 }
-                if patch.mobile.as_ref().is_some_and(|v| bidx(BIDX_CONTACT, v) == held.1) {
-                    patch.mobile = None;
-                }
-                if patch.phone.as_ref().is_some_and(|v| bidx(BIDX_CONTACT, v) == held.2) {
-                    patch.phone = None;
-                }
+                patch.drop_unchanged(|field| {
+                    held.get(field).cloned().unwrap_or_else(|| record.masked_field(field))
+                });
                 if patch.is_empty() {
                     return Err(DomainError::Invalid(vec![FieldError::new("name", "err.nothing_changed")]));
                 }
@@ -226,16 +231,81 @@ impl App {
         uc.finish().await
     }
 
-    /// Applies an approved proposal inside the deciding transaction.
-    async fn apply(&self, tx: &mut pcis_store::Tx, p: &Proposal) -> DomainResult<Option<CustomerId>> {
-        let sealed = store::payload(tx, p.id).await.db()?;
+    /// The changed fields of a pending proposal in full, before → after, for a reviewer who
+    /// may decide it; recorded as a reveal with the purpose "review" (R-PRV-3).
+    pub async fn review_proposal(
+        &self,
+        actor: &Actor,
+        meta: &RequestMeta,
+        id: i64,
+    ) -> DomainResult<Vec<FullChange>> {
+        let permit = self.permit(actor, meta, AuditAction::CustomerReveal).await?;
+        let mut uc = permit.write("").await?;
+        let found = store::get(uc.tx(), id).await.db()?;
+        let p = uc.found(found, "deny.out_of_scope").await?;
+        let approve = PROPOSAL_FLOW.step("approve").expect("proposals are approved");
+        let outlet = InstPath::from_stored(p.outlet_path.clone());
+        uc.check(self.policy.authorize_step(actor, approve.taker, &outlet, Some(UserId(p.proposer_id))))
+            .await?;
+        PROPOSAL_FLOW.take(approve.code, p.status, "decision")?;
+        let patch = self.open_payload(uc.tx(), p.id).await?;
+        let after: Vec<(&'static str, String)> = patch.full();
+        let mut fields: Vec<&'static str> = after.iter().map(|(f, _)| *f).collect();
+        if p.kind == "delete" {
+            fields.push("name");
+        }
+        let mut changes = Vec::new();
+        match p.customer_id.map(CustomerId) {
+            Some(customer) => {
+                uc.target(customer.0);
+                let found = customers_store::get(uc.tx(), customer, &self.today()).await.db()?;
+                let (record, facts) = uc.found(found, "deny.customer_out_of_scope").await?;
+                let grant =
+                    uc.check(self.policy.grant_customer(actor, Action::CustomerReveal, &facts)).await?;
+                for field in fields {
+                    let before = match SensitiveField::parse(field) {
+                        Some(sensitive) => {
+                            self.full_value(uc.tx(), &grant, sensitive, None).await?.unwrap_or_default()
+                        }
+                        None => record.masked_field(field),
+                    };
+                    let after =
+                        after.iter().find(|(f, _)| *f == field).map(|(_, v)| v.clone()).unwrap_or_default();
+                    changes.push(FullChange { field: field.to_owned(), before, after });
+                }
+            }
+            None => {
+                uc.check(self.policy.authorize(actor, Action::CustomerReveal, &outlet)).await?;
+                changes = after
+                    .into_iter()
+                    .map(|(field, after)| FullChange {
+                        field: field.to_owned(),
+                        before: String::new(),
+                        after,
+                    })
+                    .collect();
+            }
+        }
+        let codes: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        uc.detail(json!({ "proposal": id, "purpose": "review", "fields": codes }));
+        uc.reason("review");
+        uc.finish().await?;
+        Ok(changes)
+    }
+
+    async fn open_payload(&self, tx: &mut pcis_store::Tx, id: i64) -> DomainResult<CustomerPatch> {
+        let sealed = store::payload(tx, id).await.db()?;
         let json = self
             .keys
             .data
             .open(PAYLOAD_FIELD, &sealed)
             .map_err(|_| DomainError::Internal("proposal".into()))?;
-        let patch: CustomerPatch =
-            serde_json::from_str(&json).map_err(|_| DomainError::Internal("proposal".into()))?;
+        serde_json::from_str(&json).map_err(|_| DomainError::Internal("proposal".into()))
+    }
+
+    /// Applies an approved proposal inside the deciding transaction.
+    async fn apply(&self, tx: &mut pcis_store::Tx, p: &Proposal) -> DomainResult<Option<CustomerId>> {
+        let patch = self.open_payload(tx, p.id).await?;
         let now = self.clock.now();
         let changed = |ok: bool| if ok { Ok(()) } else { Err(DomainError::Conflict("err.customer_changed")) };
         match (p.kind.as_str(), p.customer_id.map(CustomerId)) {

@@ -63,7 +63,8 @@ pub async fn end(tx: &mut Tx, token_hash: &str, reason: &str, now: OffsetDateTim
     exec!(
         tx,
         sqlx::query(
-            "UPDATE session SET ended_us = $1, end_reason = $2 WHERE token_hash = $3 AND ended_us IS NULL"
+            "UPDATE session SET ended_us = $1, end_reason = $2, shown_sealed = NULL
+             WHERE token_hash = $3 AND ended_us IS NULL"
         )
         .bind(micros(now))
         .bind(reason)
@@ -77,11 +78,41 @@ pub async fn end_all_for_user(tx: &mut Tx, user: UserId, reason: &str, now: Offs
     let affected = exec!(
         tx,
         sqlx::query(
-            "UPDATE session SET ended_us = $1, end_reason = $2 WHERE user_id = $3 AND ended_us IS NULL"
+            "UPDATE session SET ended_us = $1, end_reason = $2, shown_sealed = NULL
+             WHERE user_id = $3 AND ended_us IS NULL"
         )
         .bind(micros(now))
         .bind(reason)
         .bind(user.0)
     )?;
     Ok(affected)
+}
+
+/// Keeps what the next page of this session shows once (sealed by the caller).
+pub async fn hold_shown(tx: &mut Tx, token_hash: &str, sealed: &[u8]) -> DbResult<()> {
+    exec!(
+        tx,
+        sqlx::query("UPDATE session SET shown_sealed = $1 WHERE token_hash = $2 AND ended_us IS NULL")
+            .bind(sealed)
+            .bind(token_hash)
+    )?;
+    Ok(())
+}
+
+/// Takes what was held for this session's next page: it is cleared as it is read.
+pub async fn take_shown(tx: &mut Tx, token_hash: &str) -> DbResult<Option<Vec<u8>>> {
+    let held: Option<Option<Vec<u8>>> = on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT shown_sealed FROM session WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(c)
+            .await
+    })?;
+    let held = held.flatten();
+    if held.is_some() {
+        exec!(
+            tx,
+            sqlx::query("UPDATE session SET shown_sealed = NULL WHERE token_hash = $1").bind(token_hash)
+        )?;
+    }
+    Ok(held)
 }

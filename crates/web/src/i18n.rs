@@ -26,6 +26,11 @@ impl Lang {
         }
     }
 
+    /// Joins the items of an enumeration in the language's way (甲、乙 / a, b).
+    pub fn list(self, items: &[String]) -> String {
+        items.join(if self == Lang::Zh { "、" } else { ", " })
+    }
+
     pub fn from_cookies(jar: &CookieJar) -> Lang {
         jar.get("lang").and_then(|c| Lang::parse(c.value())).unwrap_or_default()
     }

@@ -11,6 +11,7 @@ mod i18n;
 mod inputs;
 mod pages;
 mod security;
+mod shown_once;
 mod stepbar;
 mod views;
 

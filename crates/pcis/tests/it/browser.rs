@@ -237,6 +237,17 @@ async fn customer_change_from_search_to_approval(b: Backend) {
     assert!(!html.contains("11010519491231002X") && !html.contains("6222021234567890128"));
     shots.save(&br, "13-customer-revealed").await;
 
+    // Two fields in one step: one form, one reason, each value shown and named.
+    br.click("#reveal-many summary").await;
+    br.click("#reveal-many input[value=id_number]").await;
+    br.click("#reveal-many input[value=address]").await;
+    br.click("#reveal-many button[type=submit]").await;
+    br.wait_for_query("shown=1").await;
+    let revealed = br.texts(".revealed").await;
+    assert_eq!(revealed, ["11010519491231002X", "北京市朝阳区建国路88号"], "{revealed:?}");
+    assert!(br.text(".alert-success").await.contains("证件号码、地址"));
+    shots.save(&br, "13b-customer-revealed-two").await;
+
     // Propose a change: a bad mobile first (the rule, in Chinese, beside the field), then a good one.
     br.click(&format!("a[href='/customers/{id}/change']")).await;
     br.wait_for_path(&format!("/customers/{id}/change")).await;
@@ -269,6 +280,15 @@ async fn customer_change_from_search_to_approval(b: Backend) {
         proposal.contains("139****1234") && proposal.contains("138****5678") && proposal.contains("教师")
     );
     shots.save(&br, "15-proposals").await;
+    // The full before → after, on request, after a plain-words confirmation.
+    br.click("form.review-form button").await;
+    let question = br.dialog_text().await;
+    assert!(question.contains("用途：审核"), "{question}");
+    ok("accept", br.client.accept_alert().await);
+    br.wait_for("table.changes.full").await;
+    let full = br.text("table.changes.full").await;
+    assert!(full.contains("13812345678") && full.contains("13900001234"), "{full}");
+    shots.save(&br, "15b-proposal-reviewed").await;
     br.type_into("form.decision input[name=comment]", "已核实").await;
     // Approving cannot be undone: the browser asks first, in plain words; "cancel" changes
     // nothing, "OK" approves.

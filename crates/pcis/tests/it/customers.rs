@@ -19,11 +19,11 @@ both_backends!(
     a_proposal_lists_exactly_the_changed_fields
 );
 
-const ID: &str = "11010519491231002X";
-const MOBILE: &str = "13812345678";
+pub(crate) const ID: &str = "11010519491231002X";
+pub(crate) const MOBILE: &str = "13812345678";
 const ACCOUNT: &str = "6222021234567890128";
 pub(crate) const NAME: &str = "张三丰";
-const NEW_MOBILE: &str = "13900001234";
+pub(crate) const NEW_MOBILE: &str = "13900001234";
 
 /// Seeds one customer of O1 assigned to the test account manager; returns its id.
 pub(crate) async fn seed(app: &TestApp) -> i64 {
@@ -304,9 +304,17 @@ async fn every_response_is_masked_unless_revealed(b: Backend) {
     let form =
         [("_csrf", token.as_str()), ("field", "mobile"), ("account_id", ""), ("reason", "reveal_verify")];
     let res = web.post(format!("{}/customers/{id}/reveal", app.base)).form(&form).send().await.unwrap();
+    // POST → redirect → GET: the 360 shows the value once.
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let back = res.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(back, format!("/customers/{id}?shown=1"));
+    let res = web.get(format!("{}{back}", app.base)).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let page = res.text().await.unwrap();
     assert!(page.contains(MOBILE), "the revealed mobile is shown");
+    assert!(page.contains("已显示完整信息（已记录审计）：手机号码"), "the message names the field");
+    let again = web.get(format!("{}{back}", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(!again.contains(MOBILE), "shown once: a reload is masked again");
     for s in [ID, ACCOUNT, NEW_MOBILE, "建国路88号", "三丰"] {
         assert!(!page.contains(s), "a reveal of the mobile shows another field");
     }
@@ -365,7 +373,8 @@ async fn a_proposal_lists_exactly_the_changed_fields(b: Backend) {
     let id = seed(&app).await;
     let am = app.api_as(Role::AccountManager).await;
     let propose = format!("/api/v1/customers/{id}/proposals");
-    let same = json!({ "mobile": MOBILE, "gender": "female", "birth_date": "1949-12-31", "id_number": ID });
+    let same = json!({ "mobile": MOBILE, "gender": "female", "birth_date": "1949-12-31", "id_number": ID,
+        "name": NAME, "address": "北京市朝阳区建国路88号" });
     let r = am.post(&propose, json!({ "kind": "modify", "changes": same })).await;
     assert_eq!(r.body["error"]["fields"][0]["rule"], "err.nothing_changed", "{:?}", r.body);
     let mut changes = same.clone();

@@ -13,5 +13,6 @@ mod customers;
 mod import;
 mod log_scan;
 mod matrix;
+mod reveal;
 mod suspects;
 mod workflow;

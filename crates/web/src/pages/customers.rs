@@ -1,7 +1,7 @@
 //! Customers (客户): the scoped search, the customer 360 with purpose-bound reveal, and
 //! proposing new customers and changes for the outlet supervisor's review (R-CUS-5..8,
 //! R-PRV-2, R-PRV-9). Every value shown here arrives masked from the service; the one
-//! exception is the single field a reveal returned, shown once in place.
+//! exception is what a reveal has just returned, shown once in place after its redirect.
 
 use pcis_domain::customer::{CustomerId, CustomerInput, IdType, SensitiveField};
 use pcis_domain::identity::Gender;
@@ -9,7 +9,9 @@ use pcis_service::CustomerRecord;
 use pcis_service::customers::{Customer360, SEARCH_COUNT_CAP};
 
 use super::*;
+use crate::i18n::translate;
 use crate::inputs::CustomerSearchQuery;
+use crate::shown_once::ShownOnce;
 use crate::views::{minute, money};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -176,7 +178,7 @@ struct TxnRow {
     summary: String,
 }
 
-/// A value revealed by the request being answered: (field, account, full value).
+/// A value a reveal has just returned: (field, account, full value).
 type Revealed = (SensitiveField, Option<i64>, String);
 
 #[derive(Template)]
@@ -219,12 +221,27 @@ struct CustomerPage {
     problem: String,
 }
 
+impl CustomerPage {
+    /// The masked customer fields that may be revealed together in one step: (field, label).
+    fn revealable(&self) -> Vec<(&'static str, &str)> {
+        std::iter::once(&self.name)
+            .chain(&self.identity)
+            .chain(&self.contacts)
+            .filter(|f| !f.revealed)
+            .filter_map(|f| f.reveal.map(|code| (code, f.label.as_str())))
+            .collect()
+    }
+}
+
 #[derive(Deserialize, Default, Clone)]
 struct ViewQuery {
     #[serde(default)]
     tpage: Option<i64>,
     #[serde(default)]
     notice: String,
+    /// 1 after a reveal: the page shows the values it held, once.
+    #[serde(default)]
+    shown: u8,
 }
 
 /// Reasons offered for a reveal; each is an audit reason code with a text in both languages.
@@ -237,7 +254,7 @@ async fn customer_page(
     meta: &pcis_service::RequestMeta,
     id: CustomerId,
     tpage: i64,
-    revealed: Option<Revealed>,
+    revealed: &[Revealed],
 ) -> Result<CustomerPage, DomainError> {
     let actor = &auth.session.actor;
     let c: Customer360 = st.app.customer_360(actor, meta, id).await?;
@@ -246,7 +263,7 @@ async fn customer_page(
         None => None,
     };
     let shown = |field: SensitiveField, label_key: &str, masked: Option<&str>| {
-        let full = revealed.as_ref().filter(|r| r.0 == field && r.1.is_none()).map(|r| r.2.clone());
+        let full = revealed.iter().find(|r| r.0 == field && r.1.is_none()).map(|r| r.2.clone());
         Shown {
             label: t(lang, label_key),
             revealed: full.is_some(),
@@ -328,8 +345,8 @@ async fn customer_page(
         .iter()
         .map(|h| {
             let full = revealed
-                .as_ref()
-                .filter(|r| r.0 == SensitiveField::AccountNo && r.1 == Some(h.id))
+                .iter()
+                .find(|r| r.0 == SensitiveField::AccountNo && r.1 == Some(h.id))
                 .map(|r| r.2.clone());
             HoldingRow {
                 id: h.id,
@@ -411,17 +428,32 @@ async fn view(
     PageQuery(q): PageQuery<ViewQuery>,
 ) -> PageResult {
     let tpage = q.tpage.unwrap_or(1).clamp(1, 100_000);
-    let mut page = customer_page(&st, lang, &auth, &meta, CustomerId(id), tpage, None).await?;
+    // Values a reveal has just returned, held for this one page.
+    let revealed = match q.shown {
+        1 => match ShownOnce::take(&st, &auth).await? {
+            Some(ShownOnce::Customer { id: of, values }) if of == id => values,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let mut page = customer_page(&st, lang, &auth, &meta, CustomerId(id), tpage, &revealed).await?;
     if q.notice == "proposed" {
         page.notice = t(lang, "customer.proposed");
+    }
+    if !revealed.is_empty() {
+        let names: Vec<String> =
+            revealed.iter().map(|r| t(lang, &format!("customer.{}", r.0.code()))).collect();
+        page.notice = translate(lang, "customer.revealed_fields", &[("fields", &lang.list(&names))]);
     }
     Ok(render(&page))
 }
 
 #[derive(Deserialize)]
 struct RevealForm {
+    /// One or several sensitive fields of the customer (an account number: one, with its
+    /// account).
     #[serde(default)]
-    field: String,
+    field: Vec<String>,
     #[serde(default)]
     account_id: String,
     #[serde(default)]
@@ -430,32 +462,40 @@ struct RevealForm {
     reason_other: String,
 }
 
+/// Reveals the chosen fields (one audit record each) and returns to the 360, which shows
+/// them once.
 async fn reveal(
     Req { st, lang, meta, auth }: Req,
     PagePath(id): PagePath<i64>,
     Form(f): Form<RevealForm>,
 ) -> PageResult {
-    let field = SensitiveField::parse(&f.field)
-        .ok_or_else(|| PageError::from(DomainError::invalid("field", "err.reveal_field")))?;
+    let customer = CustomerId(id);
+    let Some(fields) = f.field.iter().map(|c| SensitiveField::parse(c)).collect::<Option<Vec<_>>>() else {
+        return Err(PageError::from(DomainError::invalid("field", "err.reveal_field")));
+    };
     let account = f.account_id.trim().parse::<i64>().ok();
     // A chosen reason is recorded as its code (the audit page shows its text); "other" is
     // recorded as typed.
     let reason = REVEAL_REASONS.iter().find(|r| **r == f.reason).map_or(f.reason_other.as_str(), |r| *r);
-    let id = CustomerId(id);
-    let outcome = st.app.reveal(&auth.session.actor, &meta, id, field, account, reason).await;
-    let (revealed, problem) = match outcome {
-        Ok(value) => (Some((field, account, value)), String::new()),
-        Err(DomainError::Invalid(fields)) => (None, t(lang, fields[0].rule)),
-        Err(e) => return Err(PageError::from(e)),
-    };
-    let ok = revealed.is_some();
-    let mut page = customer_page(&st, lang, &auth, &meta, id, 1, revealed).await?;
-    if ok {
-        page.notice = t(lang, "customer.revealed");
+    let mut values = Vec::new();
+    let mut problem = fields.is_empty().then_some("err.reveal_none");
+    for field in fields {
+        match st.app.reveal(&auth.session.actor, &meta, customer, field, account, reason).await {
+            Ok(value) => values.push((field, account, value)),
+            Err(DomainError::Invalid(fields)) => {
+                problem = Some(fields[0].rule);
+                break;
+            }
+            Err(e) => return Err(PageError::from(e)),
+        }
     }
-    page.problem = problem;
-    let status = if ok { axum::http::StatusCode::OK } else { axum::http::StatusCode::UNPROCESSABLE_ENTITY };
-    Ok((status, render(&page)).into_response())
+    if let Some(rule) = problem {
+        let mut page = customer_page(&st, lang, &auth, &meta, customer, 1, &[]).await?;
+        page.problem = t(lang, rule);
+        return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
+    }
+    ShownOnce::Customer { id, values }.hold(&st, &auth).await?;
+    Ok(Redirect::to(&format!("/customers/{id}?shown=1")).into_response())
 }
 
 // ---------------------------------------------------------------------------------------

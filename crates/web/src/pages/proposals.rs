@@ -1,6 +1,6 @@
 //! The maker-checker queue (信息变更审核, R-CUS-7): a reviewer decides pending proposals of its
-//! outlets with a comment; a proposer follows its own. Only masked before/after values exist
-//! here.
+//! outlets with a comment; a proposer follows its own. Values are masked; a reviewer may ask
+//! for the changed fields in full (an audited reveal, purpose "review"), shown once.
 
 use pcis_domain::institution::InstPath;
 use pcis_domain::proposal::{PROPOSAL_FLOW, ProposalStatus};
@@ -8,11 +8,16 @@ use pcis_domain::user::UserId;
 use pcis_service::Proposal;
 
 use super::*;
+use crate::i18n::translate;
 use crate::inputs::ProposalsQuery;
+use crate::shown_once::ShownOnce;
 use crate::views::minute;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/proposals", get(list)).route("/proposals/{id}/decision", post(decide))
+    Router::new()
+        .route("/proposals", get(list))
+        .route("/proposals/{id}/review", post(review))
+        .route("/proposals/{id}/decision", post(decide))
 }
 
 struct Change {
@@ -35,6 +40,10 @@ struct ProposalRow {
     decided: String,
     comment: String,
     bar: StepBar,
+    /// The viewer may decide it, so may see it in full.
+    reviewable: bool,
+    /// The changes are shown in full (after a review reveal).
+    full: bool,
 }
 
 #[derive(Template)]
@@ -55,6 +64,9 @@ struct ListQuery {
     filter: ProposalsQuery,
     #[serde(default)]
     notice: String,
+    /// 1 after a review reveal: the changes it returned are shown once.
+    #[serde(default)]
+    shown: u8,
 }
 
 /// Coded values (gender, document type) read as their names; everything else is shown as
@@ -66,6 +78,7 @@ fn value_text(lang: Lang, field: &str, value: &str) -> String {
     }
 }
 
+/// The changed fields as stored (masked), in the order of the customer form.
 fn changes(lang: Lang, p: &Proposal) -> Vec<Change> {
     let parse =
         |s: &str| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(s).unwrap_or_default();
@@ -73,18 +86,22 @@ fn changes(lang: Lang, p: &Proposal) -> Vec<Change> {
     let after = parse(&p.after_masked);
     let mut fields: Vec<&String> = after.keys().collect();
     fields.extend(before.keys().filter(|k| !after.contains_key(*k)));
-    // In the order of the customer form, not the alphabet.
-    let order = customers::FORM_ORDER;
-    fields.sort_by_key(|f| order.iter().position(|o| o == f).unwrap_or(order.len()));
     let text = |m: &serde_json::Map<String, serde_json::Value>, f: &str| {
-        m.get(f).and_then(|v| v.as_str()).map(|v| value_text(lang, f, v)).unwrap_or_default()
+        m.get(f).and_then(|v| v.as_str()).unwrap_or_default().to_owned()
     };
-    fields
-        .into_iter()
-        .map(|f| Change {
+    in_form_order(lang, fields.into_iter().map(|f| (f.as_str(), text(&before, f), text(&after, f))))
+}
+
+/// Rows of (field, before, after) labelled and sorted as the customer form lists them.
+fn in_form_order<'a>(lang: Lang, rows: impl Iterator<Item = (&'a str, String, String)>) -> Vec<Change> {
+    let order = customers::FORM_ORDER;
+    let mut rows: Vec<_> = rows.collect();
+    rows.sort_by_key(|(f, ..)| order.iter().position(|o| o == f).unwrap_or(order.len()));
+    rows.into_iter()
+        .map(|(f, before, after)| Change {
             field: t(lang, &format!("customer.{f}")),
-            before: text(&before, f),
-            after: text(&after, f),
+            before: value_text(lang, f, &before),
+            after: value_text(lang, f, &after),
         })
         .collect()
 }
@@ -107,6 +124,20 @@ async fn page(
 ) -> Result<ProposalsPage, DomainError> {
     let actor = &auth.session.actor;
     let list = st.app.proposals(actor, meta, q.status()).await?;
+    let approve = PROPOSAL_FLOW.step("approve").expect("proposals are approved");
+    let may_approve = |p: &Proposal| {
+        PROPOSAL_FLOW.is_pending(p.status)
+            && st
+                .app
+                .policy
+                .authorize_step(
+                    actor,
+                    approve.taker,
+                    &InstPath::from_stored(p.outlet_path.clone()),
+                    Some(UserId(p.proposer_id)),
+                )
+                .is_ok()
+    };
     let rows = list
         .iter()
         .map(|p| ProposalRow {
@@ -125,6 +156,8 @@ async fn page(
                 _ => String::new(),
             },
             comment: p.comment.clone(),
+            reviewable: may_approve(p),
+            full: false,
             // Only the steps this viewer may take now; the service decides again.
             bar: StepBar::new(
                 lang,
@@ -173,7 +206,24 @@ async fn list(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<ListQue
         "decided" => t(lang, "proposal.decided"),
         _ => String::new(),
     };
+    if q.shown == 1
+        && let Some(ShownOnce::Review { proposal, changes }) = ShownOnce::take(&st, &auth).await?
+        && let Some(row) = p.rows.iter_mut().find(|r| r.id == proposal)
+    {
+        let full = changes.iter().map(|c| (c.field.as_str(), c.before.clone(), c.after.clone()));
+        row.changes = in_form_order(lang, full);
+        row.full = true;
+        p.notice = translate(lang, "proposal.reviewed", &[("id", &proposal.to_string())]);
+    }
     Ok(render(&p))
+}
+
+/// Reveals a proposal's changed fields in full to a reviewer who may decide it, and returns
+/// to the queue, which shows them once.
+async fn review(Req { st, meta, auth, .. }: Req, PagePath(id): PagePath<i64>) -> PageResult {
+    let changes = st.app.review_proposal(&auth.session.actor, &meta, id).await?;
+    ShownOnce::Review { proposal: id, changes }.hold(&st, &auth).await?;
+    Ok(Redirect::to(&format!("/proposals?status=pending&shown=1#p{id}")).into_response())
 }
 
 #[derive(Deserialize)]
