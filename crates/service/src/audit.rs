@@ -3,6 +3,7 @@
 use pcis_domain::DomainResult;
 use pcis_domain::audit::{AuditEntry, AuditRecord, ChainBreak, GENESIS, Outcome, verify_chain};
 use pcis_domain::audit_action::AuditAction;
+use pcis_domain::customer::SensitiveField;
 use pcis_domain::policy::Actor;
 use pcis_domain::role::Action;
 use pcis_store::Page;
@@ -39,6 +40,35 @@ impl App {
             "customer_no": filter.customer_no, "page": page }));
         uc.finish().await?;
         Ok(result)
+    }
+
+    /// Names for the targets of audit records the actor has just found, keyed by (kind, id):
+    /// `C000000001 张**`, `王五 (u_admin)`, `110000 总行`. Customer names are masked.
+    pub async fn audit_target_names(
+        &self,
+        records: &[AuditRecord],
+    ) -> DomainResult<std::collections::HashMap<(String, String), String>> {
+        let mut wanted: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+        for r in records {
+            if let Ok(id) = r.entry.target_id.parse::<i64>() {
+                wanted.entry(r.entry.target_type.as_str()).or_default().push(id);
+            }
+        }
+        let mut names = std::collections::HashMap::new();
+        let mut tx = self.db.begin_read().await.db()?;
+        for (kind, mut ids) in wanted {
+            ids.sort_unstable();
+            ids.dedup();
+            for (id, code, name) in store::target_names(&mut tx, kind, &ids).await.db()? {
+                let label = match kind {
+                    "customer" => format!("{code} {}", SensitiveField::Name.mask(&name)),
+                    "user" => format!("{name} ({code})"),
+                    _ => format!("{code} {name}"),
+                };
+                names.insert((kind.to_owned(), id.to_string()), label);
+            }
+        }
+        Ok(names)
     }
 
     /// Walks the whole chain in order, then checks the head row agrees with the last record

@@ -219,3 +219,21 @@ pub async fn count_failures(
         .await
     })
 }
+
+/// What an audit record's target is called, for a human reading the log: the code and name
+/// of institutions, the username and display name of users, the number and (clear) name of
+/// customers — the caller masks it. Targets of other kinds, or gone, are not listed.
+pub async fn target_names(tx: &mut Tx, kind: &str, ids: &[i64]) -> DbResult<Vec<(i64, String, String)>> {
+    let select = match kind {
+        "customer" => "SELECT id, customer_no, name FROM customer WHERE id",
+        "user" => "SELECT id, username, display_name FROM app_user WHERE id",
+        "institution" => "SELECT id, code, name FROM institution WHERE id",
+        _ => return Ok(Vec::new()),
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = SqlBuilder::new(select);
+    q.in_list(ids.iter().map(|id| Arg::I64(*id)));
+    on_tx!(tx, c => bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_all(c).await)
+}

@@ -168,6 +168,10 @@ async fn auditor_sees_the_login(app: &TestApp, br: &Browser, shots: &Shots) {
     let logins: Vec<_> = rows.iter().filter(|r| r.contains(&biz) && r.contains("session.login")).collect();
     assert!(logins.iter().any(|r| r.contains("成功")), "no successful login of {biz} in {rows:#?}");
     assert!(logins.iter().any(|r| r.contains("失败")), "no failed login of {biz} in {rows:#?}");
+    // Targets are named and details are labelled fields, not `user:7` or JSON.
+    assert!(rows.iter().all(|r| !r.contains("{\"") && !r.contains("user:")), "{rows:#?}");
+    let named = format!("用户 测试security_auditor ({name})");
+    assert!(rows.iter().any(|r| r.contains(&named)), "no target named {named} in {rows:#?}");
 
     // The auditor also reviews who may do what.
     br.click(".sidenav a[href='/roles']").await;
