@@ -7,7 +7,8 @@ use pcis_domain::customer::SensitiveField;
 use pcis_domain::policy::Actor;
 use pcis_domain::role::Action;
 use pcis_store::Page;
-use pcis_store::audit::{self as store, AuditFilter};
+use pcis_store::audit::{self as store, AuditFilter, AuditSort};
+use pcis_store::listing::Listing;
 
 use crate::{App, DbExt, RequestMeta};
 
@@ -31,13 +32,13 @@ impl App {
         actor: &Actor,
         meta: &RequestMeta,
         filter: &AuditFilter,
-        page: i64,
+        listing: &Listing<AuditSort>,
     ) -> DomainResult<Page<AuditRecord>> {
         let mut uc = self.read_case(actor, meta, AuditAction::AuditSearch, "").await?;
         let scope = uc.check(self.policy.scope(actor, Action::AuditSearch)).await?;
-        let result = store::search(uc.tx(), &scope, filter, page, 50).await.db()?;
+        let result = store::search(uc.tx(), &scope, filter, listing).await.db()?;
         uc.detail(serde_json::json!({ "username": filter.username, "action": filter.action,
-            "customer_no": filter.customer_no, "page": page }));
+            "customer_no": filter.customer_no, "page": listing.page }));
         uc.finish().await?;
         Ok(result)
     }

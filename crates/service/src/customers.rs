@@ -315,7 +315,8 @@ impl App {
         let managers = UserFilter { role: Some(Role::AccountManager), ..Default::default() };
         for root in &roots {
             choices.institutions.extend(institutions::list(&mut tx, root).await.db()?);
-            let found = users::list(&mut tx, root, &managers, 1, MANAGER_CHOICES).await.db()?;
+            let first = pcis_store::listing::Listing { per_page: MANAGER_CHOICES, ..users::UserSort::USUAL };
+            let found = users::list(&mut tx, root, &managers, &first).await.db()?;
             choices.managers.extend(found.items.into_iter().map(|u| (u.id, u.display_name, u.staff_no)));
         }
         choices.institutions.retain(|i| i.status == InstStatus::Active);

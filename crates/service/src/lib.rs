@@ -32,10 +32,11 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::SecurityConfig;
 /// The query shapes the presentation layers pass in and get back; storage itself stays hidden.
 pub use pcis_store::Page;
-pub use pcis_store::audit::AuditFilter;
+pub use pcis_store::audit::{AuditFilter, AuditSort};
 pub use pcis_store::customers::{CustomerRecord, CustomerSummary, Holding, Transaction};
+pub use pcis_store::listing::{Listing, PAGE_SIZES, SortKey};
 pub use pcis_store::proposals::Proposal;
-pub use pcis_store::users::UserFilter;
+pub use pcis_store::users::{UserFilter, UserSort};
 pub use proposals::FullChange;
 
 /// Where a request came from, for the audit record.

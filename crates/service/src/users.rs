@@ -9,7 +9,8 @@ use pcis_domain::policy::Actor;
 use pcis_domain::role::{Action, Role};
 use pcis_domain::user::{User, UserId, UserInput, UserStatus, parse_roles};
 use pcis_domain::{DomainError, DomainResult, FieldError};
-use pcis_store::users::{self as store, PlacedUser, UserFilter};
+use pcis_store::listing::Listing;
+use pcis_store::users::{self as store, PlacedUser, UserFilter, UserSort};
 use pcis_store::{Page, Tx, institutions, sessions};
 use serde_json::json;
 
@@ -63,11 +64,11 @@ impl App {
         actor: &Actor,
         meta: &RequestMeta,
         filter: &UserFilter,
-        page: i64,
+        listing: &Listing<UserSort>,
     ) -> DomainResult<Page<User>> {
         let mut uc = self.read_case(actor, meta, AuditAction::UserList, "").await?;
         let scope = uc.check(self.policy.scope(actor, Action::UserView)).await?;
-        let result = store::list(uc.tx(), &scope, filter, page, 50).await.db()?;
+        let result = store::list(uc.tx(), &scope, filter, listing).await.db()?;
         uc.finish().await?;
         Ok(result)
     }

@@ -6,6 +6,7 @@ use pcis_domain::policy::ScopeFilter;
 use time::OffsetDateTime;
 
 use crate::db::{Arg, SqlBuilder};
+use crate::listing::Listing;
 use crate::{DbResult, Page, Tx, bind_args, exec, from_micros, micros, on_tx};
 
 /// Appends one record. Updating the single chain-head row first serialises concurrent
@@ -128,28 +129,37 @@ pub struct AuditFilter {
     pub to: Option<OffsetDateTime>,
 }
 
-/// Newest first. Records of actors within the scope, plus records with no institution
+crate::sort_keys! {
+    /// The audit log in the order it was written; newest first unless asked.
+    pub enum AuditSort {
+        At = ("at", "a.seq"),
+    }
+}
+
+impl AuditSort {
+    pub const USUAL: Listing<AuditSort> = Listing { page: 1, per_page: 50, sort: AuditSort::At, desc: true };
+}
+
+/// Records of actors within the scope, plus records with no institution
 /// (failed logins of unknown names, refused anonymous requests) for a scope that covers the
 /// whole tree: the head office's auditor must be able to review password spraying.
 pub async fn search(
     tx: &mut Tx,
     scope: &ScopeFilter,
     f: &AuditFilter,
-    page: i64,
-    per_page: i64,
+    listing: &Listing<AuditSort>,
 ) -> DbResult<Page<AuditRecord>> {
     let wh = filtered(scope, f);
     let count_sql = format!("SELECT COUNT(*){}", wh.sql);
     let total: i64 = on_tx!(tx, c => {
         bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &wh.args).fetch_one(c).await
     })?;
-    let offset = (page.max(1) - 1) * per_page;
-    let sql = format!("SELECT {COLUMNS}{} ORDER BY a.seq DESC LIMIT {per_page} OFFSET {offset}", wh.sql);
+    let sql = format!("SELECT {COLUMNS}{}{}", wh.sql, listing.sql_tail());
     let rows: Vec<Row> = on_tx!(tx, c => {
         bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), &wh.args).fetch_all(c).await
     })?;
     let items = rows.into_iter().map(Row::into_domain).collect::<DbResult<_>>()?;
-    Ok(Page { items, total, page: page.max(1), per_page })
+    Ok(listing.page_of(items, total))
 }
 
 /// How many records the search would find.

@@ -14,6 +14,7 @@ pub mod deferred_index;
 pub mod extract;
 pub mod institutions;
 pub mod jobs;
+pub mod listing;
 pub mod matrix;
 pub mod monitoring;
 pub mod proposals;

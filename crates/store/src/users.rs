@@ -7,6 +7,7 @@ use pcis_domain::user::{User, UserDraft, UserId, UserStatus};
 use time::OffsetDateTime;
 
 use crate::db::{Arg, SqlBuilder};
+use crate::listing::Listing;
 use crate::{DbResult, Page, Tx, bind_args, exec, from_micros, micros, on_tx};
 
 #[derive(sqlx::FromRow)]
@@ -119,12 +120,27 @@ pub struct UserFilter {
     pub locked_at: Option<OffsetDateTime>,
 }
 
+crate::sort_keys! {
+    /// The user list's sortable columns; by institution (the tree's order) unless asked.
+    pub enum UserSort {
+        Institution = ("institution", "i.path, u.username"),
+        Username = ("username", "u.username"),
+        Name = ("name", "u.display_name, u.username"),
+        StaffNo = ("staff_no", "u.staff_no, u.username"),
+        Status = ("status", "u.status, u.username"),
+    }
+}
+
+impl UserSort {
+    pub const USUAL: Listing<UserSort> =
+        Listing { page: 1, per_page: 50, sort: UserSort::Institution, desc: false };
+}
+
 pub async fn list(
     tx: &mut Tx,
     scope: &ScopeFilter,
     filter: &UserFilter,
-    page: i64,
-    per_page: i64,
+    listing: &Listing<UserSort>,
 ) -> DbResult<Page<User>> {
     let mut wh = SqlBuilder::new(" WHERE 1 = 1");
     wh.scope("i.path", scope);
@@ -153,13 +169,12 @@ pub async fn list(
     let total: i64 = on_tx!(tx, c => {
         bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &wh.args).fetch_one(c).await
     })?;
-    let offset = (page.max(1) - 1) * per_page;
     let rows: Vec<Row> = on_tx!(tx, c => {
-        let sql = format!("{SELECT}{} ORDER BY i.path, u.username LIMIT {per_page} OFFSET {offset}", wh.sql);
+        let sql = format!("{SELECT}{}{}", wh.sql, listing.sql_tail());
         bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &wh.args).fetch_all(c).await
     })?;
     let items = rows.into_iter().map(|r| r.into_domain().map(|p| p.user)).collect::<DbResult<_>>()?;
-    Ok(Page { items, total, page: page.max(1), per_page })
+    Ok(listing.page_of(items, total))
 }
 
 fn escape_like(s: &str) -> String {

@@ -11,7 +11,42 @@ use pcis_service::AuditFilter;
 use pcis_service::UserFilter;
 use pcis_service::customers::CustomerSearch;
 use pcis_service::users::AccountOp;
+use pcis_service::{Listing, SortKey};
 use serde::{Deserialize, Serialize};
+
+/// Page, length and order of any list: `?page=2&size=50&sort=-at`.
+#[derive(Deserialize, Serialize, Default, Clone)]
+pub struct ListParams {
+    #[serde(default, deserialize_with = "number", skip_serializing_if = "Option::is_none")]
+    pub page: Option<i64>,
+    #[serde(default, deserialize_with = "number", skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sort: String,
+}
+
+impl ListParams {
+    /// The list as asked, within what `usual` allows.
+    pub fn listing<K: SortKey>(&self, usual: Listing<K>) -> Listing<K> {
+        usual.requested(self.page, self.size, &self.sort)
+    }
+}
+
+/// A number in a query string; flattened fields arrive as text, and an empty one is none.
+fn number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(i64),
+        Text(String),
+    }
+    match Option::<Raw>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::Number(n)) => Ok(Some(n)),
+        Some(Raw::Text(s)) if s.trim().is_empty() => Ok(None),
+        Some(Raw::Text(s)) => s.trim().parse().map(Some).map_err(serde::de::Error::custom),
+    }
+}
 
 /// Filters and page of the user list.
 #[derive(Deserialize, Serialize, Default, Clone)]
@@ -25,8 +60,8 @@ pub struct UsersQuery {
     /// `1`: only accounts locked now.
     #[serde(default)]
     pub locked: String,
-    #[serde(default)]
-    pub page: Option<i64>,
+    #[serde(flatten)]
+    pub list: ListParams,
 }
 
 impl UsersQuery {
@@ -37,10 +72,6 @@ impl UsersQuery {
             role: Role::parse(&self.role),
             locked_at: (self.locked == "1").then_some(now),
         }
-    }
-
-    pub fn page(&self) -> i64 {
-        self.page.unwrap_or(1).clamp(1, 100_000)
     }
 }
 
@@ -96,15 +127,11 @@ pub struct AuditQuery {
     pub from: String,
     #[serde(default)]
     pub to: String,
-    #[serde(default)]
-    pub page: Option<i64>,
+    #[serde(flatten)]
+    pub list: ListParams,
 }
 
 impl AuditQuery {
-    pub fn page(&self) -> i64 {
-        self.page.unwrap_or(1).clamp(1, 1_000_000)
-    }
-
     /// Dates are whole days in China Standard Time (UTC+8), the bank's business day.
     pub fn filter(&self) -> Result<AuditFilter, DomainError> {
         let day = |s: &str,

@@ -9,6 +9,7 @@ mod api;
 mod error;
 mod i18n;
 mod inputs;
+mod listing;
 mod pages;
 mod security;
 mod shown_once;

@@ -195,6 +195,10 @@ pub struct Pager {
     /// empty table under "page 999".
     pub beyond: bool,
     pub last_href: String,
+    /// The page lengths offered: (length, link, is this one); none for a fixed length.
+    pub sizes: Vec<(i64, String, bool)>,
+    /// The "go to page" form, for a list of several pages.
+    pub jump: Option<crate::listing::Jump>,
 }
 
 impl Pager {
@@ -223,6 +227,8 @@ impl Pager {
             links,
             beyond: page > last,
             last_href: href(last),
+            sizes: Vec::new(),
+            jump: None,
         }
     }
 }

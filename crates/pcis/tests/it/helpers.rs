@@ -337,7 +337,8 @@ impl TestApp {
     pub async fn audit_actions(&self, action: &str) -> Vec<pcis_domain::audit::AuditRecord> {
         let mut tx = self.app.db.begin_read().await.unwrap();
         let filter = pcis_store::audit::AuditFilter { action: action.into(), ..Default::default() };
-        pcis_store::audit::search(&mut tx, &pcis_domain::policy::ScopeFilter::All, &filter, 1, 1000)
+        let all = pcis_store::listing::Listing { per_page: 1000, ..pcis_store::audit::AuditSort::USUAL };
+        pcis_store::audit::search(&mut tx, &pcis_domain::policy::ScopeFilter::All, &filter, &all)
             .await
             .unwrap()
             .items

@@ -8,7 +8,8 @@ pub(super) fn routes() -> Router<AppState> {
 
 async fn audit(Req { st, meta, auth, .. }: Req, ApiQuery(q): ApiQuery<AuditQuery>) -> ApiResult {
     let filter = q.filter()?;
-    let page = st.app.search_audit(&auth.session.actor, &meta, &filter, q.page()).await?;
+    let page =
+        st.app.search_audit(&auth.session.actor, &meta, &filter, &q.list.listing(AuditSort::USUAL)).await?;
     Ok(Json(page).into_response())
 }
 

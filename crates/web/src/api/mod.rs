@@ -32,6 +32,7 @@ use crate::inputs::{
 };
 use crate::security::{Meta, Req};
 use pcis_domain::customer::ThresholdsInput;
+use pcis_service::{AuditSort, UserSort};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -13,7 +13,8 @@ pub(super) fn routes() -> Router<AppState> {
 
 async fn users(Req { st, meta, auth, .. }: Req, ApiQuery(q): ApiQuery<UsersQuery>) -> ApiResult {
     let filter = q.filter(st.app.clock.now());
-    let page = st.app.list_users(&auth.session.actor, &meta, &filter, q.page()).await?;
+    let page =
+        st.app.list_users(&auth.session.actor, &meta, &filter, &q.list.listing(UserSort::USUAL)).await?;
     Ok(Json(page).into_response())
 }
 

@@ -36,6 +36,7 @@ struct AuditPage {
     f_from: String,
     f_to: String,
     problem: String,
+    heads: Vec<Heading>,
     pager: Pager,
 }
 
@@ -88,6 +89,7 @@ fn value_text(lang: Lang, key: &str, v: &serde_json::Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::String(s) if matches!(key, "field" | "fields") => label(lang, "customer", s),
         Value::String(s) if key == "kind" => label(lang, "proposal", s),
+        Value::String(s) if matches!(key, "gender" | "id_type") => label(lang, key, s),
         // Masked before/after values are stored as a JSON text.
         Value::String(s) if s.starts_with('{') || s.starts_with('[') => match serde_json::from_str(s) {
             Ok(inner) => value_text(lang, key, &inner),
@@ -119,10 +121,10 @@ fn outcome_class(o: Outcome) -> &'static str {
 }
 
 async fn audit(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<AuditQuery>) -> PageResult {
-    let page = q.page();
+    let listing = q.list.listing(AuditSort::USUAL);
     let (result, problem) = match q.filter() {
         Ok(filter) => {
-            (Some(st.app.search_audit(&auth.session.actor, &meta, &filter, page).await?), String::new())
+            (Some(st.app.search_audit(&auth.session.actor, &meta, &filter, &listing).await?), String::new())
         }
         Err(DomainError::Invalid(f)) => (None, format!("{}: {}", f[0].field, t(lang, f[0].rule))),
         Err(e) => return Err(PageError::from(e)),
@@ -145,7 +147,7 @@ async fn audit(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<AuditQ
             None => format!("{what} #{id}"),
         }
     };
-    let (rows, total, page, per_page) = match result {
+    let (rows, total) = match result {
         Some(r) => (
             r.items
                 .iter()
@@ -164,16 +166,25 @@ async fn audit(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<AuditQ
                 })
                 .collect(),
             r.total,
-            r.page,
-            r.per_page,
         ),
-        None => (Vec::new(), 0, 1, 50),
+        None => (Vec::new(), 0),
     };
-    let href = |p: i64| {
-        let mut q2 = q.clone();
-        q2.page = Some(p);
-        format!("/audit?{}", serde_urlencoded::to_string(&q2).unwrap_or_default())
-    };
+    let links = ListLinks::new("/audit", &q, &listing, &AuditSort::USUAL);
+    let heads = links.headings(
+        lang,
+        &listing,
+        &[
+            ("audit.seq", "num", None),
+            ("audit.time", "", Some(AuditSort::At)),
+            ("audit.user", "", None),
+            ("audit.action", "", None),
+            ("audit.target", "", None),
+            ("audit.outcome", "", None),
+            ("audit.reason", "", None),
+            ("audit.ip", "", None),
+            ("audit.detail", "", None),
+        ],
+    );
     Ok(render(&AuditPage {
         ctx: ctx(&st, lang, &auth, "/audit").crumb("audit.title", ""),
         rows,
@@ -189,7 +200,8 @@ async fn audit(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<AuditQ
         f_from: q.from.clone(),
         f_to: q.to.clone(),
         problem,
-        pager: Pager::new(total, page, per_page, href),
+        heads,
+        pager: links.pager(total, &listing),
     }))
 }
 

@@ -18,10 +18,12 @@ use serde::Deserialize;
 
 use crate::error::{PageError, PagePath, PageQuery};
 use crate::inputs::{AccountInput, AuditQuery, RolesInput, StatusInput, UsersQuery};
+use crate::listing::{Heading, ListLinks};
 use crate::security::{Auth, Meta, PRE_SESSION_COOKIE, Req, SESSION_COOKIE};
 use crate::stepbar::StepBar;
 use crate::views::{Ctx, FieldErrors, Pager, form_errors, render};
 use crate::{AppState, Lang};
+use pcis_service::{AuditSort, UserSort};
 
 mod audit;
 mod credit;

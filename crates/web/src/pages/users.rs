@@ -36,6 +36,7 @@ struct UsersPage {
     locked: bool,
     statuses: Vec<(&'static str, String)>,
     roles: Vec<(&'static str, String)>,
+    heads: Vec<Heading>,
     pager: Pager,
     can_create: bool,
 }
@@ -58,8 +59,8 @@ fn is_locked(st: &AppState, u: &User) -> bool {
 
 async fn users(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<UsersQuery>) -> PageResult {
     let filter = q.filter(st.app.clock.now());
-    let page = q.page();
-    let result = st.app.list_users(&auth.session.actor, &meta, &filter, page).await?;
+    let listing = q.list.listing(UserSort::USUAL);
+    let result = st.app.list_users(&auth.session.actor, &meta, &filter, &listing).await?;
     let offset = (result.page - 1) * result.per_page;
     let rows = result
         .items
@@ -78,11 +79,21 @@ async fn users(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<UsersQ
             locked: is_locked(&st, u),
         })
         .collect();
-    let href = |p: i64| {
-        let mut q2 = q.clone();
-        q2.page = Some(p);
-        format!("/users?{}", serde_urlencoded::to_string(&q2).unwrap_or_default())
-    };
+    let links = ListLinks::new("/users", &q, &listing, &UserSort::USUAL);
+    let heads = links.headings(
+        lang,
+        &listing,
+        &[
+            ("app.seq", "num", None),
+            ("user.username", "", Some(UserSort::Username)),
+            ("user.display_name", "", Some(UserSort::Name)),
+            ("user.staff_no", "", Some(UserSort::StaffNo)),
+            ("user.institution", "", Some(UserSort::Institution)),
+            ("user.roles", "", None),
+            ("user.status", "", Some(UserSort::Status)),
+            ("app.actions", "", None),
+        ],
+    );
     Ok(render(&UsersPage {
         ctx: ctx(&st, lang, &auth, "/users").crumb("user.title", ""),
         rows,
@@ -95,7 +106,8 @@ async fn users(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<UsersQ
         status: q.status.clone(),
         role: q.role.clone(),
         locked: q.locked == "1",
-        pager: Pager::new(result.total, result.page, result.per_page, href),
+        heads,
+        pager: links.pager(result.total, &listing),
         can_create: st.app.policy.can(&auth.session.actor, Action::UserCreate),
     }))
 }
