@@ -122,7 +122,14 @@ async fn biz_admin_walkthrough(app: &TestApp, br: &Browser, shots: &Shots) {
     // The other administration pages render for the role (looked at as screenshots).
     br.click(".sidenav a[href='/institutions']").await;
     br.wait_for("table.table tbody tr").await;
+    // The tree opens folded below the sub-branches; the filter finds an outlet and keeps its
+    // ancestors in view.
+    let outlet = "table.tree tr[data-depth='3']";
+    assert!(!ok("outlet shown", br.wait_for(outlet).await.is_displayed().await), "outlets start folded");
+    br.type_into("#tree-filter", "中山路").await;
     assert!(br.texts("table.table tbody tr").await.iter().any(|r| r.contains("中山路网点")));
+    let shown = br.texts("table.tree tbody tr").await.into_iter().filter(|r| !r.is_empty()).count();
+    assert_eq!(shown, 4, "the match and its three ancestors");
     shots.save(br, "07-institutions").await;
     br.goto(&format!("{}/users/new", app.base)).await;
     br.wait_for("form[action='/users'] #username").await;

@@ -16,6 +16,8 @@ struct InstRow {
     id: i64,
     code: String,
     name: String,
+    /// The stored path, so the browser can fold a subtree.
+    path: String,
     depth: usize,
     level: String,
     kind: String,
@@ -57,6 +59,7 @@ async fn institutions(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery
             id: i.id.0,
             code: i.code.clone(),
             name: i.name.clone(),
+            path: i.path.as_str().to_owned(),
             depth: i.path.depth() - base,
             level: t(lang, i.level.label_key()),
             kind: t(lang, &format!("kind.{}", i.kind.code())),
