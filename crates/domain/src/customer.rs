@@ -579,7 +579,7 @@ mod tests {
         );
         assert_eq!(
             fields(input("0", "x", "2000000").parse()),
-            [("gold", "err.threshold_positive"), ("platinum", "err.amount")]
+            [("gold", "err.threshold_positive"), ("platinum", "err.amount_typed")]
         );
     }
 

@@ -1,5 +1,7 @@
 //! Page models and templates. One typed struct per page; askama escapes every value.
 
+pub use pcis_domain::customer::grouped;
+use pcis_domain::customer::typed_yuan;
 use std::collections::HashMap;
 
 use askama::Template;
@@ -160,21 +162,7 @@ pub fn minute(us: i64) -> String {
 /// Fen as money the way staff read it: ¥1,234,567.89 (negative: -¥12.00).
 pub fn money(fen: i64) -> String {
     let sign = if fen < 0 { "-" } else { "" };
-    let abs = fen.unsigned_abs();
-    format!("{sign}¥{}.{:02}", grouped(abs / 100), abs % 100)
-}
-
-/// 1234567 → "1,234,567".
-pub fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
+    format!("{sign}¥{}", typed_yuan(fen.saturating_abs()))
 }
 
 /// Paging of a list: "共 N 条", the page, and links to its neighbours.
@@ -250,25 +238,44 @@ impl Pager {
     }
 }
 
-/// Field errors of a form, translated, shown beside each field.
+/// Errors of a form, translated: beside each field, and those about no field of the form
+/// (the form as a whole, or a value the form does not show) above it (`form_problems.html`).
 #[derive(Default)]
-pub struct FieldErrors(HashMap<&'static str, String>);
+pub struct FieldErrors {
+    by_field: HashMap<&'static str, String>,
+    form: Vec<String>,
+}
 
 impl FieldErrors {
     pub fn from_fields(lang: Lang, fields: &[FieldError]) -> Self {
-        let mut map = HashMap::new();
+        let mut by_field = HashMap::new();
         for f in fields {
-            map.entry(f.field).or_insert_with(|| translate(lang, f.rule, &[]));
+            by_field.entry(f.field).or_insert_with(|| translate(lang, f.rule, &[]));
         }
-        Self(map)
+        Self { by_field, form: Vec::new() }
+    }
+
+    /// Moves the errors of fields the form does not show above the form.
+    pub fn on_form(mut self, shown: &[&str]) -> Self {
+        let mut elsewhere: Vec<&'static str> =
+            self.by_field.keys().copied().filter(|f| !shown.contains(f)).collect();
+        elsewhere.sort_unstable();
+        for f in elsewhere {
+            self.form.extend(self.by_field.remove(f));
+        }
+        self
     }
 
     pub fn get(&self, field: &str) -> &str {
-        self.0.get(field).map_or("", String::as_str)
+        self.by_field.get(field).map_or("", String::as_str)
     }
 
     pub fn has(&self, field: &str) -> bool {
-        self.0.contains_key(field)
+        self.by_field.contains_key(field)
+    }
+
+    pub fn form(&self) -> &[String] {
+        &self.form
     }
 }
 
@@ -341,6 +348,15 @@ mod tests {
         assert!(!p.beyond && p.links.len() == 1, "an empty list has one page, not a pager");
         let p = Pager::new(10_000, 3, 20, href).capped_at(10_000);
         assert_eq!(numbers(&p), [1, 2, 3, 4, 5], "no last page when the count stopped");
+    }
+
+    #[test]
+    fn errors_of_fields_a_form_does_not_show_go_above_it() {
+        let fields =
+            [FieldError::new("name", "err.required"), FieldError::new("outlet", "err.propose_outlet")];
+        let errors = FieldErrors::from_fields(Lang::Zh, &fields).on_form(&["name", "mobile"]);
+        assert!(errors.has("name") && !errors.has("outlet"));
+        assert_eq!(errors.form(), [translate(Lang::Zh, "err.propose_outlet", &[])]);
     }
 
     #[test]

@@ -88,3 +88,19 @@ document.addEventListener("click", function (event) {
     });
   });
 })();
+
+// Money inputs show the amount in 万 as one types (the server reads 1,000,000.00 and 100万 alike).
+(function () {
+  Array.prototype.forEach.call(document.querySelectorAll("input[data-money]"), function (input) {
+    var hint = document.getElementById(input.getAttribute("aria-describedby"));
+    if (!hint) return;
+    input.addEventListener("input", function () {
+      var s = input.value.trim().replace(/元$/, "").trim();
+      var wan = /万$/.test(s);
+      s = s.replace(/万$/, "").trim();
+      if (!/^(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$/.test(s)) { hint.textContent = ""; return; }
+      var yuan = Number(s.replace(/,/g, "")) * (wan ? 10000 : 1);
+      hint.textContent = "= " + Number((yuan / 10000).toFixed(6)) + " " + input.dataset.money;
+    });
+  });
+})();

@@ -513,6 +513,32 @@ async fn a_threshold_change_by_the_business_administrator_applies_at_the_next_lo
         (detail["before"]["gold"].as_i64(), detail["after"]["gold"].as_i64()),
         (Some(5_000_000), Some(5_000_001))
     );
+    // Staff type amounts with separators or in 万 on the page; the form shows them grouped.
+    let (web, token) = crate::helpers::ui_login(&app, Role::BizAdmin).await;
+    let typed = [
+        ("_csrf", token.as_str()),
+        ("gold", "50,000.01"),
+        ("platinum", "50万"),
+        ("diamond", "200万元"),
+        ("vip", "2,000,000.01"),
+    ];
+    let res = web.post(format!("{}/parameters", app.base)).form(&typed).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = web.get(format!("{}/parameters", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains(r#"value="500,000.00""#) && page.contains("= 50 万元"),
+        "grouped, with the 万 hint"
+    );
+    let bad = [
+        ("_csrf", token.as_str()),
+        ("gold", "5,00"),
+        ("platinum", "50万"),
+        ("diamond", "200万"),
+        ("vip", "1"),
+    ];
+    let res = web.post(format!("{}/parameters", app.base)).form(&bad).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("可带千位分隔符"), "the rule is named");
     let r = app.api_as(Role::DeptHead).await.put("/api/v1/parameters", raised).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(tier_of("B001").await, "gold", "nobody moves before the recomputation");

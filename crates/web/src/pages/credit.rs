@@ -86,7 +86,7 @@ async fn lookup(Req { st, lang, meta, auth }: Req, Form(f): Form<CreditLookupInp
             Ok(render(&page))
         }
         Err(e) => {
-            page.errors = form_errors(lang, e)?;
+            page.errors = form_errors(lang, e)?.on_form(&["name", "id_number", "purpose"]);
             page.name = f.name.clone();
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }

@@ -612,7 +612,7 @@ fn new_customer_page(
         ctx: ctx(st, lang, auth, "/customers/new").crumb("customer.propose_new", ""),
         customer: None,
         fields: form_fields(lang, input, None),
-        errors,
+        errors: errors.on_form(&FORM_ORDER),
     }
 }
 
@@ -653,7 +653,7 @@ async fn change_page(
             .watermarked(st.app.clock.now()),
         customer: Some((id.0, c.summary.customer_no.clone(), c.summary.name.clone())),
         fields: form_fields(lang, input, Some(&d.record)),
-        errors,
+        errors: errors.on_form(&FORM_ORDER),
     })
 }
 

@@ -119,6 +119,9 @@ async fn find_parent(
     list.into_iter().find(|i| i.code == code.trim().to_ascii_uppercase()).ok_or(DomainError::NotFound)
 }
 
+/// The fields the institution form shows.
+const FORM_FIELDS: [&str; 6] = ["parent_code", "code", "name", "kind", "effective_from", "reason"];
+
 fn new_form(
     st: &AppState,
     lang: Lang,
@@ -139,7 +142,7 @@ fn new_form(
         level_label: t(lang, level.label_key()),
         kinds: kinds_for(lang, level),
         input,
-        errors,
+        errors: errors.on_form(&FORM_FIELDS),
         edit_id: None,
         status_label: String::new(),
     }
@@ -198,7 +201,7 @@ fn edit_form(
         level_label: t(lang, inst.level.label_key()),
         kinds: kinds_for(lang, inst.level),
         input,
-        errors,
+        errors: errors.on_form(&FORM_FIELDS),
         edit_id: Some(inst.id.0),
         status_label: t(lang, &format!("inst_status.{}", inst.status.code())),
     }

@@ -1,7 +1,7 @@
 //! Business parameters (业务参数, R-CUS-4): the business administrator sets the tier
 //! thresholds and the VIP standard in yuan; customers move at the next recomputation.
 
-use pcis_domain::customer::ThresholdsInput;
+use pcis_domain::customer::{ThresholdsInput, parse_typed_yuan};
 
 use super::*;
 
@@ -13,15 +13,17 @@ pub(super) fn routes() -> Router<AppState> {
 #[template(path = "parameters.html")]
 struct ParametersPage {
     ctx: Ctx,
-    /// (name, label, value as typed)
-    fields: Vec<(&'static str, String, String)>,
+    /// (name, label, value as typed, the value in 万 when it reads as an amount)
+    fields: Vec<(&'static str, String, String, String)>,
     errors: FieldErrors,
     saved: bool,
 }
 
 fn page(st: &AppState, lang: Lang, auth: &Auth, input: &ThresholdsInput) -> ParametersPage {
-    let field =
-        |name: &'static str, value: &str| (name, t(lang, &format!("parameter.{name}")), value.to_owned());
+    let field = |name: &'static str, value: &str| {
+        let wan = parse_typed_yuan(name, value).map(|fen| wan_text(lang, fen)).unwrap_or_default();
+        (name, t(lang, &format!("parameter.{name}")), value.to_owned(), wan)
+    };
     ParametersPage {
         ctx: ctx(st, lang, auth, "/parameters").crumb("parameter.title", ""),
         fields: vec![
@@ -35,6 +37,14 @@ fn page(st: &AppState, lang: Lang, auth: &Auth, input: &ThresholdsInput) -> Para
     }
 }
 
+/// An amount in 万 for the hint beside a money input: `= 50 万元` (app.js does the same as
+/// one types).
+fn wan_text(lang: Lang, fen: i64) -> String {
+    let wan = format!("{:.6}", fen as f64 / 1_000_000.0);
+    let wan = wan.trim_end_matches('0').trim_end_matches('.');
+    format!("= {wan} {}", t(lang, "parameter.wan"))
+}
+
 #[derive(Deserialize, Default)]
 struct ShowQuery {
     #[serde(default)]
@@ -43,7 +53,7 @@ struct ShowQuery {
 
 async fn show(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<ShowQuery>) -> PageResult {
     let current = st.app.business_parameters(&auth.session.actor, &meta).await?;
-    let mut p = page(&st, lang, &auth, &ThresholdsInput::from_thresholds(&current));
+    let mut p = page(&st, lang, &auth, &ThresholdsInput::for_form(&current));
     p.saved = q.saved;
     Ok(render(&p))
 }
@@ -54,6 +64,6 @@ async fn save(Req { st, lang, meta, auth }: Req, Form(input): Form<ThresholdsInp
         Err(e) => form_errors(lang, e)?,
     };
     let mut p = page(&st, lang, &auth, &input);
-    p.errors = errors;
+    p.errors = errors.on_form(&["gold", "platinum", "diamond", "vip"]);
     Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&p)).into_response())
 }

@@ -153,7 +153,7 @@ fn password_page_of(st: &AppState, lang: Lang, auth: &Auth, errors: FieldErrors,
             ("new_password", t(lang, "password.new")),
             ("confirm_password", t(lang, "password.confirm")),
         ],
-        errors,
+        errors: errors.on_form(&["current_password", "new_password", "confirm_password"]),
     }
 }
 

@@ -165,7 +165,7 @@ async fn resolve(
     let mut p = item_page(&st, lang, &auth, &meta, id).await?;
     p.outcome = f.outcome;
     p.note = f.note;
-    p.errors = errors;
+    p.errors = errors.on_form(&["outcome", "note"]);
     Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&p)).into_response())
 }
 

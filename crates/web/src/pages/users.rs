@@ -175,7 +175,7 @@ async fn new_user_page(
             .collect(),
         institution_code: f.institution_code,
         roles: role_choices(lang, auth, &held),
-        errors,
+        errors: errors.on_form(&["username", "display_name", "staff_no", "institution_code", "roles"]),
     })
 }
 
@@ -257,7 +257,7 @@ fn detail_page(
         otp_label,
         otp,
         problem,
-        errors,
+        errors: errors.on_form(&["roles", "reason"]),
     }
 }
 
