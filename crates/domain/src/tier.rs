@@ -22,6 +22,7 @@ use crate::error::{DomainError, FieldError};
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Tier {
     Ordinary,
     Gold,
@@ -49,7 +50,7 @@ pub fn parse_yuan(field: &'static str, s: &str) -> Result<i64, FieldError> {
 }
 
 /// Tier thresholds and the VIP (通达) standard, in fen (business parameters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TierThresholds {
     pub gold: i64,
     pub platinum: i64,
@@ -67,6 +68,7 @@ impl Default for TierThresholds {
 /// The thresholds as the business administrator types them, in yuan.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
+#[derive(utoipa::ToSchema)]
 pub struct ThresholdsInput {
     pub gold: String,
     pub platinum: String,
