@@ -264,6 +264,13 @@ pub struct SuspectsQuery {
     pub page: Option<i64>,
 }
 
+impl SuspectsQuery {
+    /// Bounded like every other list's page, so that the offset cannot overflow.
+    pub fn page(&self) -> i64 {
+        self.page.unwrap_or(1).clamp(1, 100_000)
+    }
+}
+
 /// The staff report's look-back in days.
 #[derive(Deserialize, Default)]
 pub struct SuspectReportQuery {

@@ -11,7 +11,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 async fn suspects(Req { st, meta, auth, .. }: Req, ApiQuery(q): ApiQuery<SuspectsQuery>) -> ApiResult {
-    let (tab, page) = (q.tab.unwrap_or_default(), q.page.unwrap_or(1));
+    let (tab, page) = (q.tab.unwrap_or_default(), q.page());
     let items = st.app.suspects(&auth.session.actor, &meta, tab, page).await?;
     Ok(Json(items).into_response())
 }
