@@ -12,9 +12,11 @@ use pcis_service::UserFilter;
 use pcis_service::customers::CustomerSearch;
 use pcis_service::users::AccountOp;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// Filters and page of the user list.
-#[derive(Deserialize, Serialize, Default, Clone)]
+#[derive(Deserialize, Serialize, Default, Clone, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsersQuery {
     #[serde(default)]
     pub q: String,
@@ -45,9 +47,10 @@ impl UsersQuery {
 }
 
 /// A status change of an institution, with its reason.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct StatusInput {
     #[serde(default)]
+    #[schema(value_type = InstStatus)]
     pub status: String,
     #[serde(default)]
     pub reason: String,
@@ -60,10 +63,12 @@ impl StatusInput {
 }
 
 /// An account operation on a user, with its reason.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct AccountInput {
     #[serde(default)]
+    #[schema(pattern = "^(freeze|deregister|reactivate|unlock|force_logout)$")]
     pub op: String,
+    /// Required to freeze, deregister or force a logout.
     #[serde(default)]
     pub reason: String,
 }
@@ -75,13 +80,15 @@ impl AccountInput {
 }
 
 /// The complete new set of a user's roles.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RolesInput {
     #[serde(default)]
+    #[schema(value_type = Vec<Role>)]
     pub roles: Vec<String>,
 }
 
-#[derive(Deserialize, Default, Clone, Serialize)]
+#[derive(Deserialize, Default, Clone, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     #[serde(default)]
     pub username: String,
@@ -132,7 +139,8 @@ impl AuditQuery {
 }
 
 /// Just a page number.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     #[serde(default)]
     pub page: Option<i64>,
@@ -145,7 +153,8 @@ impl PageQuery {
 }
 
 /// The customer search form (R-CUS-6). Ids arrive as text so that an empty select is "any".
-#[derive(Deserialize, Serialize, Default, Clone)]
+#[derive(Deserialize, Serialize, Default, Clone, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CustomerSearchQuery {
     #[serde(default)]
     pub q: String,
@@ -184,10 +193,12 @@ impl CustomerSearchQuery {
 }
 
 /// Reveal one field of one customer (an account's number names the account), with a reason.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RevealInput {
     #[serde(default)]
+    #[schema(value_type = SensitiveField)]
     pub field: String,
+    /// The account whose number is revealed (`field` = `account_no`).
     #[serde(default)]
     pub account_id: Option<i64>,
     #[serde(default)]
@@ -201,10 +212,12 @@ impl RevealInput {
 }
 
 /// A proposed change: `modify` with the changed fields, or `delete`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ChangeInput {
     #[serde(default)]
+    #[schema(pattern = "^(modify|delete)$")]
     pub kind: String,
+    /// The changed fields of a modification; empty fields stay as they are.
     #[serde(default)]
     pub changes: CustomerInput,
 }
@@ -219,7 +232,8 @@ impl ChangeInput {
     }
 }
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default, Clone, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ProposalsQuery {
     #[serde(default)]
     pub status: String,
@@ -231,7 +245,7 @@ impl ProposalsQuery {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct DecisionInput {
     #[serde(default)]
     pub approve: bool,
@@ -239,7 +253,7 @@ pub struct DecisionInput {
     pub comment: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreditLookupInput {
     #[serde(default)]
     pub name: String,
@@ -256,7 +270,8 @@ impl std::fmt::Debug for CreditLookupInput {
 }
 
 /// The suspicious list's tab and page (R-ETL-4).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SuspectsQuery {
     #[serde(default)]
     pub tab: Option<pcis_service::suspects::SuspectTab>,
@@ -272,16 +287,18 @@ impl SuspectsQuery {
 }
 
 /// The staff report's look-back in days.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SuspectReportQuery {
     #[serde(default)]
     pub days: Option<i64>,
 }
 
 /// An investigator's outcome (genuine, corrected, escalated) and note.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ResolutionInput {
     #[serde(default)]
+    #[schema(pattern = "^(genuine|corrected|escalated)$")]
     pub outcome: String,
     #[serde(default)]
     pub note: String,
