@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Outcome {
     Success,
     Denied,
@@ -23,7 +24,7 @@ pub enum Outcome {
 crate::coded!(Outcome);
 
 /// Who did it and from where.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct AuditWho {
     pub user_id: Option<i64>,
     pub username: String,
@@ -34,7 +35,7 @@ pub struct AuditWho {
 }
 
 /// What is recorded; `detail` is a short JSON text with masked values only.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub who: AuditWho,
     pub action: String,
@@ -46,7 +47,7 @@ pub struct AuditEntry {
 }
 
 /// A stored record: the entry plus its place in the chain.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     pub seq: i64,
     #[serde(with = "time::serde::rfc3339")]

@@ -11,7 +11,9 @@ use crate::identity::{CardNumber, Gender, IdNumber, Mobile, mask_name};
 // Tiers live in their own module; their paths under `customer` stay.
 pub use crate::tier::*;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub struct CustomerId(pub i64);
 
 /// How a user is assigned to a customer (R-CUS-1 "assigned managers").
@@ -29,6 +31,7 @@ pub struct CustomerId(pub i64);
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum AssignmentKind {
     /// The outlet account manager (客户经理).
     Manager,
@@ -87,6 +90,7 @@ pub enum Protection {
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum SensitiveField {
     Name,
     IdNumber,
@@ -283,6 +287,7 @@ impl std::fmt::Debug for Secret {
 /// Empty means "not given"; in a modification it means "unchanged".
 #[derive(Clone, Default, Deserialize)]
 #[serde(default)]
+#[derive(utoipa::ToSchema)]
 pub struct CustomerInput {
     pub name: String,
     pub gender: String,

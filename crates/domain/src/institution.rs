@@ -5,12 +5,12 @@ use crate::error::{DomainError, FieldError};
 use serde::Serialize;
 
 /// Database id of an institution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 pub struct InstitutionId(pub i64);
 
 /// Materialized path: the ids from the root down, as `/1/5/23/`. A subtree is every path
 /// that starts with the root's path, i.e. the byte range `[path, path with last '/' → '0')`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 pub struct InstPath(String);
 
 impl InstPath {
@@ -54,7 +54,7 @@ impl InstPath {
 }
 
 /// The five levels of R-ORG-1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 pub struct Level(u8);
 
 impl Level {
@@ -80,6 +80,7 @@ impl Level {
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum InstKind {
     /// Levels 1–4.
     Management,
@@ -96,6 +97,7 @@ crate::coded!(InstKind);
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum InstStatus {
     Active,
     Suspended,
@@ -124,7 +126,7 @@ impl InstCode {
 }
 
 /// A stored institution.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Institution {
     pub id: InstitutionId,
     pub code: String,
@@ -147,7 +149,7 @@ pub struct InstitutionDraft {
 }
 
 /// Raw form or CSV fields, parsed in one place so the UI, the API and the import agree.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 pub struct InstitutionInput {
     pub code: String,
     pub name: String,

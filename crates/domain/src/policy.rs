@@ -78,6 +78,7 @@ pub struct CustomerFacts {
 /// Why the actor may see a customer (R-CUS-8); each is an i18n key `basis.*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum AccessBasis {
     Deployment,
     AssignedManager,

@@ -15,6 +15,7 @@ use crate::workflow::{Comment, State, Step, Taker, Workflow};
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum ProposalStatus {
     Pending,
     Approved,

@@ -16,6 +16,18 @@ macro_rules! code_enum {
         pub enum $name { $($(#[$vm])* #[strum(serialize = $code)] $variant),+ }
 
         crate::coded!($name);
+
+        /// In the API document: a string, one of the codes.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($code),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 
@@ -123,7 +135,7 @@ impl Role {
 pub const CONFLICTING_ROLES: &[(Role, Role)] = &[(Role::SysAdmin, Role::SecurityAuditor)];
 
 /// One row of the permission matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Grant {
     pub role: Role,
     pub action: Action,

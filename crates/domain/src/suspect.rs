@@ -51,6 +51,7 @@ crate::coded!(SuspectKind);
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum SuspectStatus {
     Open,
     /// With the department head, who closes it as genuine or corrected.

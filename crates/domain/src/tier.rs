@@ -22,6 +22,7 @@ use crate::error::{DomainError, FieldError};
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Tier {
     Ordinary,
     Gold,
@@ -100,7 +101,7 @@ pub fn grouped(n: u64) -> String {
 }
 
 /// Tier thresholds and the VIP (通达) standard, in fen (business parameters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TierThresholds {
     pub gold: i64,
     pub platinum: i64,
@@ -118,6 +119,7 @@ impl Default for TierThresholds {
 /// The thresholds as the business administrator types them, in yuan.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
+#[derive(utoipa::ToSchema)]
 pub struct ThresholdsInput {
     pub gold: String,
     pub platinum: String,

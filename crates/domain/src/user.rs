@@ -7,7 +7,7 @@ use crate::error::{DomainError, FieldError};
 use crate::institution::InstitutionId;
 use crate::role::Role;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 pub struct UserId(pub i64);
 
 #[derive(
@@ -15,6 +15,7 @@ pub struct UserId(pub i64);
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum UserStatus {
     Active,
     Frozen,
@@ -42,7 +43,7 @@ impl Username {
 }
 
 /// A stored user, as administrators see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub username: String,
@@ -58,7 +59,7 @@ pub struct User {
 }
 
 /// Raw fields of a new user.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct UserInput {
     pub username: String,
     pub display_name: String,

@@ -9,6 +9,7 @@ use pcis_domain::role::Action;
 use pcis_store::Page;
 use pcis_store::audit::{self as store, AuditFilter, AuditSort};
 use pcis_store::listing::Listing;
+pub use pcis_store::monitoring::Flag;
 
 use crate::{App, DbExt, RequestMeta};
 
@@ -125,11 +126,7 @@ impl App {
     }
 
     /// Open monitoring flags (e.g. repeated credit-lookup misses) for the auditor's scope.
-    pub async fn monitoring_flags(
-        &self,
-        actor: &Actor,
-        meta: &RequestMeta,
-    ) -> DomainResult<Vec<pcis_store::monitoring::Flag>> {
+    pub async fn monitoring_flags(&self, actor: &Actor, meta: &RequestMeta) -> DomainResult<Vec<Flag>> {
         let mut uc = self.read_case(actor, meta, AuditAction::AuditFlags, "").await?;
         let scope = uc.check(self.policy.scope(actor, Action::AuditSearch)).await?;
         let flags = pcis_store::monitoring::open_flags(uc.tx(), &scope).await.db()?;

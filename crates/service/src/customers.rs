@@ -47,7 +47,7 @@ pub struct CustomerSearch {
 }
 
 /// Everything the 360 page shows, already cut to what the viewer may see.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Customer360 {
     pub summary: CustomerSummary,
     /// Why the viewer may see this customer (R-CUS-8): an i18n key.
@@ -58,7 +58,7 @@ pub struct Customer360 {
     pub can_propose: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CustomerDetail {
     pub record: CustomerRecord,
     pub holdings: Vec<Holding>,
@@ -356,7 +356,7 @@ pub(crate) fn columns(app: &App, p: &pcis_domain::customer::CustomerPatch) -> Cu
 
 /// What a credit reviewer gets back for a hit: the customer (masked, like everyone) and its
 /// accounts and loans.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CreditView {
     pub record: CustomerRecord,
     pub holdings: Vec<Holding>,

@@ -280,7 +280,7 @@ impl App {
     }
 }
 
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ImportSummary {
     pub read: u64,
     pub inserted: u64,

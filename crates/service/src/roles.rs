@@ -9,7 +9,7 @@ use pcis_store::matrix;
 use crate::{App, DbExt, RequestMeta};
 
 /// One role of the catalogue with what it may do.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct RoleGrants {
     pub role: Role,
     pub administered_by: Role,

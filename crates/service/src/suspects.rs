@@ -37,6 +37,7 @@ pub struct SuspectBuild {
 /// Which items a list shows, as staff choose them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum SuspectTab {
     /// Open or escalated.
     #[default]

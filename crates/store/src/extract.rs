@@ -341,7 +341,7 @@ pub enum Change {
 // ---- runs ----
 
 /// An import run as administrators see it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Run {
     pub id: i64,
     pub business_date: String,

@@ -74,7 +74,7 @@ pub async fn finish(
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct JobRun {
     pub id: i64,
     pub job: String,

@@ -30,7 +30,7 @@ pub use sqlx::Error as DbError;
 pub type DbResult<T> = Result<T, DbError>;
 
 /// One page of a list, with the total for "共 N 条".
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: i64,

@@ -31,7 +31,7 @@ pub async fn raise(tx: &mut Tx, user: UserId, kind: &str, count: i64, now: Offse
     Ok(true)
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Flag {
     pub id: i64,
     pub user_id: i64,

@@ -47,7 +47,7 @@ pub async fn insert(tx: &mut Tx, p: &NewProposal<'_>, now: OffsetDateTime) -> Db
 }
 
 /// A proposal as reviewers see it: masked before/after only.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Proposal {
     pub id: i64,
     pub kind: String,

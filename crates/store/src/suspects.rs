@@ -135,7 +135,7 @@ pub async fn calendar(tx: &mut Tx) -> DbResult<Vec<(String, bool)>> {
 }
 
 /// One item as lists and the investigation page show it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Item {
     pub id: i64,
     pub kind: String,
@@ -157,7 +157,7 @@ pub struct Item {
 
 /// A customer of an item, masked; one beyond the viewer's reach (`in_reach` false) shows
 /// only its institution.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Member {
     pub customer_id: i64,
     pub customer_no: String,
@@ -333,7 +333,7 @@ pub async fn close(
 }
 
 /// A member of staff whose customers showed suspicious items.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct StaffLine {
     pub user_id: i64,
     pub display_name: String,

@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use pcis_domain::DomainError;
 use pcis_domain::policy::Policy;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::i18n::{Lang, translate};
 use crate::security::Auth;
@@ -120,30 +121,97 @@ impl Unrendered {
     }
 
     fn render_json(self, lang: Lang, request_id: &str) -> Response {
-        let mut body = json!({ "code": self.code, "message": self.message(lang, self.message_key) });
+        let mut error = ErrorDetail {
+            code: self.code,
+            message: self.message(lang, self.message_key),
+            ..ErrorDetail::default()
+        };
         match self.error.as_deref() {
             Some(DomainError::Invalid(fields)) => {
-                body["field"] = json!(fields.first().map(|f| f.field));
-                body["fields"] = fields
-                    .iter()
-                    .map(|f| json!({ "field": f.field, "rule": f.rule, "message": translate(lang, f.rule, &[]) }))
-                    .collect();
+                error.field = fields.first().map(|f| f.field);
+                error.fields = Some(
+                    fields
+                        .iter()
+                        .map(|f| FieldProblem {
+                            field: f.field,
+                            rule: f.rule,
+                            message: translate(lang, f.rule, &[]),
+                        })
+                        .collect(),
+                );
             }
             Some(DomainError::InvalidRows(rows)) => {
-                body["rows"] = rows
-                    .iter()
-                    .map(|r| json!({ "row": r.row, "field": r.field, "rule": r.rule, "message": translate(lang, r.rule, &[]) }))
-                    .collect();
+                error.rows = Some(
+                    rows.iter()
+                        .map(|r| RowProblem {
+                            row: r.row,
+                            field: r.field,
+                            rule: r.rule,
+                            message: translate(lang, r.rule, &[]),
+                        })
+                        .collect(),
+                );
             }
-            Some(DomainError::Denied { reason }) => body["reason"] = json!(reason),
-            Some(DomainError::AlreadyPending { id }) => body["pending_id"] = json!(id),
+            Some(DomainError::Denied { reason }) => error.reason = Some(reason),
+            Some(DomainError::AlreadyPending { id }) => error.pending_id = Some(*id),
             _ => {}
         }
         if self.status.is_server_error() {
-            body["request_id"] = json!(request_id);
+            error.request_id = Some(request_id.to_owned());
         }
-        (self.status, Json(json!({ "error": body }))).into_response()
+        (self.status, Json(ErrorBody { error })).into_response()
     }
+}
+
+/// The body of every API failure: `{"error": {"code", "message", …}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Default, Serialize, ToSchema)]
+struct ErrorDetail {
+    /// Stable: `bad_request`, `bad_json`, `unauthenticated`, `bad_credentials`,
+    /// `password_change_required`, `forbidden`, `not_found`, `method_not_allowed`, `conflict`,
+    /// `already_pending`, `too_large`, `invalid_input`, `invalid_rows`, `internal`.
+    code: &'static str,
+    /// In the reader's language (the `lang` cookie: zh-CN by default, or en).
+    message: String,
+    /// `invalid_input`: the first field in error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
+    /// `invalid_input`: every field in error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<Vec<FieldProblem>>,
+    /// `invalid_rows`: every bad row of an uploaded file; nothing was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rows: Option<Vec<RowProblem>>,
+    /// `forbidden`: why the policy refused (an i18n key, e.g. `deny.out_of_scope`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    /// `already_pending`: the request of this kind already waiting for the object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_id: Option<i64>,
+    /// A 5xx: the request id under which the detail was logged (also `X-Request-Id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct FieldProblem {
+    field: &'static str,
+    /// The rule broken, an i18n key (`err.required`, …).
+    rule: &'static str,
+    message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct RowProblem {
+    /// 1-based line of the file; the header is line 1.
+    row: u64,
+    field: &'static str,
+    rule: &'static str,
+    message: String,
 }
 
 /// The signed-in caller of a request that failed, handed out by the session middleware so

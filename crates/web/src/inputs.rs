@@ -13,14 +13,20 @@ use pcis_service::customers::CustomerSearch;
 use pcis_service::users::AccountOp;
 use pcis_service::{Listing, SortKey};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// Page, length and order of any list: `?page=2&size=50&sort=-at`.
-#[derive(Deserialize, Serialize, Default, Clone)]
+#[derive(Deserialize, Serialize, Default, Clone, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// From 1.
     #[serde(default, deserialize_with = "number", skip_serializing_if = "Option::is_none")]
     pub page: Option<i64>,
+    /// Rows per page: 20, 50 or 100 (another value keeps the list's usual length).
     #[serde(default, deserialize_with = "number", skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
+    /// A sortable column's code, `-` before it for descending; an unknown one keeps the usual
+    /// order.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sort: String,
 }
@@ -49,7 +55,8 @@ fn number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Erro
 }
 
 /// Filters and page of the user list.
-#[derive(Deserialize, Serialize, Default, Clone)]
+#[derive(Deserialize, Serialize, Default, Clone, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsersQuery {
     #[serde(default)]
     pub q: String,
@@ -61,6 +68,7 @@ pub struct UsersQuery {
     #[serde(default)]
     pub locked: String,
     #[serde(flatten)]
+    #[param(ignore)]
     pub list: ListParams,
 }
 
@@ -76,9 +84,10 @@ impl UsersQuery {
 }
 
 /// A status change of an institution, with its reason.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct StatusInput {
     #[serde(default)]
+    #[schema(value_type = InstStatus)]
     pub status: String,
     #[serde(default)]
     pub reason: String,
@@ -91,10 +100,12 @@ impl StatusInput {
 }
 
 /// An account operation on a user, with its reason.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct AccountInput {
     #[serde(default)]
+    #[schema(pattern = "^(freeze|deregister|reactivate|unlock|force_logout)$")]
     pub op: String,
+    /// Required to freeze, deregister or force a logout.
     #[serde(default)]
     pub reason: String,
 }
@@ -106,13 +117,15 @@ impl AccountInput {
 }
 
 /// The complete new set of a user's roles.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RolesInput {
     #[serde(default)]
+    #[schema(value_type = Vec<Role>)]
     pub roles: Vec<String>,
 }
 
-#[derive(Deserialize, Default, Clone, Serialize)]
+#[derive(Deserialize, Default, Clone, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     #[serde(default)]
     pub username: String,
@@ -128,6 +141,7 @@ pub struct AuditQuery {
     #[serde(default)]
     pub to: String,
     #[serde(flatten)]
+    #[param(ignore)]
     pub list: ListParams,
 }
 
@@ -159,7 +173,8 @@ impl AuditQuery {
 }
 
 /// Just a page number.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     #[serde(default)]
     pub page: Option<i64>,
@@ -172,7 +187,8 @@ impl PageQuery {
 }
 
 /// The customer search form (R-CUS-6). Ids arrive as text so that an empty select is "any".
-#[derive(Deserialize, Serialize, Default, Clone)]
+#[derive(Deserialize, Serialize, Default, Clone, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CustomerSearchQuery {
     #[serde(default)]
     pub q: String,
@@ -211,10 +227,12 @@ impl CustomerSearchQuery {
 }
 
 /// Reveal one field of one customer (an account's number names the account), with a reason.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RevealInput {
     #[serde(default)]
+    #[schema(value_type = SensitiveField)]
     pub field: String,
+    /// The account whose number is revealed (`field` = `account_no`).
     #[serde(default)]
     pub account_id: Option<i64>,
     #[serde(default)]
@@ -228,10 +246,12 @@ impl RevealInput {
 }
 
 /// A proposed change: `modify` with the changed fields, or `delete`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ChangeInput {
     #[serde(default)]
+    #[schema(pattern = "^(modify|delete)$")]
     pub kind: String,
+    /// The changed fields of a modification; empty fields stay as they are.
     #[serde(default)]
     pub changes: CustomerInput,
 }
@@ -246,7 +266,8 @@ impl ChangeInput {
     }
 }
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default, Clone, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ProposalsQuery {
     #[serde(default)]
     pub status: String,
@@ -258,7 +279,7 @@ impl ProposalsQuery {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct DecisionInput {
     #[serde(default)]
     pub approve: bool,
@@ -266,7 +287,7 @@ pub struct DecisionInput {
     pub comment: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreditLookupInput {
     #[serde(default)]
     pub name: String,
@@ -283,7 +304,8 @@ impl std::fmt::Debug for CreditLookupInput {
 }
 
 /// The suspicious list's tab and page (R-ETL-4).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SuspectsQuery {
     #[serde(default)]
     pub tab: Option<pcis_service::suspects::SuspectTab>,
@@ -291,17 +313,26 @@ pub struct SuspectsQuery {
     pub page: Option<i64>,
 }
 
+impl SuspectsQuery {
+    /// Bounded like every other list's page, so that the offset cannot overflow.
+    pub fn page(&self) -> i64 {
+        self.page.unwrap_or(1).clamp(1, 100_000)
+    }
+}
+
 /// The staff report's look-back in days.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SuspectReportQuery {
     #[serde(default)]
     pub days: Option<i64>,
 }
 
 /// An investigator's outcome (genuine, corrected, escalated) and note.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ResolutionInput {
     #[serde(default)]
+    #[schema(pattern = "^(genuine|corrected|escalated)$")]
     pub outcome: String,
     #[serde(default)]
     pub note: String,

@@ -46,8 +46,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
     let state = AppState { app, config: Arc::new(config) };
     Router::new()
         .merge(pages::routes())
-        .nest("/api/v1", api::routes())
-        .route("/api/openapi.json", get(api::openapi))
+        .merge(api::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(api::readyz))
         .route("/static/app.css", get(views::stylesheet))

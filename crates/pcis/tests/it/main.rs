@@ -6,6 +6,7 @@ mod helpers;
 
 mod api_admin;
 mod api_auth;
+mod api_document;
 mod api_requests;
 mod browser;
 mod cli;

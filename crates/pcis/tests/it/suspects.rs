@@ -150,6 +150,9 @@ async fn items_are_routed_escalated_and_closed(b: Backend) {
     let escalated = head.get("/api/v1/suspects?tab=escalated").await;
     assert_eq!(ids(&escalated.body), [both]);
     assert_eq!(escalated.body["items"][0]["overdue"], json!(true));
+    // A page far past the end is bounded like every list's (it once overflowed the offset).
+    let far = head.get("/api/v1/suspects?tab=escalated&page=9223372036854775806").await;
+    assert_eq!((far.status, far.body["page"].as_i64()), (StatusCode::OK, Some(100_000)), "{:?}", far.body);
     let home = crate::helpers::ui_login(&app, Role::DeptHead).await;
     let page = home.0.get(format!("{}/", app.base)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("已上报的可疑客户信息"), "the head's to-do names the escalated item");

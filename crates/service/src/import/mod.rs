@@ -15,6 +15,8 @@ use std::path::Path;
 
 use pcis_domain::audit_action::AuditAction;
 use pcis_domain::{DomainError, DomainResult, FieldError};
+/// An import run, as the administrators list them.
+pub use pcis_store::extract::Run as ImportRun;
 use pcis_store::extract::{self as store, Change};
 use pcis_store::{deferred_index, institutions, users};
 use serde::{Deserialize, Serialize};
@@ -384,7 +386,7 @@ impl App {
         &self,
         actor: &pcis_domain::policy::Actor,
         meta: &crate::RequestMeta,
-    ) -> DomainResult<Vec<store::Run>> {
+    ) -> DomainResult<Vec<ImportRun>> {
         let mut uc = self.read_case(actor, meta, AuditAction::ImportRuns, "").await?;
         let runs = store::runs(uc.tx(), 100).await.db()?;
         uc.finish().await?;

@@ -5,7 +5,7 @@
 use super::*;
 
 /// One account or holding, its number masked.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Holding {
     pub id: i64,
     pub account_no: String,
@@ -99,7 +99,7 @@ pub async fn insert_account(tx: &mut Tx, customer: CustomerId, a: &NewAccount<'_
     })
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Transaction {
     pub id: i64,
     pub account_no: String,
@@ -162,7 +162,7 @@ pub async fn insert_transaction(
 }
 
 /// Channels the customer used, with how often and when last (from the transactions).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ChannelUse {
     pub channel: String,
     pub count: i64,
@@ -182,7 +182,7 @@ pub async fn channels(tx: &mut Tx, grant: &CustomerGrant) -> DbResult<Vec<Channe
     })
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TierChange {
     pub from_tier: Option<String>,
     pub to_tier: String,
@@ -240,7 +240,7 @@ pub async fn add_tag(tx: &mut Tx, id: CustomerId, tag: &str) -> DbResult<()> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Consent {
     pub purpose: String,
     pub scope: String,

@@ -267,7 +267,7 @@ impl SummaryRow {
 }
 
 /// One customer's identity and contacts as shown on the 360 page: masked values only.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CustomerRecord {
     #[serde(flatten)]
     pub summary: CustomerSummary,
@@ -406,7 +406,7 @@ pub async fn get(
 }
 
 /// Someone assigned to a customer, as the 360 page lists them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Assignee {
     pub user_id: UserId,
     pub display_name: String,

@@ -18,7 +18,7 @@ pub struct CustomerQuery {
 }
 
 /// A customer summary (概要, R-CUS-5): all that a summary-level role sees.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CustomerSummary {
     pub id: CustomerId,
     pub customer_no: String,

@@ -2,16 +2,24 @@
 
 use super::*;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/import-runs", get(import_runs)).route("/job-runs", get(job_runs))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(import_runs)).routes(routes!(job_runs))
 }
 
+/// The latest import runs of core-banking extracts with their counts per file (system and
+/// business administrators).
+#[utoipa::path(get, path = "/import-runs", tag = "import",
+    responses((status = 200, body = Items<pcis_service::import::ImportRun>)))]
 async fn import_runs(Req { st, meta, auth, .. }: Req) -> ApiResult {
     let runs = st.app.import_runs(&auth.session.actor, &meta).await?;
-    Ok(Json(json!({ "items": runs })).into_response())
+    Ok(items(runs))
 }
 
+/// The latest runs of the nightly job (load → tiering → suspicious list), with the node that
+/// ran each, what it did and why it failed.
+#[utoipa::path(get, path = "/job-runs", tag = "import",
+    responses((status = 200, body = Items<pcis_service::jobs::JobRun>)))]
 async fn job_runs(Req { st, meta, auth, .. }: Req) -> ApiResult {
     let runs = st.app.job_runs(&auth.session.actor, &meta).await?;
-    Ok(Json(json!({ "items": runs })).into_response())
+    Ok(items(runs))
 }

@@ -1,32 +1,46 @@
 //! Customer-information change proposals (变更申请) and their decisions.
 
 use super::*;
+use pcis_service::Proposal;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/proposals", get(proposals))
-        .route("/proposals/{id}/decision", post(decide_proposal))
-        .route("/proposals/{id}/withdrawal", post(withdraw_proposal))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(proposals))
+        .routes(routes!(decide_proposal))
+        .routes(routes!(withdraw_proposal))
 }
 
+/// Own proposals and, for a supervisor, those of its outlet.
+#[utoipa::path(get, path = "/proposals", tag = "proposals", params(ProposalsQuery),
+    responses((status = 200, body = Items<Proposal>)))]
 async fn proposals(Req { st, meta, auth, .. }: Req, ApiQuery(q): ApiQuery<ProposalsQuery>) -> ApiResult {
     let list = st.app.proposals(&auth.session.actor, &meta, q.status()).await?;
-    Ok(Json(json!({ "items": list })).into_response())
+    Ok(items(list))
 }
 
+/// Approve (applies the change) or reject a proposal, with a comment; never one's own.
+#[utoipa::path(post, path = "/proposals/{id}/decision", tag = "proposals", params(Id), request_body = DecisionInput,
+    responses((status = 204, description = "Decided"),
+        (status = 404, body = ErrorBody, description = "No such proposal"),
+        (status = 409, body = ErrorBody, description = "Already decided or withdrawn, or the customer changed since")))]
 async fn decide_proposal(
     Req { st, meta, auth, .. }: Req,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(Id { id }): ApiPath<Id>,
     ApiJson(b): ApiJson<DecisionInput>,
 ) -> ApiResult {
     st.app.decide_proposal(&auth.session.actor, &meta, id, b.approve, &b.comment).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// The proposer takes a pending proposal back (a comment is optional).
+/// Withdraw a pending proposal, by its proposer only (a comment is optional); the customer
+/// stays as it was.
+#[utoipa::path(post, path = "/proposals/{id}/withdrawal", tag = "proposals", params(Id), request_body = DecisionInput,
+    responses((status = 204, description = "Withdrawn"),
+        (status = 404, body = ErrorBody, description = "No such proposal"),
+        (status = 409, body = ErrorBody, description = "Already decided or withdrawn")))]
 async fn withdraw_proposal(
     Req { st, meta, auth, .. }: Req,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(Id { id }): ApiPath<Id>,
     ApiJson(b): ApiJson<DecisionInput>,
 ) -> ApiResult {
     st.app.withdraw_proposal(&auth.session.actor, &meta, id, &b.comment).await?;

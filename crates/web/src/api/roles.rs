@@ -2,12 +2,14 @@
 
 use super::*;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/roles", get(roles))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(roles))
 }
 
-/// The role catalogue with each role's grants.
+/// The role catalogue and permission matrix (system administrator, security auditor).
+#[utoipa::path(get, path = "/roles", tag = "roles",
+    responses((status = 200, body = Items<pcis_service::roles::RoleGrants>)))]
 async fn roles(Req { st, meta, auth, .. }: Req) -> ApiResult {
     let roles = st.app.role_matrix(&auth.session.actor, &meta).await?;
-    Ok(Json(json!({ "items": roles })).into_response())
+    Ok(items(roles))
 }

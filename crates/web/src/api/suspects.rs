@@ -1,40 +1,63 @@
 //! The suspicious customer information list (可疑客户信息).
 
 use super::*;
+use pcis_domain::suspect::SuspectStatus;
+use pcis_service::suspects::{Item, StaffLine};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/suspects", get(suspects))
-        .route("/suspects/report", get(suspect_report))
-        .route("/suspects/{id}", get(suspect))
-        .route("/suspects/{id}/resolution", post(resolve_suspect))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(suspects))
+        .routes(routes!(suspect_report))
+        .routes(routes!(suspect))
+        .routes(routes!(resolve_suspect))
 }
 
+/// Suspicious customer information routed to the caller: items whose customers share a phone
+/// number or bank account (masked), with due dates.
+#[utoipa::path(get, path = "/suspects", tag = "suspects", params(SuspectsQuery),
+    responses((status = 200, body = pcis_service::Page<Item>)))]
 async fn suspects(Req { st, meta, auth, .. }: Req, ApiQuery(q): ApiQuery<SuspectsQuery>) -> ApiResult {
-    let (tab, page) = (q.tab.unwrap_or_default(), q.page.unwrap_or(1));
+    let (tab, page) = (q.tab.unwrap_or_default(), q.page());
     let items = st.app.suspects(&auth.session.actor, &meta, tab, page).await?;
     Ok(Json(items).into_response())
 }
 
-async fn suspect(Req { st, meta, auth, .. }: Req, ApiPath(id): ApiPath<i64>) -> ApiResult {
+/// One suspicious item with its customers (masked; only those in reach can be opened).
+#[utoipa::path(get, path = "/suspects/{id}", tag = "suspects", params(Id),
+    responses((status = 200, body = Item), (status = 404, body = ErrorBody, description = "No such item in reach")))]
+async fn suspect(Req { st, meta, auth, .. }: Req, ApiPath(Id { id }): ApiPath<Id>) -> ApiResult {
     let item = st.app.suspect(&auth.session.actor, &meta, id).await?;
     Ok(Json(item).into_response())
 }
 
+#[derive(Serialize, ToSchema)]
+struct Resolved {
+    status: SuspectStatus,
+}
+
+/// Record the investigation's outcome (genuine, corrected or escalated to the department
+/// head) with a note.
+#[utoipa::path(post, path = "/suspects/{id}/resolution", tag = "suspects", params(Id), request_body = ResolutionInput,
+    responses((status = 200, body = Resolved),
+        (status = 404, body = ErrorBody, description = "No such item in reach"),
+        (status = 409, body = ErrorBody, description = "Already closed")))]
 async fn resolve_suspect(
     Req { st, meta, auth, .. }: Req,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(Id { id }): ApiPath<Id>,
     ApiJson(b): ApiJson<ResolutionInput>,
 ) -> ApiResult {
     let status = st.app.resolve_suspect(&auth.session.actor, &meta, id, &b.outcome, &b.note).await?;
-    Ok(Json(json!({ "status": status })).into_response())
+    Ok(Json(Resolved { status }).into_response())
 }
 
+/// Staff whose customers showed two or more suspicious items in the period.
+#[utoipa::path(get, path = "/suspects/report", tag = "suspects", params(SuspectReportQuery),
+    responses((status = 200, body = Items<StaffLine>)))]
 async fn suspect_report(
     Req { st, meta, auth, .. }: Req,
     ApiQuery(q): ApiQuery<SuspectReportQuery>,
 ) -> ApiResult {
     let days = q.days.unwrap_or(pcis_service::suspects::REPORT_DAYS);
     let lines = st.app.suspect_report(&auth.session.actor, &meta, days).await?;
-    Ok(Json(json!({ "items": lines })).into_response())
+    Ok(items(lines))
 }

@@ -70,7 +70,7 @@ struct ListPage {
 async fn list(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<SuspectsQuery>) -> PageResult {
     let actor = &auth.session.actor;
     let tab = q.tab.unwrap_or_default();
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page();
     let items = st.app.suspects(actor, &meta, tab, page).await?;
     let pager = Pager::new(items.total, items.page, items.per_page, |p| {
         format!("/suspects?tab={}&page={p}", tab.code())
