@@ -9,19 +9,13 @@ use serde::Serialize;
 use sha2::Sha256;
 use time::OffsetDateTime;
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-#[derive(utoipa::ToSchema)]
-pub enum Outcome {
-    Success,
-    Denied,
-    Failed,
+crate::coded! {
+    pub enum Outcome {
+        Success,
+        Denied,
+        Failed,
+    }
 }
-
-crate::coded!(Outcome);
 
 /// Who did it and from where.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]

@@ -4,11 +4,24 @@
 //! every such enum the same inherent `code`, `parse` and `ALL`, so no code list is kept by
 //! hand beside its enum.
 
-/// Adds `code()`, `parse()` and `ALL` to enums deriving strum's `IntoStaticStr`,
-/// `EnumString` and `VariantArray`.
+/// Declares a coded enum: its codes are the snake_case of its variants (unless a variant says
+/// `#[strum(serialize = "…")]`), it is (de)serialised and documented by its code, and it gets
+/// `code()`, `parse()` and `ALL`. `coded!(@methods T)` adds only the latter to an enum that
+/// derives strum's `IntoStaticStr`, `EnumString` and `VariantArray` itself.
 #[macro_export]
 macro_rules! coded {
-    ($($t:ty),+ $(,)?) => {$(
+    ($(#[$attr:meta])* $vis:vis enum $name:ident { $($body:tt)* }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[derive(strum::IntoStaticStr, strum::EnumString, strum::VariantArray)]
+        #[serde(rename_all = "snake_case")]
+        #[strum(serialize_all = "snake_case")]
+        $(#[$attr])*
+        $vis enum $name { $($body)* }
+
+        $crate::coded!(@methods $name);
+    };
+    (@methods $t:ty) => {
         impl $t {
             /// Every variant, in declaration order.
             pub const ALL: &'static [$t] = <$t as strum::VariantArray>::VARIANTS;
@@ -30,7 +43,7 @@ macro_rules! coded {
                 code.parse()
             }
         }
-    )+};
+    };
 }
 
 #[cfg(test)]

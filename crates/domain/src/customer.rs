@@ -16,32 +16,17 @@ pub use crate::tier::*;
 )]
 pub struct CustomerId(pub i64);
 
-/// How a user is assigned to a customer (R-CUS-1 "assigned managers").
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-#[derive(utoipa::ToSchema)]
-pub enum AssignmentKind {
-    /// The outlet account manager (客户经理).
-    Manager,
-    /// The VIP specialist (通达专员) of a member, beside the manager.
-    Specialist,
-    /// Temporary care while the manager is away (托管), until a date.
-    Custody,
+crate::coded! {
+    /// How a user is assigned to a customer (R-CUS-1 "assigned managers").
+    pub enum AssignmentKind {
+        /// The outlet account manager (客户经理).
+        Manager,
+        /// The VIP specialist (通达专员) of a member, beside the manager.
+        Specialist,
+        /// Temporary care while the manager is away (托管), until a date.
+        Custody,
+    }
 }
-
-crate::coded!(AssignmentKind);
 
 /// JR/T 0171-2020 sensitivity classes of personal financial information.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -74,34 +59,18 @@ pub enum Protection {
     Sealed,
 }
 
-/// A customer field whose full value a user may ask to see (R-PRV-2).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-#[derive(utoipa::ToSchema)]
-pub enum SensitiveField {
-    Name,
-    IdNumber,
-    Mobile,
-    Phone,
-    Email,
-    Address,
-    AccountNo,
+crate::coded! {
+    /// A customer field whose full value a user may ask to see (R-PRV-2).
+    pub enum SensitiveField {
+        Name,
+        IdNumber,
+        Mobile,
+        Phone,
+        Email,
+        Address,
+        AccountNo,
+    }
 }
-
-crate::coded!(SensitiveField);
 
 impl SensitiveField {
     pub fn class(self) -> &'static FieldClass {
@@ -201,29 +170,15 @@ fn mask_address(value: &str) -> String {
     format!("{}****", &value[..cut])
 }
 
-/// Identity document types. Only the resident identity card has a checkable number.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum IdType {
-    ResidentId,
-    Passport,
-    HkMacauPermit,
-    TaiwanPermit,
+crate::coded! {
+    /// Identity document types. Only the resident identity card has a checkable number.
+    pub enum IdType {
+        ResidentId,
+        Passport,
+        HkMacauPermit,
+        TaiwanPermit,
+    }
 }
-
-crate::coded!(IdType);
 
 /// A document number: a checked resident ID, or another document's number (letters and
 /// digits). Printing it shows the masked form only.

@@ -10,27 +10,13 @@ use time::{Date, Month};
 
 use crate::error::FieldError;
 
-/// 性别, as the identity number encodes it (17th digit odd: male, even: female).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Gender {
-    Male,
-    Female,
+crate::coded! {
+    /// 性别, as the identity number encodes it (17th digit odd: male, even: female).
+    pub enum Gender {
+        Male,
+        Female,
+    }
 }
-
-crate::coded!(Gender);
 
 /// The province-level codes of GB/T 2260 that begin a resident identity number.
 const PROVINCES: [u8; 34] = [

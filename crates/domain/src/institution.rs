@@ -75,36 +75,24 @@ impl Level {
     }
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-#[derive(utoipa::ToSchema)]
-pub enum InstKind {
-    /// Levels 1–4.
-    Management,
-    /// A level-5 outlet run by the bank (自营).
-    SelfRun,
-    /// A level-5 agency outlet (代理).
-    Agency,
+crate::coded! {
+    pub enum InstKind {
+        /// Levels 1–4.
+        Management,
+        /// A level-5 outlet run by the bank (自营).
+        SelfRun,
+        /// A level-5 agency outlet (代理).
+        Agency,
+    }
 }
 
-crate::coded!(InstKind);
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-#[derive(utoipa::ToSchema)]
-pub enum InstStatus {
-    Active,
-    Suspended,
-    Closed,
+crate::coded! {
+    pub enum InstStatus {
+        Active,
+        Suspended,
+        Closed,
+    }
 }
-
-crate::coded!(InstStatus);
 
 /// An institution code: 2–20 ASCII letters or digits, unique in the deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -3,30 +3,21 @@
 //! above). The change is applied only on approval; rejecting or withdrawing leaves the
 //! customer exactly as it was. At most one proposal is pending per customer.
 
-use serde::Serialize;
-use strum::{EnumString, IntoStaticStr};
-
 use crate::audit_action::AuditAction;
 use crate::role::Action;
 use crate::workflow::{Comment, State, Step, Taker, Workflow};
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, EnumString, IntoStaticStr, strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-#[derive(utoipa::ToSchema)]
-pub enum ProposalStatus {
-    Pending,
-    Approved,
-    Rejected,
-    /// Taken back by its proposer before anyone decided it.
-    Withdrawn,
+crate::coded! {
+    pub enum ProposalStatus {
+        Pending,
+        Approved,
+        Rejected,
+        /// Taken back by its proposer before anyone decided it.
+        Withdrawn,
+    }
 }
 
 impl State for ProposalStatus {}
-
-crate::coded!(ProposalStatus);
 
 pub static PROPOSAL_FLOW: Workflow<ProposalStatus> = {
     use ProposalStatus::*;

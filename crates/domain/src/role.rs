@@ -15,7 +15,7 @@ macro_rules! code_enum {
         #[serde(into = "&'static str")]
         pub enum $name { $($(#[$vm])* #[strum(serialize = $code)] $variant),+ }
 
-        crate::coded!($name);
+        crate::coded!(@methods $name);
 
         /// In the API document: a string, one of the codes.
         impl utoipa::PartialSchema for $name {

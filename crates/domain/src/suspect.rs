@@ -6,8 +6,6 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
-use strum::{EnumString, IntoStaticStr};
 use time::Date;
 
 use crate::audit_action::AuditAction;
@@ -21,48 +19,28 @@ pub const DAYS_TO_CLOSE: u32 = 3;
 /// A note longer than this is refused rather than cut.
 pub const NOTE_MAX_CHARS: usize = 500;
 
-/// What two customers share.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum SuspectKind {
-    /// A mobile or fixed-line number (one blind-index domain, so a mobile equal to another
-    /// customer's fixed line counts).
-    Contact,
-    /// A settlement account or an account held.
-    Account,
+crate::coded! {
+    /// What two customers share.
+    pub enum SuspectKind {
+        /// A mobile or fixed-line number (one blind-index domain, so a mobile equal to another
+        /// customer's fixed line counts).
+        Contact,
+        /// A settlement account or an account held.
+        Account,
+    }
 }
 
-crate::coded!(SuspectKind);
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, EnumString, IntoStaticStr, strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-#[derive(utoipa::ToSchema)]
-pub enum SuspectStatus {
-    Open,
-    /// With the department head, who closes it as genuine or corrected.
-    Escalated,
-    Genuine,
-    Corrected,
+crate::coded! {
+    pub enum SuspectStatus {
+        Open,
+        /// With the department head, who closes it as genuine or corrected.
+        Escalated,
+        Genuine,
+        Corrected,
+    }
 }
 
 impl State for SuspectStatus {}
-
-crate::coded!(SuspectStatus);
 
 impl SuspectStatus {
     /// Still waiting for someone's work.

@@ -5,32 +5,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DomainError, FieldError};
 
-/// Tiers by assets under management (R-CUS-4), lowest first.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-#[derive(utoipa::ToSchema)]
-pub enum Tier {
-    Ordinary,
-    Gold,
-    Platinum,
-    Diamond,
+crate::coded! {
+    /// Tiers by assets under management (R-CUS-4), lowest first.
+    pub enum Tier {
+        Ordinary,
+        Gold,
+        Platinum,
+        Diamond,
+    }
 }
-
-crate::coded!(Tier);
 
 /// Yuan with at most two decimals → fen.
 pub fn parse_yuan(field: &'static str, s: &str) -> Result<i64, FieldError> {

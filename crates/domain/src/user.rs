@@ -10,19 +10,13 @@ use crate::role::Role;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 pub struct UserId(pub i64);
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-#[derive(utoipa::ToSchema)]
-pub enum UserStatus {
-    Active,
-    Frozen,
-    Deregistered,
+crate::coded! {
+    pub enum UserStatus {
+        Active,
+        Frozen,
+        Deregistered,
+    }
 }
-
-crate::coded!(UserStatus);
 
 /// A login name: 3–32 lowercase ASCII letters, digits, `.`, `_` or `-`, starting with a letter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
