@@ -11,7 +11,7 @@ use crate::error::{DomainError, FieldError};
 use crate::institution::{InstPath, InstitutionId, Level};
 use crate::role::{Action, CONFLICTING_ROLES, Grant, Role, Scope};
 use crate::user::UserId;
-use crate::workflow::Taker;
+use crate::workflow::{State, Step, Taker};
 
 /// The authenticated person making a request.
 #[derive(Debug, Clone)]
@@ -100,6 +100,37 @@ impl AccessBasis {
             Self::VipStandard => "basis.vip_standard",
             Self::VipProspect => "basis.vip_prospect",
         }
+    }
+}
+
+/// Proof that the policy let an actor take one step of one request (a change proposal, a
+/// suspicious item, and every workflow after them). Only the policy makes one; storage moves
+/// a request along its workflow only with one, so a step that skips the check does not
+/// compile:
+///
+/// ```compile_fail
+/// // Outside the policy, a grant cannot be made up.
+/// let grant = pcis_domain::policy::StepGrant { request: 1, step: "approve", by: pcis_domain::user::UserId(1) };
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepGrant {
+    request: i64,
+    step: &'static str,
+    by: UserId,
+}
+
+impl StepGrant {
+    pub fn request(&self) -> i64 {
+        self.request
+    }
+
+    pub fn step(&self) -> &'static str {
+        self.step
+    }
+
+    /// Who takes it.
+    pub fn by(&self) -> UserId {
+        self.by
     }
 }
 
@@ -310,6 +341,36 @@ impl Policy {
         proposer: UserId,
     ) -> Result<(), DomainError> {
         self.authorize_step(actor, Taker::Checker(Action::CustomerApprove), outlet, Some(proposer))
+    }
+
+    /// The grant to take `step` of the request `request` about the institution at `target`,
+    /// made by `maker`: what storage needs to move the request.
+    pub fn grant_step<S: State>(
+        &self,
+        actor: &Actor,
+        step: &Step<S>,
+        target: &InstPath,
+        maker: Option<UserId>,
+        request: i64,
+    ) -> Result<StepGrant, DomainError> {
+        self.authorize_step(actor, step.taker, target, maker)?;
+        Ok(StepGrant { request, step: step.code, by: actor.user_id })
+    }
+
+    /// The grant to take `step` of the suspicious item `request`, whose members are
+    /// `members`: the step's action on any member in the actor's reach.
+    pub fn grant_suspect_step<S: State>(
+        &self,
+        actor: &Actor,
+        step: &Step<S>,
+        members: &[CustomerFacts],
+        request: i64,
+    ) -> Result<StepGrant, DomainError> {
+        let (Taker::Holder(action) | Taker::Checker(action)) = step.taker else {
+            return Err(denied("deny.step_not_yours"));
+        };
+        self.authorize_suspect(actor, action, members)?;
+        Ok(StepGrant { request, step: step.code, by: actor.user_id })
     }
 
     /// May the actor take a workflow step whose taker is `taker`, on a request about the

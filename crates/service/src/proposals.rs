@@ -215,7 +215,7 @@ impl App {
         let p = store::get(uc.tx(), id).await.db()?.ok_or(DomainError::NotFound)?;
         let outlet = InstPath::from_stored(p.outlet_path.clone());
         let maker = Some(UserId(p.proposer_id));
-        uc.check(self.policy.authorize_step(actor, step.taker, &outlet, maker)).await?;
+        let grant = uc.check(self.policy.grant_step(actor, step, &outlet, maker, p.id)).await?;
         let to = PROPOSAL_FLOW.take(step.code, p.status, "decision")?.to;
         let tx = uc.tx();
         let customer = if to == ProposalStatus::Approved {
@@ -223,7 +223,7 @@ impl App {
         } else {
             p.customer_id.map(CustomerId)
         };
-        if !store::decide(tx, &p, to, actor.user_id, comment, customer, self.clock.now()).await.db()? {
+        if !store::decide(tx, &grant, &p, to, comment, customer, self.clock.now()).await.db()? {
             return Err(DomainError::Conflict(PROPOSAL_FLOW.finished));
         }
         uc.detail(json!({ "kind": p.kind, "customer": customer.map(|c| c.0), "comment": comment,

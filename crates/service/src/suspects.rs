@@ -148,7 +148,7 @@ impl App {
     /// One item with its customers, for the investigation; audited.
     pub async fn suspect(&self, actor: &Actor, meta: &RequestMeta, id: i64) -> DomainResult<Item> {
         let mut uc = self.read_case(actor, meta, AuditAction::SuspectView, id).await?;
-        let within = self.on_suspect(&mut uc, actor, Action::SuspectView, id).await?;
+        let (within, _) = self.on_suspect(&mut uc, actor, Action::SuspectView, id).await?;
         let item =
             store::get(uc.tx(), id, &within, &self.today()).await.db()?.ok_or(DomainError::NotFound)?;
         uc.finish().await?;
@@ -156,15 +156,15 @@ impl App {
     }
 
     /// Whether the item exists and the actor may do `action` on it (a refusal is recorded);
-    /// the customers the actor reaches, to read the item with. An unknown item is "not
-    /// found" only to someone who could see items at all.
+    /// the customers the actor reaches, to read the item with, and the item's members. An
+    /// unknown item is "not found" only to someone who could see items at all.
     async fn on_suspect(
         &self,
         uc: &mut UseCase<'_>,
         actor: &Actor,
         action: Action,
         id: i64,
-    ) -> DomainResult<CustomerScope> {
+    ) -> DomainResult<(CustomerScope, Vec<CustomerFacts>)> {
         let within = uc.check(self.policy.customer_scope(actor, action)).await?;
         let members = store::member_ids(uc.tx(), id).await.db()?;
         if members.is_empty() {
@@ -178,7 +178,7 @@ impl App {
             }
         }
         uc.check(self.policy.authorize_suspect(actor, action, &facts)).await?;
-        Ok(within)
+        Ok((within, facts))
     }
 
     /// Records the investigator's outcome (genuine, corrected or escalated) with a note.
@@ -191,7 +191,7 @@ impl App {
         note: &str,
     ) -> DomainResult<SuspectStatus> {
         let mut uc = self.write_case(actor, meta, AuditAction::SuspectResolve, id).await?;
-        let within = self.on_suspect(&mut uc, actor, Action::SuspectResolve, id).await?;
+        let (within, members) = self.on_suspect(&mut uc, actor, Action::SuspectResolve, id).await?;
         // Both fields are checked, so the form shows every problem at once.
         let step = SUSPECT_FLOW
             .step(outcome)
@@ -205,7 +205,8 @@ impl App {
             store::get(uc.tx(), id, &within, &self.today()).await.db()?.ok_or(DomainError::NotFound)?;
         let from = item.status;
         let to = SUSPECT_FLOW.take(step.code, from, "outcome")?.to;
-        if !store::close(uc.tx(), &item, to, actor.user_id.0, &note, self.clock.now()).await.db()? {
+        let grant = uc.check(self.policy.grant_suspect_step(actor, step, &members, id)).await?;
+        if !store::close(uc.tx(), &grant, &item, to, &note, self.clock.now()).await.db()? {
             return Err(DomainError::Conflict(SUSPECT_FLOW.finished));
         }
         uc.detail(json!({ "from": from.code(), "to": to.code() }));

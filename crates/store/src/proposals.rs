@@ -2,7 +2,7 @@
 
 use pcis_domain::customer::CustomerId;
 use pcis_domain::institution::{InstPath, InstitutionId};
-use pcis_domain::policy::ScopeFilter;
+use pcis_domain::policy::{ScopeFilter, StepGrant};
 use pcis_domain::proposal::ProposalStatus;
 use pcis_domain::user::UserId;
 use serde::Serialize;
@@ -142,19 +142,19 @@ pub async fn pending_for(tx: &mut Tx, customer: CustomerId) -> DbResult<Option<i
 /// reviewers exactly one wins.
 pub async fn decide(
     tx: &mut Tx,
+    grant: &StepGrant,
     p: &Proposal,
     to: ProposalStatus,
-    by: UserId,
     comment: &str,
     customer: Option<CustomerId>,
     now: OffsetDateTime,
 ) -> DbResult<bool> {
-    let at = At { id: p.id, status: p.status.code(), version: p.version };
+    let at = At { status: p.status.code(), version: p.version };
     let columns = [
-        ("decided_by", Arg::I64(by.0)),
+        ("decided_by", Arg::I64(grant.by().0)),
         ("decided_us", Arg::I64(micros(now))),
         ("comment", Arg::Text(comment.to_owned())),
         ("customer_id", Arg::OptI64(customer.map(|c| c.0).or(p.customer_id))),
     ];
-    workflow::advance(tx, "customer_proposal", at, to.code(), &columns).await
+    workflow::advance(tx, "customer_proposal", grant, at, to.code(), &columns).await
 }

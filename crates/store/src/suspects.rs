@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use pcis_domain::identity::mask_name;
-use pcis_domain::policy::CustomerScope;
+use pcis_domain::policy::{CustomerScope, StepGrant};
 use pcis_domain::suspect::SuspectStatus;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -314,22 +314,22 @@ async fn attach_members(
 /// two concurrent decisions exactly one wins); returns whether it was.
 pub async fn close(
     tx: &mut Tx,
+    grant: &StepGrant,
     item: &Item,
     to: SuspectStatus,
-    by: i64,
     note: &str,
     now: OffsetDateTime,
 ) -> DbResult<bool> {
-    let at = At { id: item.id, status: item.status.code(), version: item.version };
+    let at = At { status: item.status.code(), version: item.version };
     let mut columns = vec![
         ("note", Arg::Text(note.to_owned())),
-        ("closed_by", Arg::I64(by)),
+        ("closed_by", Arg::I64(grant.by().0)),
         ("closed_us", Arg::I64(micros(now))),
     ];
     if to == SuspectStatus::Escalated {
         columns.push(("escalated_us", Arg::I64(micros(now))));
     }
-    workflow::advance(tx, "suspect_item", at, to.code(), &columns).await
+    workflow::advance(tx, "suspect_item", grant, at, to.code(), &columns).await
 }
 
 /// A member of staff whose customers showed suspicious items.

@@ -2,23 +2,25 @@
 //! read in only if nobody has moved it since, so of two concurrent decisions exactly one wins
 //! and a stale one changes nothing.
 
+use pcis_domain::policy::StepGrant;
+
 use crate::db::{Arg, SqlBuilder};
 use crate::{DbResult, Tx, bind_args, exec};
 
 /// Where a request is, as it was read.
 #[derive(Debug, Clone, Copy)]
 pub struct At<'a> {
-    pub id: i64,
     pub status: &'a str,
     pub version: i64,
 }
 
-/// Moves the request of `table` at `at` to `to`, setting `columns` beside it, in one UPDATE
-/// guarded by status and version; false when someone moved it first. `table` and the
-/// column names are the callers' constants, never input.
+/// Moves the request the policy's `grant` names, in `table`, from `at` to `to`, setting
+/// `columns` beside it, in one UPDATE guarded by status and version; false when someone
+/// moved it first. `table` and the column names are the callers' constants, never input.
 pub async fn advance(
     tx: &mut Tx,
     table: &'static str,
+    grant: &StepGrant,
     at: At<'_>,
     to: &str,
     columns: &[(&'static str, Arg)],
@@ -28,7 +30,7 @@ pub async fn advance(
     for (column, value) in columns {
         q.push(&format!(", {column} = ")).bind(value.clone());
     }
-    q.push(" WHERE id = ").bind(Arg::I64(at.id));
+    q.push(" WHERE id = ").bind(Arg::I64(grant.request()));
     q.push(" AND status = ").bind(Arg::Text(at.status.to_owned()));
     q.push(" AND version = ").bind(Arg::I64(at.version));
     let n = exec!(tx, bind_args!(sqlx::query(sqlx::AssertSqlSafe(q.sql.clone())), &q.args))?;
