@@ -95,7 +95,10 @@ async fn demo_proposals(app: &pcis_service::App) -> anyhow::Result<()> {
     let meta = pcis_service::RequestMeta::default();
     let (manager, entry, supervisor) =
         (actor("manager").await?, actor("entry").await?, actor("supervisor").await?);
-    let mine = app.search_customers(&manager, &meta, &Default::default(), 1).await?.items;
+    let mine = app
+        .search_customers(&manager, &meta, &Default::default(), &pcis_service::CustomerSort::USUAL)
+        .await?
+        .items;
     let change = |occupation: &str, mobile: &str| CustomerInput {
         occupation: occupation.into(),
         mobile: mobile.into(),

@@ -24,6 +24,7 @@ use serde_json::json;
 
 use crate::use_case::UseCase;
 use crate::{App, DbExt, RequestMeta};
+use crate::{CustomerSort, Listing};
 
 /// Where a search stops counting: a broad scope shows "more than N".
 pub use pcis_store::customers::COUNT_CAP as SEARCH_COUNT_CAP;
@@ -106,7 +107,7 @@ impl App {
         actor: &Actor,
         meta: &RequestMeta,
         input: &CustomerSearch,
-        page: i64,
+        listing: &Listing<CustomerSort>,
     ) -> DomainResult<Page<CustomerSummary>> {
         let permit = self.permit(actor, meta, AuditAction::CustomerSearch).await?;
         let (mut query, by) = self.customer_query(input)?;
@@ -117,10 +118,10 @@ impl App {
                 institutions::get(uc.tx(), InstitutionId(id)).await.db()?.ok_or(DomainError::NotFound)?;
             query.institution = Some(inst.path);
         }
-        let result = store::search(uc.tx(), &scope, &query, &self.today(), page, 20).await.db()?;
+        let result = store::search(uc.tx(), &scope, &query, &self.today(), listing).await.db()?;
         // The audit record says how the search was made, never the value searched for.
         uc.detail(json!({ "by": by, "tier": input.tier, "institution_id": input.institution_id,
-            "manager_id": input.manager_id, "tag": input.tag, "page": page, "found": result.total }));
+            "manager_id": input.manager_id, "tag": input.tag, "page": listing.page, "found": result.total }));
         uc.finish().await?;
         Ok(result)
     }
@@ -315,7 +316,7 @@ impl App {
         let managers = UserFilter { role: Some(Role::AccountManager), ..Default::default() };
         for root in &roots {
             choices.institutions.extend(institutions::list(&mut tx, root).await.db()?);
-            let first = pcis_store::listing::Listing { per_page: MANAGER_CHOICES, ..users::UserSort::USUAL };
+            let first = Listing { per_page: MANAGER_CHOICES, ..users::UserSort::USUAL };
             let found = users::list(&mut tx, root, &managers, &first).await.db()?;
             choices.managers.extend(found.items.into_iter().map(|u| (u.id, u.display_name, u.staff_no)));
         }

@@ -33,9 +33,11 @@ pub use config::SecurityConfig;
 /// The query shapes the presentation layers pass in and get back; storage itself stays hidden.
 pub use pcis_store::Page;
 pub use pcis_store::audit::{AuditFilter, AuditSort};
+pub use pcis_store::customers::CustomerSort;
 pub use pcis_store::customers::{CustomerRecord, CustomerSummary, Holding, Transaction};
 pub use pcis_store::listing::{Listing, PAGE_SIZES, SortKey};
 pub use pcis_store::proposals::Proposal;
+pub use pcis_store::suspects::SuspectSort;
 pub use pcis_store::users::{UserFilter, UserSort};
 pub use proposals::FullChange;
 

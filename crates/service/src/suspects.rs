@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::audit::with_detail;
 use crate::bootstrap::system;
 use crate::use_case::UseCase;
-use crate::{App, DbExt, RequestMeta, entry};
+use crate::{App, DbExt, Listing, RequestMeta, SuspectSort, entry};
 
 /// What one build of the list did.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
@@ -126,12 +126,12 @@ impl App {
         actor: &Actor,
         meta: &RequestMeta,
         tab: SuspectTab,
-        page: i64,
+        listing: &Listing<SuspectSort>,
     ) -> DomainResult<Page<Item>> {
         let mut uc = self.read_case(actor, meta, AuditAction::SuspectList, "").await?;
         let within = uc.check(self.policy.customer_scope(actor, Action::SuspectView)).await?;
-        let items = store::list(uc.tx(), &within, &tab.filter(), &self.today(), page, 50).await.db()?;
-        uc.detail(json!({ "tab": tab.code(), "page": page, "total": items.total }));
+        let items = store::list(uc.tx(), &within, &tab.filter(), &self.today(), listing).await.db()?;
+        uc.detail(json!({ "tab": tab.code(), "page": listing.page, "total": items.total }));
         uc.finish().await?;
         Ok(items)
     }

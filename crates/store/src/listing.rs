@@ -7,6 +7,10 @@ use crate::Page;
 /// The page lengths a user may choose.
 pub const PAGE_SIZES: [i64; 3] = [20, 50, 100];
 
+/// The last page a request may ask for: the offset stays far from overflowing, and nobody
+/// pages further than filters take them.
+pub const MAX_PAGE: i64 = 100_000;
+
 /// Declares a list's sortable columns: `Variant = ("code", "SQL, unique_column")`.
 #[macro_export]
 macro_rules! sort_keys {
@@ -64,7 +68,7 @@ impl<K: SortKey> Listing<K> {
         };
         let chosen = K::ALL.iter().find(|k| k.code() == code);
         Listing {
-            page: page.unwrap_or(1).clamp(1, 1_000_000),
+            page: page.unwrap_or(1).clamp(1, MAX_PAGE),
             per_page: size.filter(|s| PAGE_SIZES.contains(s)).unwrap_or(self.per_page),
             sort: chosen.copied().unwrap_or(self.sort),
             desc: if chosen.is_some() { desc } else { self.desc },

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use crate::bulk::Rows;
 use crate::customers::scope;
 use crate::db::{Arg, SqlBuilder};
+use crate::listing::Listing;
 use crate::workflow::{self, At};
 use crate::{DbResult, Page, Tx, bind_args, exec, micros, on_tx};
 
@@ -188,14 +189,25 @@ fn member_within(q: &mut SqlBuilder, within: &CustomerScope, today: &str) {
     q.push(")");
 }
 
-/// The items with a member in the scope, pending ones by due date first.
+crate::sort_keys! {
+    /// Pending items by due date first, then the closed ones.
+    pub enum SuspectSort {
+        Due = ("due", "CASE WHEN s.status IN ('open','escalated') THEN 0 ELSE 1 END, s.due_on, s.id"),
+    }
+}
+
+impl SuspectSort {
+    pub const USUAL: Listing<SuspectSort> =
+        Listing { page: 1, per_page: 50, sort: SuspectSort::Due, desc: false };
+}
+
+/// The items with a member in the scope.
 pub async fn list(
     tx: &mut Tx,
     within: &CustomerScope,
     filter: &ItemFilter,
     today: &str,
-    page: i64,
-    per_page: i64,
+    listing: &Listing<SuspectSort>,
 ) -> DbResult<Page<Item>> {
     let mut wh = SqlBuilder::new(" WHERE 1 = 1");
     if let Some(statuses) = &filter.statuses {
@@ -206,17 +218,12 @@ pub async fn list(
     let total: i64 = on_tx!(tx, c => {
         bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone())), &wh.args).fetch_one(c).await
     })?;
-    let offset = (page.max(1) - 1) * per_page;
-    let sql = format!(
-        "{ITEM}{} ORDER BY CASE WHEN s.status IN ('open', 'escalated') THEN 0 ELSE 1 END, s.due_on, s.id
-         LIMIT {per_page} OFFSET {offset}",
-        wh.sql
-    );
+    let sql = format!("{ITEM}{}{}", wh.sql, listing.sql_tail());
     let mut items: Vec<Item> = on_tx!(tx, c => {
         bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), &wh.args).fetch_all(c).await
     })?;
     attach_members(tx, &mut items, within, today).await?;
-    Ok(Page { items, total, page: page.max(1), per_page })
+    Ok(listing.page_of(items, total))
 }
 
 /// Pending items with a member in the scope: (open, escalated).

@@ -200,8 +200,9 @@ pub struct CustomerSearchQuery {
     pub manager_id: String,
     #[serde(default)]
     pub tag: String,
-    #[serde(default)]
-    pub page: Option<i64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub list: ListParams,
 }
 
 impl CustomerSearchQuery {
@@ -219,10 +220,6 @@ impl CustomerSearchQuery {
             manager_id: id(&self.manager_id, "manager_id")?,
             tag: self.tag.clone(),
         })
-    }
-
-    pub fn page(&self) -> i64 {
-        self.page.unwrap_or(1).clamp(1, 100_000)
     }
 }
 
@@ -304,20 +301,14 @@ impl std::fmt::Debug for CreditLookupInput {
 }
 
 /// The suspicious list's tab and page (R-ETL-4).
-#[derive(Deserialize, Default, IntoParams)]
+#[derive(Deserialize, Serialize, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SuspectsQuery {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tab: Option<pcis_service::suspects::SuspectTab>,
-    #[serde(default)]
-    pub page: Option<i64>,
-}
-
-impl SuspectsQuery {
-    /// Bounded like every other list's page, so that the offset cannot overflow.
-    pub fn page(&self) -> i64 {
-        self.page.unwrap_or(1).clamp(1, 100_000)
-    }
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub list: ListParams,
 }
 
 /// The staff report's look-back in days.

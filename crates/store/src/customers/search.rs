@@ -2,6 +2,7 @@
 //! rendered as SQL alternatives, each an indexed predicate.
 
 use super::*;
+use crate::listing::Listing;
 
 /// The filters of a customer search (R-CUS-6). Exact values arrive as blind indexes.
 #[derive(Debug, Clone, Default)]
@@ -87,14 +88,27 @@ fn prefix_upper_bound(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
 }
 
+crate::sort_keys! {
+    /// The search lists customers in the order of its index (institution, tier, name): the
+    /// only order a page of a million customers can be read in without sorting them all.
+    pub enum CustomerSort {
+        List = ("list", "c.owner_path, c.tier, c.name, c.id"),
+    }
+}
+
+impl CustomerSort {
+    pub const USUAL: Listing<CustomerSort> =
+        Listing { page: 1, per_page: 20, sort: CustomerSort::List, desc: false };
+}
+
 pub async fn search(
     tx: &mut Tx,
     within: &CustomerScope,
     query: &CustomerQuery,
     today: &str,
-    page: i64,
-    per_page: i64,
+    listing: &Listing<CustomerSort>,
 ) -> DbResult<Page<CustomerSummary>> {
+    let (page, per_page) = (listing.page, listing.per_page);
     let mut wh = SqlBuilder::new(" WHERE c.status = 'active'");
     scope(&mut wh, within, today);
     if let Some(no) = &query.customer_no {
@@ -154,10 +168,5 @@ pub async fn search(
     let rows: Vec<SummaryRow> = on_tx!(tx, c => {
         bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false), &wh.args).fetch_all(c).await
     })?;
-    Ok(Page {
-        items: rows.into_iter().map(SummaryRow::into_summary).collect(),
-        total,
-        page: page.max(1),
-        per_page,
-    })
+    Ok(listing.page_of(rows.into_iter().map(SummaryRow::into_summary).collect(), total))
 }

@@ -18,13 +18,16 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// Search customers in scope (R-CUS-6): `q` is a customer number, an exact ID number, an exact
 /// mobile or a name prefix; summaries with masked names.
-#[utoipa::path(get, path = "/customers", tag = "customers", params(CustomerSearchQuery),
+#[utoipa::path(get, path = "/customers", tag = "customers", params(CustomerSearchQuery, ListParams),
     responses((status = 200, body = Page<CustomerSummary>),
         (status = 404, body = ErrorBody, description = "No such institution"),
         (status = 422, body = ErrorBody, description = "An unknown tier, or an id that is not a number")))]
 async fn customers(Req { st, meta, auth, .. }: Req, ApiQuery(q): ApiQuery<CustomerSearchQuery>) -> ApiResult {
     let search = q.search()?;
-    let page = st.app.search_customers(&auth.session.actor, &meta, &search, q.page()).await?;
+    let page = st
+        .app
+        .search_customers(&auth.session.actor, &meta, &search, &q.list.listing(CustomerSort::USUAL))
+        .await?;
     Ok(Json(page).into_response())
 }
 

@@ -39,7 +39,7 @@ use crate::inputs::{
 };
 use crate::security::{Meta, Req};
 use pcis_domain::customer::ThresholdsInput;
-use pcis_service::{AuditSort, UserSort};
+use pcis_service::{AuditSort, CustomerSort, SuspectSort, UserSort};
 
 /// The API's routes under `/api/v1`, and `/api/openapi.json` serving the document generated
 /// from the same handlers (serialized once, here).

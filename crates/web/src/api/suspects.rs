@@ -14,11 +14,11 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// Suspicious customer information routed to the caller: items whose customers share a phone
 /// number or bank account (masked), with due dates.
-#[utoipa::path(get, path = "/suspects", tag = "suspects", params(SuspectsQuery),
+#[utoipa::path(get, path = "/suspects", tag = "suspects", params(SuspectsQuery, ListParams),
     responses((status = 200, body = pcis_service::Page<Item>)))]
 async fn suspects(Req { st, meta, auth, .. }: Req, ApiQuery(q): ApiQuery<SuspectsQuery>) -> ApiResult {
-    let (tab, page) = (q.tab.unwrap_or_default(), q.page());
-    let items = st.app.suspects(&auth.session.actor, &meta, tab, page).await?;
+    let listing = q.list.listing(SuspectSort::USUAL);
+    let items = st.app.suspects(&auth.session.actor, &meta, q.tab.unwrap_or_default(), &listing).await?;
     Ok(Json(items).into_response())
 }
 

@@ -6,6 +6,7 @@
 use pcis_domain::customer::{CustomerId, CustomerInput, IdType, SensitiveField};
 use pcis_domain::identity::Gender;
 use pcis_service::CustomerRecord;
+use pcis_service::CustomerSort;
 use pcis_service::customers::{Customer360, SEARCH_COUNT_CAP};
 
 use super::*;
@@ -61,8 +62,9 @@ async fn search(
 ) -> PageResult {
     let actor = &auth.session.actor;
     let choices = st.app.customer_search_choices(actor).await?;
+    let listing = q.list.listing(CustomerSort::USUAL);
     let found = match q.search() {
-        Ok(input) => st.app.search_customers(actor, &meta, &input, q.page()).await,
+        Ok(input) => st.app.search_customers(actor, &meta, &input, &listing).await,
         Err(e) => Err(e),
     };
     let (result, problem) = match found {
@@ -97,12 +99,8 @@ async fn search(
                     incomplete: !c.complete,
                 })
                 .collect();
-            let href = |p: i64| {
-                let mut q2 = q.clone();
-                q2.page = Some(p);
-                format!("/customers?{}", serde_urlencoded::to_string(&q2).unwrap_or_default())
-            };
-            let pager = Pager::new(r.total, r.page, r.per_page, href).capped_at(SEARCH_COUNT_CAP);
+            let links = ListLinks::new("/customers", &q, &listing, &CustomerSort::USUAL);
+            let pager = links.pager(r.total, &listing).capped_at(SEARCH_COUNT_CAP);
             (rows, pager)
         }
         None => (Vec::new(), Pager::new(0, 1, 20, |_| String::new())),

@@ -23,7 +23,7 @@ use crate::security::{Auth, Meta, PRE_SESSION_COOKIE, Req, SESSION_COOKIE};
 use crate::stepbar::StepBar;
 use crate::views::{Ctx, FieldErrors, Pager, form_errors, render};
 use crate::{AppState, Lang};
-use pcis_service::{AuditSort, UserSort};
+use pcis_service::{AuditSort, SuspectSort, UserSort};
 
 mod audit;
 mod credit;

@@ -70,11 +70,9 @@ struct ListPage {
 async fn list(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<SuspectsQuery>) -> PageResult {
     let actor = &auth.session.actor;
     let tab = q.tab.unwrap_or_default();
-    let page = q.page();
-    let items = st.app.suspects(actor, &meta, tab, page).await?;
-    let pager = Pager::new(items.total, items.page, items.per_page, |p| {
-        format!("/suspects?tab={}&page={p}", tab.code())
-    });
+    let listing = q.list.listing(SuspectSort::USUAL);
+    let items = st.app.suspects(actor, &meta, tab, &listing).await?;
+    let pager = ListLinks::new("/suspects", &q, &listing, &SuspectSort::USUAL).pager(items.total, &listing);
     let today = st.app.today();
     Ok(render(&ListPage {
         ctx: ctx(&st, lang, &auth, "/suspects").crumb("suspect.title", "").watermarked(st.app.clock.now()),
