@@ -88,6 +88,9 @@ pub enum AuditAction {
     CustomerWithdraw,
     #[strum(serialize = "customer.proposals")]
     CustomerProposals,
+    /// The nightly job marks proposals waiting past their due date overdue.
+    #[strum(serialize = "customer.overdue")]
+    CustomerOverdue,
     #[strum(serialize = "customer.credit_lookup")]
     CustomerCreditLookup,
     #[strum(serialize = "customer.seed")]
@@ -168,7 +171,9 @@ impl AuditAction {
             | CustomerCreditLookup
             | CustomerSeed
             | CustomerRecomputeTiers => "customer",
-            CustomerApprove | CustomerReject | CustomerWithdraw | CustomerProposals => "proposal",
+            CustomerApprove | CustomerReject | CustomerWithdraw | CustomerProposals | CustomerOverdue => {
+                "proposal"
+            }
             ParameterView | ParameterUpdate => "business_parameter",
             KeysRotate => "key",
             ImportRun | ImportRuns => "import_run",
@@ -196,6 +201,7 @@ impl AuditAction {
             | KeysRotate
             | ImportRun
             | JobRun
+            | CustomerOverdue
             | SuspectBuild => &[],
             UserList | UserView => &[Action::UserView],
             UserCreate => &[Action::UserCreate],

@@ -55,6 +55,9 @@ pub static PROPOSAL_FLOW: Workflow<ProposalStatus> = {
             },
         ],
         finished: "err.proposal_decided",
+        // The supervisor reviews within two working days; later, it is marked overdue on the
+        // workbench of everyone who may decide it.
+        due_in_working_days: 2,
     }
 };
 

@@ -13,9 +13,6 @@ use crate::error::FieldError;
 use crate::role::Action;
 use crate::workflow::{Comment, State, Step, Taker, Workflow};
 
-/// Working days an outlet has to close an item (the insurance rules' 3 个工作日).
-pub const DAYS_TO_CLOSE: u32 = 3;
-
 /// A note longer than this is refused rather than cut.
 pub const NOTE_MAX_CHARS: usize = 500;
 
@@ -98,6 +95,8 @@ pub static SUSPECT_FLOW: Workflow<SuspectStatus> = {
             },
         ],
         finished: "err.suspect_closed",
+        // An outlet closes an item within 3 working days (3 个工作日).
+        due_in_working_days: 3,
     }
 };
 

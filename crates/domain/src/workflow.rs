@@ -73,6 +73,9 @@ pub struct Workflow<S: 'static> {
     pub steps: &'static [Step<S>],
     /// Why a step on a request that is already finished is refused (409).
     pub finished: &'static str,
+    /// How many working days a request may wait; the nightly job marks one still pending
+    /// after that overdue (and, with an `overdue` step, moves it on: escalates it).
+    pub due_in_working_days: u32,
 }
 
 impl<S: State> Workflow<S> {

@@ -85,8 +85,10 @@ pub async fn run_once(app: &App, inbox: &Path, day: &str) -> anyhow::Result<Outc
                 "tier_changed": r.tier_changed, "suspects": r.suspects,
             }));
         }
+        // Requests waiting past their due date are escalated every night, loaded or not.
+        let overdue_proposals = app.escalate_overdue_proposals().await?;
         if !loads.is_empty() {
-            return Ok(json!({ "loads": loads }));
+            return Ok(json!({ "loads": loads, "overdue_proposals": overdue_proposals }));
         }
         // No new data: thresholds changed since still apply, and overdue items still escalate.
         let started = std::time::Instant::now();
@@ -98,6 +100,7 @@ pub async fn run_once(app: &App, inbox: &Path, day: &str) -> anyhow::Result<Outc
             "loads": loads,
             "tiers_without_load": { "aum_changed": aum_changed, "tier_changed": tier_changed, "ms": tiering_ms },
             "suspects_without_load": suspects, "suspect_listing_ms": started.elapsed().as_millis() as u64,
+            "overdue_proposals": overdue_proposals,
         }))
     }
     .await;

@@ -20,8 +20,10 @@ use pcis_store::proposals::{self as store, NewProposal, Proposal};
 use pcis_store::users;
 use serde_json::json;
 
+use crate::audit::with_detail;
+use crate::bootstrap::system;
 use crate::customers::columns;
-use crate::{App, DbExt, RequestMeta};
+use crate::{App, DbExt, RequestMeta, entry};
 
 const PAYLOAD_FIELD: &str = "proposal";
 
@@ -53,6 +55,7 @@ impl App {
             return Err(DomainError::invalid("outlet", "err.propose_outlet"));
         }
         let patch = input.parse(None)?;
+        let due_on = self.proposal_due_on(uc.tx()).await?;
         let id = store::insert(
             uc.tx(),
             &NewProposal {
@@ -65,6 +68,7 @@ impl App {
                 payload_sealed: self.seal_patch(&patch)?,
                 before_masked: "{}".into(),
                 after_masked: masked_json(&patch.masked()),
+                due_on,
             },
             self.clock.now(),
         )
@@ -123,6 +127,7 @@ impl App {
             .collect();
         let outlet = facts.owner_path.clone();
         let outlet_id = pcis_domain::institution::InstitutionId(record.summary.owner_institution_id);
+        let due_on = self.proposal_due_on(uc.tx()).await?;
         let pid = store::insert(
             uc.tx(),
             &NewProposal {
@@ -135,6 +140,7 @@ impl App {
                 payload_sealed: self.seal_patch(&patch)?,
                 before_masked: masked_json(&before),
                 after_masked: masked_json(&after),
+                due_on,
             },
             self.clock.now(),
         )
@@ -165,8 +171,30 @@ impl App {
         Ok(list)
     }
 
-    /// Pending proposals the actor may decide, for the home page's to-do list.
-    pub async fn count_pending_proposals(&self, actor: &Actor) -> DomainResult<i64> {
+    /// The last working day of a review starting today.
+    async fn proposal_due_on(&self, tx: &mut pcis_store::Tx) -> DomainResult<String> {
+        let calendar = self.work_calendar(tx).await?;
+        Ok(calendar.add_working_days(self.today_date(), PROPOSAL_FLOW.due_in_working_days).to_string())
+    }
+
+    /// The nightly job's escalation: pending proposals past their due date are marked
+    /// overdue, on the workbench of everyone who may decide them. Audited as the system.
+    pub async fn escalate_overdue_proposals(&self) -> DomainResult<u64> {
+        let mut tx = self.db.begin().await.db()?;
+        let today = self.today();
+        let marked = store::escalate_overdue(&mut tx, &today, self.clock.now()).await.db()?;
+        if marked > 0 {
+            let detail = json!({ "business_date": today, "total": marked });
+            self.record(&mut tx, with_detail(entry(system(), AuditAction::CustomerOverdue, ""), detail))
+                .await?;
+        }
+        tx.commit().await.db()?;
+        Ok(marked)
+    }
+
+    /// Pending proposals the actor may decide, and how many of them are overdue, for the
+    /// home page's to-do list.
+    pub async fn count_pending_proposals(&self, actor: &Actor) -> DomainResult<(i64, i64)> {
         let scope = self.policy.scope(actor, Action::CustomerApprove)?;
         let mut tx = self.db.begin_read().await.db()?;
         store::count_pending(&mut tx, &scope).await.db()

@@ -8,7 +8,7 @@ use pcis_domain::audit_action::AuditAction;
 use pcis_domain::customer::{CustomerId, parse_date};
 use pcis_domain::policy::{Actor, CustomerFacts, CustomerScope};
 use pcis_domain::role::Action;
-use pcis_domain::suspect::{DAYS_TO_CLOSE, SUSPECT_FLOW, SuspectStatus, WorkCalendar, check_note};
+use pcis_domain::suspect::{SUSPECT_FLOW, SuspectStatus, WorkCalendar, check_note};
 use pcis_domain::workflow::Taker;
 use pcis_domain::{DomainError, DomainResult, FieldError};
 use pcis_store::Page;
@@ -85,7 +85,7 @@ impl App {
         let listed_on = self.today_date();
         let today = listed_on.to_string();
         let calendar = self.work_calendar(&mut tx).await?;
-        let due_on = calendar.add_working_days(listed_on, DAYS_TO_CLOSE).to_string();
+        let due_on = calendar.add_working_days(listed_on, SUSPECT_FLOW.due_in_working_days).to_string();
         let rows = store::shared_values(&mut tx).await.db()?;
         let mut groups: Vec<NewItem> = Vec::new();
         for r in rows {
@@ -112,7 +112,7 @@ impl App {
         Ok(build)
     }
 
-    async fn work_calendar(&self, tx: &mut pcis_store::Tx) -> DomainResult<WorkCalendar> {
+    pub(crate) async fn work_calendar(&self, tx: &mut pcis_store::Tx) -> DomainResult<WorkCalendar> {
         let days = store::calendar(tx).await.db()?;
         Ok(WorkCalendar::new(
             days.into_iter()

@@ -22,14 +22,16 @@ pub struct NewProposal<'a> {
     pub payload_sealed: Vec<u8>,
     pub before_masked: String,
     pub after_masked: String,
+    /// The last working day of its review.
+    pub due_on: String,
 }
 
 pub async fn insert(tx: &mut Tx, p: &NewProposal<'_>, now: OffsetDateTime) -> DbResult<i64> {
     on_tx!(tx, c => {
         sqlx::query_scalar(
             "INSERT INTO customer_proposal (kind, customer_id, outlet_id, outlet_path, proposer_id, base_version,
-                 payload_sealed, before_masked, after_masked, status, created_us)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10) RETURNING id",
+                 payload_sealed, before_masked, after_masked, status, created_us, due_on)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11) RETURNING id",
         )
         .bind(p.kind)
         .bind(p.customer.map(|c| c.0))
@@ -41,6 +43,7 @@ pub async fn insert(tx: &mut Tx, p: &NewProposal<'_>, now: OffsetDateTime) -> Db
         .bind(&p.before_masked)
         .bind(&p.after_masked)
         .bind(micros(now))
+        .bind(&p.due_on)
         .fetch_one(c)
         .await
     })
@@ -71,11 +74,16 @@ pub struct Proposal {
     pub decided_us: Option<i64>,
     pub comment: String,
     pub created_us: i64,
+    /// None for proposals made before due dates were kept.
+    pub due_on: Option<String>,
+    /// Still pending after its due date (marked by the nightly job).
+    pub overdue: bool,
 }
 
 const SELECT: &str = "SELECT p.id, p.kind, p.customer_id, c.customer_no, p.outlet_id, i.name AS outlet_name,
         p.outlet_path, p.proposer_id, u.display_name AS proposer_name, p.base_version, p.before_masked,
-        p.after_masked, p.status, p.version, d.display_name AS decided_by_name, p.decided_us, p.comment, p.created_us
+        p.after_masked, p.status, p.version, d.display_name AS decided_by_name, p.decided_us, p.comment, p.created_us,
+        p.due_on, p.overdue
     FROM customer_proposal p
     JOIN institution i ON i.id = p.outlet_id
     JOIN app_user u ON u.id = p.proposer_id
@@ -116,10 +124,20 @@ pub async fn list(
 }
 
 /// Pending proposals within the scope, for the reviewer's to-do list.
-pub async fn count_pending(tx: &mut Tx, scope: &ScopeFilter) -> DbResult<i64> {
-    let mut q = SqlBuilder::new("SELECT COUNT(*) FROM customer_proposal p WHERE p.status = 'pending'");
+/// Pending proposals in the scope, and how many of them are overdue.
+pub async fn count_pending(tx: &mut Tx, scope: &ScopeFilter) -> DbResult<(i64, i64)> {
+    let mut q = SqlBuilder::new(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN p.overdue THEN 1 ELSE 0 END), 0)
+         FROM customer_proposal p WHERE p.status = 'pending'",
+    );
     q.scope("p.outlet_path", scope);
-    on_tx!(tx, c => bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_one(c).await)
+    on_tx!(tx, c => bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(q.sql.clone())), &q.args).fetch_one(c).await)
+}
+
+/// Pending proposals past their due date are marked overdue; returns how many.
+pub async fn escalate_overdue(tx: &mut Tx, today: &str, now: OffsetDateTime) -> DbResult<u64> {
+    let pending = [ProposalStatus::Pending.code()];
+    workflow::escalate_overdue(tx, "customer_proposal", &pending, None, today, now).await
 }
 
 /// Whether any proposal was ever made (the demo adds its own only to an empty database).

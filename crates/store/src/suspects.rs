@@ -15,7 +15,7 @@ use crate::customers::scope;
 use crate::db::{Arg, SqlBuilder};
 use crate::listing::Listing;
 use crate::workflow::{self, At};
-use crate::{DbResult, Page, Tx, bind_args, exec, micros, on_tx};
+use crate::{DbResult, Page, Tx, bind_args, micros, on_tx};
 
 /// One customer holding a value that another customer holds too.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -119,15 +119,8 @@ pub async fn insert_items(
 
 /// Open items past their due date go to the department head; returns how many.
 pub async fn escalate_overdue(tx: &mut Tx, today: &str, now: OffsetDateTime) -> DbResult<u64> {
-    exec!(
-        tx,
-        sqlx::query(
-            "UPDATE suspect_item SET status = 'escalated', overdue = TRUE, escalated_us = $2, version = version + 1
-             WHERE status = 'open' AND due_on < $1"
-        )
-        .bind(today)
-        .bind(micros(now))
-    )
+    let (open, escalated) = (SuspectStatus::Open.code(), SuspectStatus::Escalated.code());
+    workflow::escalate_overdue(tx, "suspect_item", &[open], Some(escalated), today, now).await
 }
 
 /// The days that differ from the Monday-to-Friday week: (day, working).

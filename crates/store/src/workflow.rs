@@ -36,3 +36,26 @@ pub async fn advance(
     let n = exec!(tx, bind_args!(sqlx::query(sqlx::AssertSqlSafe(q.sql.clone())), &q.args))?;
     Ok(n == 1)
 }
+
+/// The nightly escalation of every workflow: requests of `table` still in one of `waiting`
+/// after their due date (`due_on` before `today`) are marked overdue at `now` and, with
+/// `to`, moved there (the system's step). Each is marked once; returns how many.
+pub async fn escalate_overdue(
+    tx: &mut Tx,
+    table: &'static str,
+    waiting: &[&str],
+    to: Option<&str>,
+    today: &str,
+    now: time::OffsetDateTime,
+) -> DbResult<u64> {
+    let mut q = SqlBuilder::new(&format!(
+        "UPDATE {table} SET version = version + 1, overdue = TRUE, escalated_us = "
+    ));
+    q.bind(Arg::I64(crate::micros(now)));
+    if let Some(to) = to {
+        q.push(", status = ").bind(Arg::Text(to.to_owned()));
+    }
+    q.push(" WHERE overdue = FALSE AND due_on < ").bind(Arg::Text(today.to_owned()));
+    q.push(" AND status").in_list(waiting.iter().map(|s| Arg::Text((*s).to_owned())));
+    exec!(tx, bind_args!(sqlx::query(sqlx::AssertSqlSafe(q.sql.clone())), &q.args))
+}

@@ -8,11 +8,12 @@ use serde_json::json;
 
 use crate::both_backends;
 use crate::customers::seed;
-use crate::helpers::{Api, Backend, TestApp, spawn_app};
+use crate::helpers::{Api, Backend, TestApp, spawn_app, ui_login};
 
 both_backends!(
     one_pending_proposal_per_customer_withdrawn_by_its_proposer,
-    concurrent_steps_exactly_one_wins
+    concurrent_steps_exactly_one_wins,
+    a_proposal_waiting_past_its_due_date_is_escalated
 );
 
 async fn propose(am: &Api, id: i64, occupation: &str) -> crate::helpers::Reply {
@@ -138,4 +139,45 @@ async fn concurrent_steps_exactly_one_wins(b: Backend) {
             assert_eq!(occupation(&app, id).await, before, "the loser changed nothing");
         }
     }
+}
+
+/// The kit's escalation: a proposal is due two working days after it is made; the nightly
+/// job marks one still pending after that overdue, once, and it reaches the reviewer's
+/// workbench as such. A decided one is never marked.
+async fn a_proposal_waiting_past_its_due_date_is_escalated(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let id = seed(&app).await;
+    let am = app.api_as(Role::AccountManager).await;
+    let pid = propose(&am, id, "教师").await.body["proposal"].as_i64().unwrap();
+    let sup = app.api_as(Role::AmSupervisor).await;
+    let item = sup.get("/api/v1/proposals?status=pending").await.body["items"][0].clone();
+    assert_eq!((item["id"].as_i64(), item["overdue"].as_bool()), (Some(pid), Some(false)));
+    let due = item["due_on"].as_str().unwrap().to_owned();
+    assert!(due > app.app.today(), "due after today: {due}");
+
+    assert_eq!(app.app.escalate_overdue_proposals().await.unwrap(), 0, "not yet due");
+    // A week later (two working days are past whatever the weekday).
+    app.clock.advance(time::Duration::days(7));
+    assert_eq!(app.app.escalate_overdue_proposals().await.unwrap(), 1);
+    assert_eq!(app.app.escalate_overdue_proposals().await.unwrap(), 0, "marked once");
+    // A new session: the last one ended with the week.
+    let sup = app.api_as(Role::AmSupervisor).await;
+    let item = sup.get("/api/v1/proposals?status=pending").await.body["items"][0].clone();
+    assert_eq!(item["overdue"].as_bool(), Some(true));
+    let marked = app.audit_actions("customer.overdue").await;
+    assert_eq!(marked.len(), 1);
+
+    let (web, _) = ui_login(&app, Role::AmSupervisor).await;
+    let home = web.get(format!("{}/", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("超时未审核的客户信息变更"), "on the reviewer's workbench");
+    let queue = web.get(format!("{}/proposals", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(queue.contains("已超时"));
+
+    // Decided, it leaves the overdue count; nothing new is marked.
+    let r = sup
+        .post(&format!("/api/v1/proposals/{pid}/decision"), json!({ "approve": true, "comment": "" }))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    let home = web.get(format!("{}/", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(!home.contains("超时未审核的客户信息变更"));
 }

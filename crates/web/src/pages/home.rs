@@ -29,9 +29,12 @@ async fn home(Req { st, lang, meta, auth }: Req) -> PageResult {
         }
     }
     if st.app.policy.can(actor, Action::CustomerApprove) {
-        let pending = st.app.count_pending_proposals(actor).await?;
+        let (pending, overdue) = st.app.count_pending_proposals(actor).await?;
         if pending > 0 {
             todos.push((t(lang, "home.pending_proposals"), "/proposals?status=pending".to_owned(), pending));
+        }
+        if overdue > 0 {
+            todos.push((t(lang, "home.overdue_proposals"), "/proposals?status=pending".to_owned(), overdue));
         }
     }
     let (open, escalated) = st.app.suspect_todo(actor).await?;

@@ -44,6 +44,9 @@ struct ProposalRow {
     reviewable: bool,
     /// The changes are shown in full (after a review reveal).
     full: bool,
+    /// The last day of its review, while it waits.
+    due: String,
+    overdue: bool,
 }
 
 #[derive(Template)]
@@ -158,6 +161,8 @@ async fn page(
             comment: p.comment.clone(),
             reviewable: may_approve(p),
             full: false,
+            due: p.due_on.clone().filter(|_| PROPOSAL_FLOW.is_pending(p.status)).unwrap_or_default(),
+            overdue: p.overdue && PROPOSAL_FLOW.is_pending(p.status),
             // Only the steps this viewer may take now; the service decides again.
             bar: StepBar::new(
                 lang,
