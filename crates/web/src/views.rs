@@ -134,6 +134,13 @@ impl Ctx {
         translate(self.lang, key, &[(name, &value.to_string())])
     }
 
+    /// The name of a coded value (`group.code`); the code itself if it has none.
+    pub fn label(&self, group: &str, code: &str) -> String {
+        let key = format!("{group}.{code}");
+        let text = self.t(&key);
+        if text == key { code.to_owned() } else { text }
+    }
+
     pub fn is_en(&self) -> bool {
         self.lang == Lang::En
     }
@@ -144,6 +151,20 @@ impl Ctx {
 
     pub fn nav_home_active(&self) -> bool {
         self.path == "/"
+    }
+}
+
+/// The templates' own filters: `{{ fen|money }}`, `{{ at_us|minute }}`, so that view models
+/// carry amounts and instants as numbers and every page shows them alike.
+pub mod filters {
+    #[askama::filter_fn]
+    pub fn money(fen: &i64, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(super::money(*fen))
+    }
+
+    #[askama::filter_fn]
+    pub fn minute(us: &i64, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(super::minute(*us))
     }
 }
 

@@ -7,13 +7,12 @@ use pcis_domain::customer::{CustomerId, CustomerInput, IdType, SensitiveField};
 use pcis_domain::identity::Gender;
 use pcis_service::CustomerRecord;
 use pcis_service::CustomerSort;
-use pcis_service::customers::{Customer360, SEARCH_COUNT_CAP};
+use pcis_service::customers::{Customer360, CustomerDetail, SEARCH_COUNT_CAP};
 
 use super::*;
 use crate::i18n::translate;
 use crate::inputs::CustomerSearchQuery;
 use crate::shown_once::ShownOnce;
-use crate::views::{minute, money};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -161,16 +160,16 @@ struct HoldingRow {
     product_type: String,
     product: String,
     currency: String,
-    balance: String,
+    balance: i64,
     opened_on: String,
     matures_on: String,
     status: String,
 }
 
 struct TxnRow {
-    at: String,
+    at_us: i64,
     account_no: String,
-    amount: String,
+    amount: i64,
     credit: bool,
     channel: String,
     summary: String,
@@ -194,26 +193,16 @@ struct CustomerPage {
     manager: String,
     incomplete: bool,
     basis: String,
-    has_detail: bool,
     can_reveal: bool,
     can_propose: bool,
     identity: Vec<Shown>,
     contacts: Vec<Shown>,
     holdings: Vec<HoldingRow>,
-    /// (product type, total) and the grand total.
-    totals: Vec<(String, String)>,
-    grand_total: String,
     transactions: Vec<TxnRow>,
     txn_pager: Pager,
-    /// (channel, count, last used)
-    channels: Vec<(String, i64, String)>,
-    /// (when, from, to, AUM, reason)
-    tier_history: Vec<(String, String, String, String, String)>,
-    /// (name, kind, since, until)
-    assignees: Vec<(String, String, String, String)>,
-    tags: Vec<String>,
-    /// (purpose, granted on, channel, withdrawn on)
-    consents: Vec<(String, String, String, String)>,
+    /// Totals, channels, tier history, assignees, tags and consents as the service gives
+    /// them; the template names their codes.
+    detail: Option<CustomerDetail>,
     reasons: Vec<(&'static str, String)>,
     notice: String,
     problem: String,
@@ -292,21 +281,14 @@ async fn customer_page(
         manager: s.manager.clone().unwrap_or_default(),
         incomplete: !s.complete,
         basis: t(lang, c.basis.key()),
-        has_detail: c.detail.is_some(),
         can_reveal: c.can_reveal,
         can_propose: c.can_propose,
         identity: Vec::new(),
         contacts: Vec::new(),
         holdings: Vec::new(),
-        totals: Vec::new(),
-        grand_total: String::new(),
         transactions: Vec::new(),
         txn_pager: Pager::new(0, 1, 20, |_| String::new()),
-        channels: Vec::new(),
-        tier_history: Vec::new(),
-        assignees: Vec::new(),
-        tags: Vec::new(),
-        consents: Vec::new(),
+        detail: None,
         reasons: REVEAL_REASONS.iter().map(|r| (*r, t(lang, &format!("audit_reason.{r}")))).collect(),
         notice: String::new(),
         problem: String::new(),
@@ -353,23 +335,21 @@ async fn customer_page(
                 product_type: label(lang, "product", &h.product_type),
                 product: h.product_name.clone(),
                 currency: h.currency.clone(),
-                balance: money(h.balance),
+                balance: h.balance,
                 opened_on: h.opened_on.clone(),
                 matures_on: h.matures_on.clone().unwrap_or_default(),
                 status: label(lang, "account_status", &h.status),
             }
         })
         .collect();
-    page.totals = d.totals.iter().map(|(ty, sum)| (label(lang, "product", ty), money(*sum))).collect();
-    page.grand_total = money(r.aum);
     if let Some(txns) = transactions {
         page.transactions = txns
             .items
             .iter()
             .map(|x| TxnRow {
-                at: minute(x.at_us),
+                at_us: x.at_us,
                 account_no: x.account_no.clone(),
-                amount: money(x.amount),
+                amount: x.amount,
                 credit: x.amount >= 0,
                 channel: label(lang, "channel", &x.channel),
                 summary: x.summary.clone(),
@@ -379,44 +359,7 @@ async fn customer_page(
             format!("/customers/{}?tpage={p}#transactions", id.0)
         });
     }
-    page.channels = d
-        .channels
-        .iter()
-        .map(|ch| (label(lang, "channel", &ch.channel), ch.count, minute(ch.last_us)))
-        .collect();
-    page.tier_history = d
-        .tier_history
-        .iter()
-        .map(|h| {
-            (
-                minute(h.at_us),
-                h.from_tier.as_deref().map(|f| label(lang, "tier", f)).unwrap_or_default(),
-                label(lang, "tier", &h.to_tier),
-                money(h.aum),
-                t(lang, &h.reason),
-            )
-        })
-        .collect();
-    page.assignees = d
-        .assignees
-        .iter()
-        .map(|a| {
-            (a.display_name.clone(), label(lang, "assignment", a.kind.code()), a.since.clone(), opt(&a.until))
-        })
-        .collect();
-    page.tags = d.tags.clone();
-    page.consents = d
-        .consents
-        .iter()
-        .map(|x| {
-            (
-                label(lang, "consent", &x.purpose),
-                x.granted_on.clone(),
-                label(lang, "channel", &x.channel),
-                opt(&x.withdrawn_on),
-            )
-        })
-        .collect();
+    page.detail = Some(d);
     Ok(page)
 }
 
