@@ -79,8 +79,9 @@ pub async fn run(
 }
 
 /// Change proposals (变更申请) so that each step of the maker-checker chain has work on
-/// somebody's desk: two changes and an addition waiting for the outlet's supervisor, one
-/// the supervisor approved and one its proposer withdrew. Only on a database without any.
+/// somebody's desk: two changes and an addition waiting for the outlet's supervisor (one of
+/// them made a week ago and overdue), one the supervisor approved and one its proposer
+/// withdrew. Only on a database without any.
 async fn demo_proposals(app: &pcis_service::App) -> anyhow::Result<()> {
     use pcis_domain::customer::CustomerInput;
     if pcis_store::proposals::any(&mut app.db.begin_read().await?).await? {
@@ -110,12 +111,17 @@ async fn demo_proposals(app: &pcis_service::App) -> anyhow::Result<()> {
         change("医生", "13951000003"),
         change("退休", ""),
     ];
+    // The first change was proposed a week ago and nobody reviewed it.
+    let last_week = pcis_service::ManualClock::default();
+    last_week.advance(time::Duration::days(-7));
+    let past = pcis_service::App { clock: std::sync::Arc::new(last_week), ..app.clone() };
     let mut ids = Vec::new();
     let mut customers = mine.iter();
     for input in &wanted {
+        let maker = if ids.is_empty() { &past } else { app };
         // A customer who already holds these values would be no change: take the next.
         for customer in customers.by_ref() {
-            match app.propose_customer_change(&manager, &meta, customer.id, Some(input)).await {
+            match maker.propose_customer_change(&manager, &meta, customer.id, Some(input)).await {
                 Ok(id) => {
                     ids.push(id);
                     break;
@@ -141,6 +147,7 @@ async fn demo_proposals(app: &pcis_service::App) -> anyhow::Result<()> {
         app.decide_proposal(&supervisor, &meta, approved, true, "已电话核实").await?;
         app.withdraw_proposal(&manager, &meta, withdrawn, "客户暂不变更").await?;
     }
+    app.escalate_overdue_proposals().await?;
     Ok(())
 }
 

@@ -119,7 +119,9 @@ pub async fn list(
     if let Some(s) = status {
         q.push(" AND p.status = ").bind(Arg::Text(s.to_owned()));
     }
-    let sql = format!("{SELECT}{} ORDER BY p.id DESC LIMIT {limit}", q.sql);
+    // Overdue requests first: they are the ones waiting longest past their due date.
+    let order = "CASE WHEN p.status = 'pending' AND p.overdue THEN 0 ELSE 1 END, p.id DESC";
+    let sql = format!("{SELECT}{} ORDER BY {order} LIMIT {limit}", q.sql);
     on_tx!(tx, c => bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql)), &q.args).fetch_all(c).await)
 }
 
