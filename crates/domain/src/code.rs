@@ -49,7 +49,7 @@ macro_rules! coded {
 #[cfg(test)]
 mod tests {
     use crate::audit::Outcome;
-    use crate::customer::{AssignmentKind, IdType, SensitiveField, Tier};
+    use crate::customer::{AssignmentKind, CustomerField, IdType, SensitiveField, Tier};
     use crate::identity::Gender;
     use crate::institution::{InstKind, InstStatus};
     use crate::role::{Action, Role, Scope};
@@ -84,10 +84,12 @@ mod tests {
         reads_back(Role::ALL, Role::code, Role::parse);
         reads_back(Action::ALL, Action::code, Action::parse);
         reads_back(Scope::ALL, Scope::code, Scope::parse);
+        reads_back(CustomerField::ALL, CustomerField::code, CustomerField::parse);
         // The codes storage and the API already hold.
         assert_eq!(IdType::HkMacauPermit.code(), "hk_macau_permit");
         assert_eq!(SensitiveField::AccountNo.code(), "account_no");
         assert_eq!(InstKind::SelfRun.code(), "self_run");
+        assert_eq!(CustomerField::MaritalStatus.code(), "marital_status");
         assert_eq!(Action::CustomerViewDetail.code(), "customer.view_detail");
         assert_eq!(Role::AmSupervisor.code(), "am_supervisor");
     }

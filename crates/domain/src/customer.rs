@@ -238,6 +238,63 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+crate::coded! {
+    /// One item of a customer's information (客户信息项), in the order staff fill them in:
+    /// the form, a change proposal and its review list them so.
+    pub enum CustomerField {
+        Name,
+        Gender,
+        BirthDate,
+        IdType,
+        IdNumber,
+        IdIssuer,
+        IdExpiry,
+        Mobile,
+        Phone,
+        Email,
+        Address,
+        Nationality,
+        Occupation,
+        Education,
+        MaritalStatus,
+    }
+}
+
+impl CustomerField {
+    /// Sealed at rest and masked when shown, or plain.
+    pub fn sensitive(self) -> Option<SensitiveField> {
+        SensitiveField::parse(self.code())
+    }
+
+    /// The group of a coded value's names (`gender.female`), for the fields that hold codes.
+    pub fn coded(self) -> Option<&'static str> {
+        match self {
+            Self::Gender => Some("gender"),
+            Self::IdType => Some("id_type"),
+            _ => None,
+        }
+    }
+
+    /// Key information (R-CUS-3): a new customer needs it.
+    pub fn is_key(self) -> bool {
+        matches!(
+            self,
+            Self::Name | Self::Gender | Self::BirthDate | Self::IdNumber | Self::Mobile | Self::Address
+        )
+    }
+
+    /// How it is typed: an HTML input type, or `select` for a coded value.
+    pub fn input_type(self) -> &'static str {
+        match self {
+            Self::Gender | Self::IdType => "select",
+            Self::BirthDate | Self::IdExpiry => "date",
+            Self::Mobile | Self::Phone => "tel",
+            Self::Email => "email",
+            _ => "text",
+        }
+    }
+}
+
 /// Customer information as typed by staff, every field a string (a form or a JSON body).
 /// Empty means "not given"; in a modification it means "unchanged".
 #[derive(Clone, Default, Deserialize)]
@@ -259,6 +316,30 @@ pub struct CustomerInput {
     pub phone: String,
     pub email: String,
     pub address: String,
+}
+
+impl CustomerInput {
+    /// What was typed for `field`.
+    pub fn get(&self, field: CustomerField) -> &str {
+        use CustomerField::*;
+        match field {
+            Name => &self.name,
+            Gender => &self.gender,
+            BirthDate => &self.birth_date,
+            IdType => &self.id_type,
+            IdNumber => &self.id_number,
+            IdIssuer => &self.id_issuer,
+            IdExpiry => &self.id_expiry,
+            Mobile => &self.mobile,
+            Phone => &self.phone,
+            Email => &self.email,
+            Address => &self.address,
+            Nationality => &self.nationality,
+            Occupation => &self.occupation,
+            Education => &self.education,
+            MaritalStatus => &self.marital_status,
+        }
+    }
 }
 
 /// Typed input may hold full values: printing it shows nothing personal.
@@ -517,6 +598,17 @@ pub fn parse_account_no(input: &str) -> Result<(Secret, bool), FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn customer_fields_name_the_sensitive_ones_and_what_was_typed() {
+        let sealed: Vec<_> = CustomerField::ALL.iter().filter_map(|f| f.sensitive()).collect();
+        use SensitiveField::*;
+        assert_eq!(sealed, [Name, IdNumber, Mobile, Phone, Email, Address]);
+        let typed = input();
+        assert_eq!(typed.get(CustomerField::IdNumber), "11010519491231002X");
+        assert_eq!(typed.get(CustomerField::BirthDate), "1949-12-31");
+        assert_eq!(CustomerField::ALL.iter().filter(|f| f.is_key()).count(), 6);
+    }
 
     #[test]
     fn thresholds_are_positive_and_rising() {

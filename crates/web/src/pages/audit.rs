@@ -89,13 +89,12 @@ fn value_text(lang: Lang, key: &str, v: &serde_json::Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::String(s) if matches!(key, "field" | "fields") => label(lang, "customer", s),
         Value::String(s) if key == "kind" => label(lang, "proposal", s),
-        Value::String(s) if matches!(key, "gender" | "id_type") => label(lang, key, s),
         // Masked before/after values are stored as a JSON text.
         Value::String(s) if s.starts_with('{') || s.starts_with('[') => match serde_json::from_str(s) {
             Ok(inner) => value_text(lang, key, &inner),
             Err(_) => s.clone(),
         },
-        Value::String(s) => s.clone(),
+        Value::String(s) => customer_value(lang, key, s),
         Value::Array(items) => {
             let item = |i: &Value| match i.as_array().map(Vec::as_slice) {
                 // [field, value] pairs, as changes are recorded.

@@ -3,7 +3,7 @@
 //! R-PRV-2, R-PRV-9). Every value shown here arrives masked from the service; the one
 //! exception is what a reveal has just returned, shown once in place after its redirect.
 
-use pcis_domain::customer::{CustomerId, CustomerInput, IdType, SensitiveField};
+use pcis_domain::customer::{CustomerField, CustomerId, CustomerInput, IdType, SensitiveField};
 use pcis_domain::identity::Gender;
 use pcis_service::CustomerRecord;
 use pcis_service::CustomerSort;
@@ -472,74 +472,41 @@ struct CustomerForm {
     input: CustomerInput,
 }
 
-/// Required on a new customer (R-CUS-3); a change fills only what changes.
-/// The customer form's fields, top to bottom; a proposal lists its changes in this order.
-pub(super) const FORM_ORDER: [&str; 15] = [
-    "name",
-    "gender",
-    "birth_date",
-    "id_type",
-    "id_number",
-    "id_issuer",
-    "id_expiry",
-    "mobile",
-    "phone",
-    "email",
-    "address",
-    "nationality",
-    "occupation",
-    "education",
-    "marital_status",
-];
-
-const KEY_FIELDS: [&str; 6] = ["name", "gender", "birth_date", "id_number", "mobile", "address"];
-
+/// The customer form's fields, in `CustomerField` order; key information is required on a
+/// new customer (R-CUS-3), a change fills only what changes.
 fn form_fields(lang: Lang, input: &CustomerInput, current: Option<&CustomerRecord>) -> Vec<FormField> {
-    let options = |name: &str| -> Vec<(&'static str, String)> {
-        match name {
-            "gender" => Gender::ALL.iter().map(|g| (g.code(), label(lang, "gender", g.code()))).collect(),
-            "id_type" => IdType::ALL.iter().map(|x| (x.code(), label(lang, "id_type", x.code()))).collect(),
-            _ => Vec::new(),
-        }
-    };
-    let specs = FORM_ORDER.map(|name| {
-        let (kind, value) = match name {
-            "gender" => ("select", &input.gender),
-            "birth_date" => ("date", &input.birth_date),
-            "id_type" => ("select", &input.id_type),
-            "id_number" => ("text", &input.id_number),
-            "id_issuer" => ("text", &input.id_issuer),
-            "id_expiry" => ("date", &input.id_expiry),
-            "mobile" => ("tel", &input.mobile),
-            "phone" => ("tel", &input.phone),
-            "email" => ("email", &input.email),
-            "address" => ("text", &input.address),
-            "nationality" => ("text", &input.nationality),
-            "occupation" => ("text", &input.occupation),
-            "education" => ("text", &input.education),
-            "marital_status" => ("text", &input.marital_status),
-            _ => ("text", &input.name),
-        };
-        (name, kind, value)
-    });
-    specs
-        .into_iter()
-        .map(|(name, kind, value)| {
-            let options = options(name);
+    CustomerField::ALL
+        .iter()
+        .map(|&field| {
+            let name = field.code();
+            let options: Vec<(&'static str, String)> = match field {
+                CustomerField::Gender => {
+                    Gender::ALL.iter().map(|g| (g.code(), label(lang, name, g.code()))).collect()
+                }
+                CustomerField::IdType => {
+                    IdType::ALL.iter().map(|x| (x.code(), label(lang, name, x.code()))).collect()
+                }
+                _ => Vec::new(),
+            };
             let current = current.map(|r| r.masked_field(name)).unwrap_or_default();
             // Coded values read as their names.
             let current = options.iter().find(|o| o.0 == current).map_or(current, |o| o.1.clone());
             FormField {
                 name,
                 label: t(lang, &format!("customer.{name}")),
-                required: current.is_empty() && KEY_FIELDS.contains(&name),
-                kind,
-                value: value.clone(),
+                required: current.is_empty() && field.is_key(),
+                kind: field.input_type(),
+                value: input.get(field).to_owned(),
                 current,
                 options,
             }
         })
         .collect()
+}
+
+/// The names of the form's fields, for placing errors.
+fn form_names() -> Vec<&'static str> {
+    CustomerField::ALL.iter().map(|f| f.code()).collect()
 }
 
 fn new_customer_page(
@@ -553,7 +520,7 @@ fn new_customer_page(
         ctx: ctx(st, lang, auth, "/customers/new").crumb("customer.propose_new", ""),
         customer: None,
         fields: form_fields(lang, input, None),
-        errors: errors.on_form(&FORM_ORDER),
+        errors: errors.on_form(&form_names()),
     }
 }
 
@@ -594,7 +561,7 @@ async fn change_page(
             .watermarked(st.app.clock.now()),
         customer: Some((id.0, c.summary.customer_no.clone(), c.summary.name.clone())),
         fields: form_fields(lang, input, Some(&d.record)),
-        errors: errors.on_form(&FORM_ORDER),
+        errors: errors.on_form(&form_names()),
     })
 }
 

@@ -11,6 +11,7 @@ use axum_extra::extract::{CookieJar, Form};
 use pcis_domain::DomainError;
 use pcis_domain::audit::Outcome;
 use pcis_domain::audit_action::AuditAction;
+use pcis_domain::customer::CustomerField;
 use pcis_domain::institution::{InstKind, InstStatus, Institution, InstitutionId, InstitutionInput, Level};
 use pcis_domain::role::{Action, Role};
 use pcis_domain::user::{User, UserId, UserInput, UserStatus};
@@ -68,6 +69,15 @@ fn ctx(st: &AppState, lang: Lang, auth: &Auth, path: &str) -> Ctx {
 
 fn t(lang: Lang, key: &str) -> String {
     crate::translate(lang, key, &[])
+}
+
+/// A customer field's value as staff read it: coded ones (gender, document type) by their
+/// names, the rest as stored (already masked).
+fn customer_value(lang: Lang, field: &str, value: &str) -> String {
+    match CustomerField::parse(field).and_then(CustomerField::coded) {
+        Some(group) => label(lang, group, value),
+        None => value.to_owned(),
+    }
 }
 
 /// The name of a coded value (`group.code`) in the user's language; the code itself if it

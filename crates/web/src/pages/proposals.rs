@@ -72,15 +72,6 @@ struct ListQuery {
     shown: u8,
 }
 
-/// Coded values (gender, document type) read as their names; everything else is shown as
-/// stored, already masked.
-fn value_text(lang: Lang, field: &str, value: &str) -> String {
-    match field {
-        "gender" | "id_type" => label(lang, field, value),
-        _ => value.to_owned(),
-    }
-}
-
 /// The changed fields as stored (masked), in the order of the customer form.
 fn changes(lang: Lang, p: &Proposal) -> Vec<Change> {
     let parse =
@@ -97,14 +88,14 @@ fn changes(lang: Lang, p: &Proposal) -> Vec<Change> {
 
 /// Rows of (field, before, after) labelled and sorted as the customer form lists them.
 fn in_form_order<'a>(lang: Lang, rows: impl Iterator<Item = (&'a str, String, String)>) -> Vec<Change> {
-    let order = customers::FORM_ORDER;
     let mut rows: Vec<_> = rows.collect();
-    rows.sort_by_key(|(f, ..)| order.iter().position(|o| o == f).unwrap_or(order.len()));
+    // Unknown fields (none today) last.
+    rows.sort_by_key(|(f, ..)| CustomerField::parse(f).map_or((1, None), |f| (0, Some(f))));
     rows.into_iter()
         .map(|(f, before, after)| Change {
             field: t(lang, &format!("customer.{f}")),
-            before: value_text(lang, f, &before),
-            after: value_text(lang, f, &after),
+            before: customer_value(lang, f, &before),
+            after: customer_value(lang, f, &after),
         })
         .collect()
 }
