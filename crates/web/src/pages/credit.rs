@@ -11,11 +11,15 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/credit", get(form).post(lookup))
 }
 
-/// A hit: (label, value) facts and the holdings (product type, product, masked account,
-/// balance, matures on).
+/// A hit: labelled facts, and the holdings as the service gives them (masked).
 struct Hit {
-    facts: Vec<(String, String)>,
-    holdings: Vec<(String, String, String, String, String)>,
+    facts: Vec<Fact>,
+    holdings: Vec<pcis_service::Holding>,
+}
+
+struct Fact {
+    label: String,
+    value: String,
 }
 
 #[derive(Template)]
@@ -51,28 +55,16 @@ fn hit(lang: Lang, v: CreditView) -> Hit {
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
     Hit {
         facts: vec![
-            (t(lang, "customer.no"), r.summary.customer_no.clone()),
-            (t(lang, "customer.name"), r.summary.name.clone()),
-            (t(lang, "customer.id_number"), opt(&r.id_number)),
-            (t(lang, "customer.tier"), code("tier", r.summary.tier.code())),
-            (t(lang, "customer.institution"), r.summary.owner_name.clone()),
-            (t(lang, "customer.mobile"), opt(&r.mobile)),
-            (t(lang, "customer.address"), opt(&r.address)),
-            (t(lang, "customer.aum"), money(r.aum)),
+            Fact { label: t(lang, "customer.no"), value: r.summary.customer_no.clone() },
+            Fact { label: t(lang, "customer.name"), value: r.summary.name.clone() },
+            Fact { label: t(lang, "customer.id_number"), value: opt(&r.id_number) },
+            Fact { label: t(lang, "customer.tier"), value: code("tier", r.summary.tier.code()) },
+            Fact { label: t(lang, "customer.institution"), value: r.summary.owner_name.clone() },
+            Fact { label: t(lang, "customer.mobile"), value: opt(&r.mobile) },
+            Fact { label: t(lang, "customer.address"), value: opt(&r.address) },
+            Fact { label: t(lang, "customer.aum"), value: money(r.aum) },
         ],
-        holdings: v
-            .holdings
-            .iter()
-            .map(|h| {
-                (
-                    code("product", &h.product_type),
-                    h.product_name.clone(),
-                    h.account_no.clone(),
-                    money(h.balance),
-                    h.matures_on.clone().unwrap_or_default(),
-                )
-            })
-            .collect(),
+        holdings: v.holdings,
     }
 }
 
