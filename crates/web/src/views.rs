@@ -154,6 +154,29 @@ impl Ctx {
     }
 }
 
+/// One choice of a set — a tab, an option, a checkbox: its code, its name, and whether it is
+/// the current one (or ticked).
+pub struct Choice {
+    pub code: &'static str,
+    pub label: String,
+    pub on: bool,
+}
+
+/// One input of a form: its name (the field errors' key too), label, value as typed, and a
+/// hint shown beside it.
+pub struct InputField {
+    pub name: &'static str,
+    pub label: String,
+    pub value: String,
+    pub hint: String,
+}
+
+impl InputField {
+    pub fn new(name: &'static str, label: String, value: impl Into<String>) -> Self {
+        InputField { name, label, value: value.into(), hint: String::new() }
+    }
+}
+
 /// The templates' own filters: `{{ fen|money }}`, `{{ at_us|minute }}`, so that view models
 /// carry amounts and instants as numbers and every page shows them alike.
 pub mod filters {

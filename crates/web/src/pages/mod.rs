@@ -22,7 +22,7 @@ use crate::inputs::{AccountInput, AuditQuery, RolesInput, StatusInput, UsersQuer
 use crate::listing::{Heading, ListLinks};
 use crate::security::{Auth, Meta, PRE_SESSION_COOKIE, Req, SESSION_COOKIE};
 use crate::stepbar::StepBar;
-use crate::views::{Ctx, FieldErrors, Pager, filters, form_errors, render};
+use crate::views::{Choice, Ctx, FieldErrors, InputField, Pager, filters, form_errors, render};
 use crate::{AppState, Lang};
 use pcis_service::{AuditSort, SuspectSort, UserSort};
 

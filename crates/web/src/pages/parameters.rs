@@ -13,8 +13,8 @@ pub(super) fn routes() -> Router<AppState> {
 #[template(path = "parameters.html")]
 struct ParametersPage {
     ctx: Ctx,
-    /// (name, label, value as typed, the value in 万 when it reads as an amount)
-    fields: Vec<(&'static str, String, String, String)>,
+    /// The amounts as typed, each with its value in 万 when it reads as one.
+    fields: Vec<InputField>,
     errors: FieldErrors,
     saved: bool,
 }
@@ -22,7 +22,7 @@ struct ParametersPage {
 fn page(st: &AppState, lang: Lang, auth: &Auth, input: &ThresholdsInput) -> ParametersPage {
     let field = |name: &'static str, value: &str| {
         let wan = parse_typed_yuan(name, value).map(|fen| wan_text(lang, fen)).unwrap_or_default();
-        (name, t(lang, &format!("parameter.{name}")), value.to_owned(), wan)
+        InputField { hint: wan, ..InputField::new(name, t(lang, &format!("parameter.{name}")), value) }
     };
     ParametersPage {
         ctx: ctx(st, lang, auth, "/parameters").crumb("parameter.title", ""),

@@ -56,7 +56,7 @@ struct ProposalsPage {
     /// The reviewer's queue, or the proposer's own list (我的变更申请).
     title: &'static str,
     rows: Vec<ProposalRow>,
-    tabs: Vec<(&'static str, String, bool)>,
+    tabs: Vec<Choice>,
     notice: String,
     problem: String,
 }
@@ -182,8 +182,10 @@ async fn page(
         rows,
         tabs: ["pending", "approved", "rejected", "withdrawn", ""]
             .into_iter()
-            .map(|s| {
-                (s, t(lang, &format!("proposal.{}", if s.is_empty() { "all" } else { s })), s == current)
+            .map(|s| Choice {
+                code: s,
+                label: t(lang, &format!("proposal.{}", if s.is_empty() { "all" } else { s })),
+                on: s == current,
             })
             .collect(),
         notice: String::new(),

@@ -133,7 +133,7 @@ struct PasswordPage {
     must_change: bool,
     done: bool,
     rules: String,
-    fields: Vec<(&'static str, String)>,
+    fields: Vec<InputField>,
     errors: FieldErrors,
 }
 
@@ -149,9 +149,9 @@ fn password_page_of(st: &AppState, lang: Lang, auth: &Auth, errors: FieldErrors,
             &[("n", &p.min_length.to_string()), ("h", &p.history.to_string())],
         ),
         fields: vec![
-            ("current_password", t(lang, "password.current")),
-            ("new_password", t(lang, "password.new")),
-            ("confirm_password", t(lang, "password.confirm")),
+            InputField::new("current_password", t(lang, "password.current"), ""),
+            InputField::new("new_password", t(lang, "password.new"), ""),
+            InputField::new("confirm_password", t(lang, "password.confirm"), ""),
         ],
         errors: errors.on_form(&["current_password", "new_password", "confirm_password"]),
     }

@@ -62,7 +62,7 @@ fn item_view(lang: Lang, today: &str, item: Item) -> ItemView {
 struct ListPage {
     ctx: Ctx,
     rows: Vec<ItemView>,
-    tabs: Vec<(&'static str, String, bool)>,
+    tabs: Vec<Choice>,
     can_report: bool,
     pager: Pager,
 }
@@ -79,7 +79,11 @@ async fn list(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<Suspect
         rows: items.items.into_iter().map(|i| item_view(lang, &today, i)).collect(),
         tabs: SuspectTab::ALL
             .iter()
-            .map(|s| (s.code(), t(lang, &format!("suspect.tab.{}", s.code())), *s == tab))
+            .map(|s| Choice {
+                code: s.code(),
+                label: t(lang, &format!("suspect.tab.{}", s.code())),
+                on: *s == tab,
+            })
             .collect(),
         can_report: st.app.policy.can(actor, Action::SuspectReport),
         pager,

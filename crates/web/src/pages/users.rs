@@ -116,19 +116,23 @@ async fn users(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<UsersQ
 #[template(path = "user_new.html")]
 struct NewUserPage {
     ctx: Ctx,
-    text_fields: Vec<(&'static str, String, String)>,
+    text_fields: Vec<InputField>,
     institutions: Vec<(String, String)>,
     institution_code: String,
-    roles: Vec<(&'static str, String, bool)>,
+    roles: Vec<Choice>,
     errors: FieldErrors,
 }
 
 /// Role checkboxes: only roles the actor administers (R-USR-4), the held ones ticked.
-fn role_choices(lang: Lang, auth: &Auth, held: &[Role]) -> Vec<(&'static str, String, bool)> {
+fn role_choices(lang: Lang, auth: &Auth, held: &[Role]) -> Vec<Choice> {
     Role::ALL
         .iter()
         .filter(|r| auth.session.actor.roles.contains(&r.administered_by()) || held.contains(r))
-        .map(|r| (r.code(), t(lang, &format!("role.{}", r.code())), held.contains(r)))
+        .map(|r| Choice {
+            code: r.code(),
+            label: t(lang, &format!("role.{}", r.code())),
+            on: held.contains(r),
+        })
         .collect()
 }
 
@@ -159,9 +163,9 @@ async fn new_user_page(
     Ok(NewUserPage {
         ctx: ctx(st, lang, auth, "/users").crumb("user.title", "/users").crumb("user.new_title", ""),
         text_fields: vec![
-            ("username", t(lang, "user.username"), f.username),
-            ("display_name", t(lang, "user.display_name"), f.display_name),
-            ("staff_no", t(lang, "user.staff_no"), f.staff_no),
+            InputField::new("username", t(lang, "user.username"), f.username),
+            InputField::new("display_name", t(lang, "user.display_name"), f.display_name),
+            InputField::new("staff_no", t(lang, "user.staff_no"), f.staff_no),
         ],
         institutions: tree
             .iter()
@@ -214,7 +218,7 @@ struct UserDetailPage {
     status_class: &'static str,
     locked: bool,
     role_names: String,
-    roles: Vec<(&'static str, String, bool)>,
+    roles: Vec<Choice>,
     notice: String,
     otp_label: String,
     otp: String,
