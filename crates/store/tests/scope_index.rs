@@ -87,3 +87,18 @@ async fn postgres_subtree_uses_the_path_index() {
         .await
         .unwrap();
 }
+
+/// The auditor's search by customer reads the partial index of records that name a target
+/// (migration 0020): its `target_id <> ''` term is what lets SQLite use it.
+#[tokio::test]
+async fn sqlite_audit_search_by_target_uses_the_partial_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&format!("sqlite:{}", dir.path().join("a.db").display())).await.unwrap();
+    db.migrate().await.unwrap();
+    let Db::Sqlite { read: pool, .. } = &db else { unreachable!() };
+    let sql = "EXPLAIN QUERY PLAN SELECT a.seq FROM audit_log a WHERE a.target_id <> '' \
+               AND a.target_type = 'customer' AND a.target_id = '42' ORDER BY a.seq DESC";
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sql).fetch_all(pool).await.unwrap();
+    let text: Vec<&str> = plan.iter().map(|p| p.3.as_str()).collect();
+    assert!(text.iter().any(|d| d.contains("audit_log_target")), "{text:?}");
+}
