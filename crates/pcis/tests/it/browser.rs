@@ -248,7 +248,10 @@ async fn customer_change_from_search_to_approval(b: Backend) {
     assert!(!html.contains("11010519491231002X") && !html.contains("6222021234567890128"));
     shots.save(&br, "13-customer-revealed").await;
 
-    // Two fields in one step: one form, one reason, each value shown and named.
+    // Two fields in one step: one form, one reason, each value shown and named. (From the
+    // plain address, so that waiting for `shown=1` waits for the new page.)
+    br.goto(&format!("{}/customers/{id}", app.base)).await;
+    br.wait_for_path(&format!("/customers/{id}")).await;
     br.click("#reveal-many summary").await;
     br.click("#reveal-many input[value=id_number]").await;
     br.click("#reveal-many input[value=address]").await;
