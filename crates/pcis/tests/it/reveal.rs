@@ -90,8 +90,17 @@ async fn a_reviewer_sees_the_full_change_once(b: Backend) {
     let again = web.get(format!("{}{back}", app.base)).send().await.unwrap().text().await.unwrap();
     assert!(!again.contains(NEW_MOBILE), "a reload is masked again");
 
-    // Once decided, there is nothing left to review.
+    // The same through the API: the reviewer gets the full values, the maker a refusal.
     let sup = app.api_as(Role::AmSupervisor).await;
+    let r = sup.post(&format!("/api/v1/proposals/{pid}/review"), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let mobile =
+        r.body["items"].as_array().unwrap().iter().find(|c| c["field"] == "mobile").cloned().unwrap();
+    assert_eq!((mobile["before"].as_str(), mobile["after"].as_str()), (Some(MOBILE), Some(NEW_MOBILE)));
+    let r = am.post(&format!("/api/v1/proposals/{pid}/review"), json!({})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Once decided, there is nothing left to review.
     let r = sup
         .post(&format!("/api/v1/proposals/{pid}/decision"), json!({ "approve": true, "comment": "" }))
         .await;

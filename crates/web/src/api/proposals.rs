@@ -8,6 +8,18 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(proposals))
         .routes(routes!(decide_proposal))
         .routes(routes!(withdraw_proposal))
+        .routes(routes!(review_proposal))
+}
+
+/// A pending proposal's changed fields in full (before → after), for a reviewer who may
+/// decide it; recorded as a reveal with the purpose "review". Never the proposer's own.
+#[utoipa::path(post, path = "/proposals/{id}/review", tag = "proposals", params(Id),
+    responses((status = 200, body = Items<pcis_service::FullChange>),
+        (status = 404, body = ErrorBody, description = "No such proposal"),
+        (status = 409, body = ErrorBody, description = "Already decided or withdrawn")))]
+async fn review_proposal(Req { st, meta, auth, .. }: Req, ApiPath(Id { id }): ApiPath<Id>) -> ApiResult {
+    let changes = st.app.review_proposal(&auth.session.actor, &meta, id).await?;
+    Ok(items(changes))
 }
 
 /// Own proposals and, for a supervisor, those of its outlet.
