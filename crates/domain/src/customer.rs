@@ -492,28 +492,29 @@ impl CustomerPatch {
     /// Drops the fields the customer already holds with the same value — `current(field)` is
     /// the stored form, in full for sensitive fields — so that a change lists exactly what
     /// changes.
-    pub fn drop_unchanged(&mut self, current: impl Fn(&str) -> String) {
+    pub fn drop_unchanged(&mut self, current: impl Fn(CustomerField) -> String) {
+        use CustomerField::*;
         fn same<T>(slot: &mut Option<T>, now: String, shown: impl Fn(&T) -> String) {
             if slot.as_ref().is_some_and(|v| shown(v) == now) {
                 *slot = None;
             }
         }
-        same(&mut self.gender, current("gender"), |g| g.code().to_owned());
-        same(&mut self.birth_date, current("birth_date"), Date::to_string);
-        same(&mut self.nationality, current("nationality"), String::clone);
-        same(&mut self.occupation, current("occupation"), String::clone);
-        same(&mut self.education, current("education"), String::clone);
-        same(&mut self.marital_status, current("marital_status"), String::clone);
-        same(&mut self.id_type, current("id_type"), |t| t.code().to_owned());
-        same(&mut self.id_issuer, current("id_issuer"), String::clone);
-        same(&mut self.id_expiry, current("id_expiry"), Date::to_string);
-        same(&mut self.name, current("name"), String::clone);
+        same(&mut self.gender, current(Gender), |g| g.code().to_owned());
+        same(&mut self.birth_date, current(BirthDate), Date::to_string);
+        same(&mut self.nationality, current(Nationality), String::clone);
+        same(&mut self.occupation, current(Occupation), String::clone);
+        same(&mut self.education, current(Education), String::clone);
+        same(&mut self.marital_status, current(MaritalStatus), String::clone);
+        same(&mut self.id_type, current(IdType), |t| t.code().to_owned());
+        same(&mut self.id_issuer, current(IdIssuer), String::clone);
+        same(&mut self.id_expiry, current(IdExpiry), Date::to_string);
+        same(&mut self.name, current(Name), String::clone);
         for (slot, field) in [
-            (&mut self.id_number, "id_number"),
-            (&mut self.mobile, "mobile"),
-            (&mut self.phone, "phone"),
-            (&mut self.email, "email"),
-            (&mut self.address, "address"),
+            (&mut self.id_number, IdNumber),
+            (&mut self.mobile, Mobile),
+            (&mut self.phone, Phone),
+            (&mut self.email, Email),
+            (&mut self.address, Address),
         ] {
             same(slot, current(field), |s| s.expose().to_owned());
         }
@@ -553,37 +554,38 @@ impl CustomerPatch {
     }
 
     /// A masked rendering of the changed fields, for the audit record and the reviewer.
-    pub fn masked(&self) -> Vec<(&'static str, String)> {
+    pub fn masked(&self) -> Vec<(CustomerField, String)> {
         self.rendered(Secret::masked)
     }
 
     /// The changed fields in full, for a reviewer who has asked to see them (an audited reveal).
-    pub fn full(&self) -> Vec<(&'static str, String)> {
+    pub fn full(&self) -> Vec<(CustomerField, String)> {
         self.rendered(|s| s.expose().to_owned())
     }
 
-    fn rendered(&self, secret: impl Fn(&Secret) -> String) -> Vec<(&'static str, String)> {
+    fn rendered(&self, secret: impl Fn(&Secret) -> String) -> Vec<(CustomerField, String)> {
+        use CustomerField::*;
         let mut out = Vec::new();
-        let mut put = |k: &'static str, v: Option<String>| {
+        let mut put = |k: CustomerField, v: Option<String>| {
             if let Some(v) = v {
                 out.push((k, v));
             }
         };
-        put("name", self.name.as_ref().map(|n| secret(&Secret::new(SensitiveField::Name, n.as_str()))));
-        put("gender", self.gender.map(|g| g.code().to_owned()));
-        put("birth_date", self.birth_date.map(|d| d.to_string()));
-        put("nationality", self.nationality.clone());
-        put("occupation", self.occupation.clone());
-        put("education", self.education.clone());
-        put("marital_status", self.marital_status.clone());
-        put("id_type", self.id_type.map(|t| t.code().to_owned()));
-        put("id_number", self.id_number.as_ref().map(&secret));
-        put("id_issuer", self.id_issuer.clone());
-        put("id_expiry", self.id_expiry.map(|d| d.to_string()));
-        put("mobile", self.mobile.as_ref().map(&secret));
-        put("phone", self.phone.as_ref().map(&secret));
-        put("email", self.email.as_ref().map(&secret));
-        put("address", self.address.as_ref().map(&secret));
+        put(Name, self.name.as_ref().map(|n| secret(&Secret::new(SensitiveField::Name, n.as_str()))));
+        put(Gender, self.gender.map(|g| g.code().to_owned()));
+        put(BirthDate, self.birth_date.map(|d| d.to_string()));
+        put(Nationality, self.nationality.clone());
+        put(Occupation, self.occupation.clone());
+        put(Education, self.education.clone());
+        put(MaritalStatus, self.marital_status.clone());
+        put(IdType, self.id_type.map(|t| t.code().to_owned()));
+        put(IdNumber, self.id_number.as_ref().map(&secret));
+        put(IdIssuer, self.id_issuer.clone());
+        put(IdExpiry, self.id_expiry.map(|d| d.to_string()));
+        put(Mobile, self.mobile.as_ref().map(&secret));
+        put(Phone, self.phone.as_ref().map(&secret));
+        put(Email, self.email.as_ref().map(&secret));
+        put(Address, self.address.as_ref().map(&secret));
         out
     }
 }

@@ -7,7 +7,7 @@
 //! customer, and its proposer may withdraw it. The states and steps are `PROPOSAL_FLOW`.
 
 use pcis_domain::audit_action::AuditAction;
-use pcis_domain::customer::{CustomerId, CustomerInput, CustomerPatch, SensitiveField, Tier};
+use pcis_domain::customer::{CustomerField, CustomerId, CustomerInput, CustomerPatch, Tier};
 use pcis_domain::institution::InstPath;
 use pcis_domain::policy::Actor;
 use pcis_domain::proposal::{PROPOSAL_FLOW, ProposalStatus};
@@ -30,14 +30,14 @@ const PAYLOAD_FIELD: &str = "proposal";
 /// One changed field of a proposal in full: the customer's value now and the proposed one.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FullChange {
-    pub field: String,
+    pub field: CustomerField,
     pub before: String,
     pub after: String,
 }
 
-fn masked_json(pairs: &[(&'static str, String)]) -> String {
+fn masked_json(pairs: &[(CustomerField, String)]) -> String {
     let map: serde_json::Map<String, serde_json::Value> =
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+        pairs.iter().map(|(k, v)| (k.code().to_owned(), json!(v))).collect();
     serde_json::Value::Object(map).to_string()
 }
 
@@ -104,13 +104,13 @@ impl App {
                 // sensitive values compared in full.
                 let mut held = std::collections::HashMap::new();
                 for (field, _) in patch.masked() {
-                    if let Some(sensitive) = SensitiveField::parse(field) {
+                    if let Some(sensitive) = field.sensitive() {
                         let value = self.full_value(uc.tx(), &grant, sensitive, None).await?;
                         held.insert(field, value.unwrap_or_default());
                     }
                 }
                 patch.drop_unchanged(|field| {
-                    held.get(field).cloned().unwrap_or_else(|| record.masked_field(field))
+                    held.get(&field).cloned().unwrap_or_else(|| record.masked_field(field))
                 });
                 if patch.is_empty() {
                     return Err(DomainError::Invalid(vec![FieldError::new("name", "err.nothing_changed")]));
@@ -120,10 +120,10 @@ impl App {
             None => ("delete", CustomerPatch::default()),
         };
         let after = patch.masked();
-        let before: Vec<(&'static str, String)> = after
+        let before: Vec<(CustomerField, String)> = after
             .iter()
-            .map(|(k, _)| (*k, record.masked_field(k)))
-            .chain((kind == "delete").then(|| ("name", record.summary.name.clone())))
+            .map(|(k, _)| (*k, record.masked_field(*k)))
+            .chain((kind == "delete").then(|| (CustomerField::Name, record.summary.name.clone())))
             .collect();
         let outlet = facts.owner_path.clone();
         let outlet_id = pcis_domain::institution::InstitutionId(record.summary.owner_institution_id);
@@ -277,10 +277,10 @@ impl App {
             .await?;
         PROPOSAL_FLOW.take(approve.code, p.status, "decision")?;
         let patch = self.open_payload(uc.tx(), p.id).await?;
-        let after: Vec<(&'static str, String)> = patch.full();
-        let mut fields: Vec<&'static str> = after.iter().map(|(f, _)| *f).collect();
+        let after = patch.full();
+        let mut fields: Vec<CustomerField> = after.iter().map(|(f, _)| *f).collect();
         if p.kind == "delete" {
-            fields.push("name");
+            fields.push(CustomerField::Name);
         }
         let mut changes = Vec::new();
         match p.customer_id.map(CustomerId) {
@@ -291,7 +291,7 @@ impl App {
                 let grant =
                     uc.check(self.policy.grant_customer(actor, Action::CustomerReveal, &facts)).await?;
                 for field in fields {
-                    let before = match SensitiveField::parse(field) {
+                    let before = match field.sensitive() {
                         Some(sensitive) => {
                             self.full_value(uc.tx(), &grant, sensitive, None).await?.unwrap_or_default()
                         }
@@ -299,22 +299,18 @@ impl App {
                     };
                     let after =
                         after.iter().find(|(f, _)| *f == field).map(|(_, v)| v.clone()).unwrap_or_default();
-                    changes.push(FullChange { field: field.to_owned(), before, after });
+                    changes.push(FullChange { field, before, after });
                 }
             }
             None => {
                 uc.check(self.policy.authorize(actor, Action::CustomerReveal, &outlet)).await?;
                 changes = after
                     .into_iter()
-                    .map(|(field, after)| FullChange {
-                        field: field.to_owned(),
-                        before: String::new(),
-                        after,
-                    })
+                    .map(|(field, after)| FullChange { field, before: String::new(), after })
                     .collect();
             }
         }
-        let codes: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        let codes: Vec<CustomerField> = changes.iter().map(|c| c.field).collect();
         uc.detail(json!({ "proposal": id, "purpose": "review", "fields": codes }));
         uc.reason("review");
         uc.finish().await?;

@@ -4,7 +4,7 @@
 //! writing a customer (here), finding customers (`search`), and one customer's detail, each
 //! read of which takes the policy's grant (`detail`).
 
-use pcis_domain::customer::{AssignmentKind, CustomerId, SensitiveField, Tier, aum_band};
+use pcis_domain::customer::{AssignmentKind, CustomerField, CustomerId, SensitiveField, Tier, aum_band};
 use pcis_domain::identity::mask_name;
 use pcis_domain::institution::{InstPath, InstitutionId};
 use pcis_domain::policy::{CustomerFacts, CustomerGrant, CustomerRule, CustomerScope};
@@ -323,25 +323,25 @@ struct RecordRow {
 
 /// The customer, and the facts the policy decides on. Deleted customers are not found.
 impl CustomerRecord {
-    /// The stored (masked) value of a field by its name; empty when unset or unknown.
-    pub fn masked_field(&self, field: &str) -> String {
+    /// The stored (masked) value of a field; empty when unset.
+    pub fn masked_field(&self, field: CustomerField) -> String {
+        use CustomerField::*;
         let v = match field {
-            "name" => Some(&self.summary.name),
-            "gender" => self.gender.as_ref(),
-            "birth_date" => self.birth_date.as_ref(),
-            "nationality" => self.nationality.as_ref(),
-            "occupation" => self.occupation.as_ref(),
-            "education" => self.education.as_ref(),
-            "marital_status" => self.marital_status.as_ref(),
-            "id_type" => Some(&self.id_type),
-            "id_number" => self.id_number.as_ref(),
-            "id_issuer" => self.id_issuer.as_ref(),
-            "id_expiry" => self.id_expiry.as_ref(),
-            "mobile" => self.mobile.as_ref(),
-            "phone" => self.phone.as_ref(),
-            "email" => self.email.as_ref(),
-            "address" => self.address.as_ref(),
-            _ => None,
+            Name => Some(&self.summary.name),
+            Gender => self.gender.as_ref(),
+            BirthDate => self.birth_date.as_ref(),
+            Nationality => self.nationality.as_ref(),
+            Occupation => self.occupation.as_ref(),
+            Education => self.education.as_ref(),
+            MaritalStatus => self.marital_status.as_ref(),
+            IdType => Some(&self.id_type),
+            IdNumber => self.id_number.as_ref(),
+            IdIssuer => self.id_issuer.as_ref(),
+            IdExpiry => self.id_expiry.as_ref(),
+            Mobile => self.mobile.as_ref(),
+            Phone => self.phone.as_ref(),
+            Email => self.email.as_ref(),
+            Address => self.address.as_ref(),
         };
         v.cloned().unwrap_or_default()
     }

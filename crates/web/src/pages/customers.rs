@@ -488,7 +488,7 @@ fn form_fields(lang: Lang, input: &CustomerInput, current: Option<&CustomerRecor
                 }
                 _ => Vec::new(),
             };
-            let current = current.map(|r| r.masked_field(name)).unwrap_or_default();
+            let current = current.map(|r| r.masked_field(field)).unwrap_or_default();
             // Coded values read as their names.
             let current = options.iter().find(|o| o.0 == current).map_or(current, |o| o.1.clone());
             FormField {

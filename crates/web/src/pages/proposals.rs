@@ -208,7 +208,7 @@ async fn list(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<ListQue
         && let Some(ShownOnce::Review { proposal, changes }) = ShownOnce::take(&st, &auth).await?
         && let Some(row) = p.rows.iter_mut().find(|r| r.id == proposal)
     {
-        let full = changes.iter().map(|c| (c.field.as_str(), c.before.clone(), c.after.clone()));
+        let full = changes.iter().map(|c| (c.field.code(), c.before.clone(), c.after.clone()));
         row.changes = in_form_order(lang, full);
         row.full = true;
         p.notice = translate(lang, "proposal.reviewed", &[("id", &proposal.to_string())]);
