@@ -82,15 +82,19 @@ pub async fn session_and_csrf(State(state): State<AppState>, req: Request<Body>,
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned);
     let token = bearer.clone().or_else(|| jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()));
+    let is_api = req.uri().path().starts_with("/api/");
+    // A failure here is answered in the request's own language: JSON for the API.
+    let fail = |e: DomainError| {
+        if is_api { ApiError::from(e).into_response() } else { PageError::from(e).into_response() }
+    };
     let auth = match token {
         None => None,
         Some(t) => match state.app.authenticate(&t, &meta).await {
             Ok(session) => Some(Auth { session }),
             Err(DomainError::Unauthenticated) => None,
-            Err(e) => return PageError::from(e).into_response(),
+            Err(e) => return fail(e),
         },
     };
-    let is_api = req.uri().path().starts_with("/api/");
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let mut req = req;
     if unsafe_method && bearer.is_none() {
@@ -116,11 +120,7 @@ pub async fn session_and_csrf(State(state): State<AppState>, req: Request<Body>,
                     .app
                     .refuse_request(actor, &meta, AuditAction::SessionCsrf, req.uri().path(), "err.csrf")
                     .await;
-                return if is_api {
-                    ApiError::from(e).into_response()
-                } else {
-                    PageError::from(e).into_response()
-                };
+                return fail(e);
             }
         }
     }

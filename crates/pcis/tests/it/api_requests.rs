@@ -23,7 +23,29 @@ both_backends!(
     login_form_needs_the_pre_session_csrf_token,
     logout_needs_the_session_csrf_token,
     api_cookie_session_needs_csrf_header_bearer_does_not,
+    a_storage_failure_while_checking_the_session_answers_in_the_callers_format,
 );
+
+/// With the database gone while a session is being checked, the API still answers JSON (a
+/// 500 naming its request id) and a page an HTML page: never one for the other.
+async fn a_storage_failure_while_checking_the_session_answers_in_the_callers_format(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let api = app.api_as(Role::BizAdmin).await;
+    assert_eq!(api.get("/api/v1/me").await.status, StatusCode::OK);
+    app.app.db.close().await;
+    let r = api.get("/api/v1/me").await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(r.body["error"]["code"], "internal", "{:?}", r.body);
+    let token = api.token.clone().unwrap();
+    let page = reqwest::Client::new()
+        .get(format!("{}/", app.base))
+        .header("Cookie", format!("pcis_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(page.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+}
 
 // ---- bad input through the real server ----
 
