@@ -28,7 +28,8 @@ use crate::{App, DbExt, RequestMeta, entry};
 const PAYLOAD_FIELD: &str = "proposal";
 
 /// One changed field of a proposal in full: the customer's value now and the proposed one.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+/// Not `Debug`: full values never reach a log through `{:?}`.
+#[derive(Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FullChange {
     pub field: CustomerField,
     pub before: String,
