@@ -121,10 +121,10 @@ impl Db {
     /// date is left alone without asking for any right: in production the application role
     /// may not create tables, and sqlx's migrator would try to create its bookkeeping table.
     pub async fn migrate(&self) -> DbResult<()> {
+        let migrator = crate::migrations::migrator(self.backend());
         match self {
-            Db::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(write).await?,
+            Db::Sqlite { write, .. } => migrator.run(write).await?,
             Db::Pg(p) => {
-                let migrator = sqlx::migrate!("migrations/postgres");
                 let applied: Vec<i64> =
                     sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
                         .fetch_all(p)

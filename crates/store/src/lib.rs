@@ -16,6 +16,7 @@ pub mod institutions;
 pub mod jobs;
 pub mod listing;
 pub mod matrix;
+pub mod migrations;
 pub mod monitoring;
 pub mod proposals;
 pub mod sealed;
