@@ -319,6 +319,28 @@ pub struct CustomerInput {
 }
 
 impl CustomerInput {
+    /// Input with each field's value given by `value`.
+    pub fn from_fn(mut value: impl FnMut(CustomerField) -> String) -> CustomerInput {
+        use CustomerField::*;
+        CustomerInput {
+            name: value(Name),
+            gender: value(Gender),
+            birth_date: value(BirthDate),
+            nationality: value(Nationality),
+            occupation: value(Occupation),
+            education: value(Education),
+            marital_status: value(MaritalStatus),
+            id_type: value(IdType),
+            id_number: value(IdNumber),
+            id_issuer: value(IdIssuer),
+            id_expiry: value(IdExpiry),
+            mobile: value(Mobile),
+            phone: value(Phone),
+            email: value(Email),
+            address: value(Address),
+        }
+    }
+
     /// What was typed for `field`.
     pub fn get(&self, field: CustomerField) -> &str {
         use CustomerField::*;

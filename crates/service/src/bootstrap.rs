@@ -106,6 +106,7 @@ impl App {
 }
 
 /// One customer of seed data (demo, tests), entered through the same parsing as the UI.
+#[derive(Default)]
 pub struct SeedCustomer {
     pub customer_no: String,
     pub input: pcis_domain::customer::CustomerInput,

@@ -38,3 +38,11 @@ pub struct Page<T> {
     pub page: i64,
     pub per_page: i64,
 }
+
+impl<T> Page<T> {
+    /// The items with their number in the whole list ("序号"), counting from 1.
+    pub fn numbered(self) -> impl Iterator<Item = (i64, T)> {
+        let offset = (self.page - 1) * self.per_page;
+        (offset + 1..).zip(self.items)
+    }
+}

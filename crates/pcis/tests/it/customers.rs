@@ -25,9 +25,9 @@ const ACCOUNT: &str = "6222021234567890128";
 pub(crate) const NAME: &str = "张三丰";
 pub(crate) const NEW_MOBILE: &str = "13900001234";
 
-/// Seeds one customer of O1 assigned to the test account manager; returns its id.
-pub(crate) async fn seed(app: &TestApp) -> i64 {
-    let input = pcis_domain::customer::CustomerInput {
+/// The seeded customer's identity and contacts.
+fn seed_input() -> pcis_domain::customer::CustomerInput {
+    pcis_domain::customer::CustomerInput {
         name: NAME.into(),
         gender: "female".into(),
         birth_date: "1949-12-31".into(),
@@ -36,7 +36,12 @@ pub(crate) async fn seed(app: &TestApp) -> i64 {
         mobile: MOBILE.into(),
         address: "北京市朝阳区建国路88号".into(),
         ..Default::default()
-    };
+    }
+}
+
+/// Seeds one customer of O1 assigned to the test account manager; returns its id.
+pub(crate) async fn seed(app: &TestApp) -> i64 {
+    let input = seed_input();
     let seed = SeedCustomer {
         customer_no: "C000000001".into(),
         input,
@@ -208,25 +213,9 @@ async fn every_response_is_masked_unless_revealed(b: Backend) {
     // A second customer at another outlet gives the same mobile: a suspicious item (R-ETL-4).
     let twin = SeedCustomer {
         customer_no: "C000000002".into(),
-        input: pcis_domain::customer::CustomerInput {
-            name: NAME.into(),
-            gender: "female".into(),
-            birth_date: "1949-12-31".into(),
-            id_type: "resident_id".into(),
-            id_number: ID.into(),
-            mobile: MOBILE.into(),
-            address: "北京市朝阳区建国路88号".into(),
-            ..Default::default()
-        },
+        input: seed_input(),
         outlet_code: "O2".into(),
-        manager: None,
-        specialist: None,
-        vip_member: false,
-        risk_level: None,
-        accounts: vec![],
-        transactions: vec![],
-        tags: vec![],
-        marketing_consent: None,
+        ..Default::default()
     };
     app.app.seed_customers(&[twin]).await.unwrap();
     assert_eq!(app.app.build_suspect_list().await.unwrap().listed, 1);

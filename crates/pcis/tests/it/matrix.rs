@@ -462,13 +462,7 @@ async fn seed_suspects(app: &TestApp, side: Side) -> HashMap<Role, i64> {
                 input,
                 outlet_code: side.outlet().into(),
                 manager: Some(manager.clone()),
-                specialist: None,
-                vip_member: false,
-                risk_level: None,
-                accounts: vec![],
-                transactions: vec![],
-                tags: vec![],
-                marketing_consent: None,
+                ..Default::default()
             });
         }
     }

@@ -31,13 +31,7 @@ fn customer(no: &str, outlet: &str, mobile: &str, manager: Option<&str>) -> Seed
         },
         outlet_code: outlet.into(),
         manager: manager.map(Into::into),
-        specialist: None,
-        vip_member: false,
-        risk_level: None,
-        accounts: vec![],
-        transactions: vec![],
-        tags: vec![],
-        marketing_consent: None,
+        ..Default::default()
     }
 }
 

@@ -96,28 +96,14 @@ impl RowParser {
         let no = c.get(r, "customer_no");
         let invalid = |e: FieldError| (no.to_owned(), e);
         code("customer_no", no, 20).map_err(invalid)?;
-        let gender = match c.get(r, "gender") {
+        let mut input = CustomerInput::from_fn(|field| c.get(r, field.code()).into());
+        // The core system codes gender as GB/T 2261.1 digits.
+        input.gender = match c.get(r, "gender") {
             "1" => "male",
             "2" => "female",
             other => other,
-        };
-        let input = CustomerInput {
-            name: c.get(r, "name").into(),
-            gender: gender.into(),
-            birth_date: c.get(r, "birth_date").into(),
-            nationality: c.get(r, "nationality").into(),
-            occupation: c.get(r, "occupation").into(),
-            education: c.get(r, "education").into(),
-            marital_status: c.get(r, "marital_status").into(),
-            id_type: c.get(r, "id_type").into(),
-            id_number: c.get(r, "id_number").into(),
-            id_issuer: c.get(r, "id_issuer").into(),
-            id_expiry: c.get(r, "id_expiry").into(),
-            mobile: c.get(r, "mobile").into(),
-            phone: c.get(r, "phone").into(),
-            email: c.get(r, "email").into(),
-            address: c.get(r, "address").into(),
-        };
+        }
+        .into();
         let patch = input.parse(None).map_err(|e| match e {
             DomainError::Invalid(f) if !f.is_empty() => invalid(f[0].clone()),
             _ => invalid(FieldError::new("row", "err.invalid_input")),

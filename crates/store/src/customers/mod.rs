@@ -72,44 +72,49 @@ impl CustomerColumns {
     }
 
     fn values(&self, nulls: bool) -> Vec<(&'static str, Arg)> {
+        use Column::{Sealed, Text};
+        let columns = [
+            Text("name", &self.name),
+            Text("gender", &self.gender),
+            Text("birth_date", &self.birth_date),
+            Text("nationality", &self.nationality),
+            Text("occupation", &self.occupation),
+            Text("education", &self.education),
+            Text("marital_status", &self.marital_status),
+            Text("id_type", &self.id_type),
+            Sealed("id_number", &self.id_number),
+            Text("id_issuer", &self.id_issuer),
+            Text("id_expiry", &self.id_expiry),
+            Sealed("mobile", &self.mobile),
+            Sealed("phone", &self.phone),
+            Sealed("email", &self.email),
+            Sealed("address", &self.address),
+            Sealed("settlement", &self.settlement),
+        ];
         let mut out = Vec::new();
-        let text = [
-            ("name", &self.name),
-            ("gender", &self.gender),
-            ("birth_date", &self.birth_date),
-            ("nationality", &self.nationality),
-            ("occupation", &self.occupation),
-            ("education", &self.education),
-            ("marital_status", &self.marital_status),
-            ("id_type", &self.id_type),
-            ("id_issuer", &self.id_issuer),
-            ("id_expiry", &self.id_expiry),
-        ];
-        for (col, v) in text {
-            if nulls || v.is_some() {
-                out.push((col, Arg::OptText(v.clone())));
-            }
-        }
-        let sealed = [
-            ("id_number", &self.id_number),
-            ("mobile", &self.mobile),
-            ("phone", &self.phone),
-            ("email", &self.email),
-            ("address", &self.address),
-            ("settlement", &self.settlement),
-        ];
-        for (field, v) in sealed {
-            if nulls || v.is_some() {
-                let (sealed, bidx, masked) = stored_columns(field);
-                out.push((sealed, Arg::Bytes(v.as_ref().map(|v| v.sealed.clone()))));
-                if let Some(bidx) = bidx {
-                    out.push((bidx, Arg::OptText(v.as_ref().and_then(|v| v.bidx.clone()))));
+        for column in columns {
+            match column {
+                Text(col, v) if nulls || v.is_some() => out.push((col, Arg::OptText(v.clone()))),
+                Sealed(field, v) if nulls || v.is_some() => {
+                    let (sealed, bidx, masked) = stored_columns(field);
+                    out.push((sealed, Arg::Bytes(v.as_ref().map(|v| v.sealed.clone()))));
+                    if let Some(bidx) = bidx {
+                        out.push((bidx, Arg::OptText(v.as_ref().and_then(|v| v.bidx.clone()))));
+                    }
+                    out.push((masked, Arg::OptText(v.as_ref().map(|v| v.masked.clone()))));
                 }
-                out.push((masked, Arg::OptText(v.as_ref().map(|v| v.masked.clone()))));
+                _ => {}
             }
         }
         out
     }
+}
+
+/// One field of [`CustomerColumns`]: a plain text column, or a sealed field stored as the
+/// columns of [`stored_columns`].
+enum Column<'a> {
+    Text(&'static str, &'a Option<String>),
+    Sealed(&'static str, &'a Option<Stored>),
 }
 
 /// The stored columns of a sealed customer field: (ciphertext, blind index if it has one,

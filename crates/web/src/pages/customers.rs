@@ -79,13 +79,11 @@ async fn search(
     };
     let (rows, pager) = match result {
         Some(r) => {
-            let offset = (r.page - 1) * r.per_page;
+            let total = r.total;
             let rows = r
-                .items
-                .into_iter()
-                .enumerate()
-                .map(|(i, c)| CustomerRow {
-                    seq: offset + i as i64 + 1,
+                .numbered()
+                .map(|(seq, c)| CustomerRow {
+                    seq,
                     id: c.id.0,
                     customer_no: c.customer_no,
                     name: c.name,
@@ -99,7 +97,7 @@ async fn search(
                 })
                 .collect();
             let links = ListLinks::new("/customers", &q, &listing, &CustomerSort::USUAL);
-            let pager = links.pager(r.total, &listing).capped_at(SEARCH_COUNT_CAP);
+            let pager = links.pager(total, &listing).capped_at(SEARCH_COUNT_CAP);
             (rows, pager)
         }
         None => (Vec::new(), Pager::new(0, 1, 20, |_| String::new())),

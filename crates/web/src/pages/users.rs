@@ -61,22 +61,20 @@ async fn users(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<UsersQ
     let filter = q.filter(st.app.clock.now());
     let listing = q.list.listing(UserSort::USUAL);
     let result = st.app.list_users(&auth.session.actor, &meta, &filter, &listing).await?;
-    let offset = (result.page - 1) * result.per_page;
+    let total = result.total;
     let rows = result
-        .items
-        .iter()
-        .enumerate()
-        .map(|(i, u)| UserRow {
-            seq: offset + i as i64 + 1,
+        .numbered()
+        .map(|(seq, u)| UserRow {
+            seq,
+            locked: is_locked(&st, &u),
             id: u.id.0,
-            username: u.username.clone(),
-            display_name: u.display_name.clone(),
-            staff_no: u.staff_no.clone(),
-            institution: u.institution_name.clone(),
+            username: u.username,
+            display_name: u.display_name,
+            staff_no: u.staff_no,
+            institution: u.institution_name,
             roles: role_names(lang, &u.roles),
             status: t(lang, &format!("user_status.{}", u.status.code())),
             status_class: user_status_class(u.status),
-            locked: is_locked(&st, u),
         })
         .collect();
     let links = ListLinks::new("/users", &q, &listing, &UserSort::USUAL);
@@ -107,7 +105,7 @@ async fn users(Req { st, lang, meta, auth }: Req, PageQuery(q): PageQuery<UsersQ
         role: q.role.clone(),
         locked: q.locked == "1",
         heads,
-        pager: links.pager(result.total, &listing),
+        pager: links.pager(total, &listing),
         can_create: st.app.policy.can(&auth.session.actor, Action::UserCreate),
     }))
 }
