@@ -26,7 +26,8 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            database_url: "sqlite:pcis.db".into(),
+            // None by default: a command that touches data names its database.
+            database_url: String::new(),
             listen: "127.0.0.1:8080".into(),
             key_file: "pcis-keys.json".into(),
             secure_cookies: true,
@@ -113,6 +114,11 @@ impl Settings {
         s.security.validate().map_err(|e| anyhow::anyhow!("invalid security setting: {e}"))?;
         if let Some(n) = &s.nightly {
             n.time()?;
+        }
+        if s.database_url.is_empty() {
+            bail!(
+                "no database: pass --database, set PCIS_DATABASE_URL, or set database_url in the configuration"
+            );
         }
         if !(s.database_url.starts_with("sqlite:")
             || s.database_url.starts_with("postgres://")

@@ -109,6 +109,15 @@ enum Command {
         #[arg(long)]
         admin_staff_no: String,
     },
+    /// Give the application role its rights on PostgreSQL, as the schema's owner, after
+    /// every `migrate`: prints the statements, or runs them with `--apply`.
+    Grants {
+        /// The role `pcis serve` connects as.
+        #[arg(long)]
+        app_role: String,
+        #[arg(long)]
+        apply: bool,
+    },
     /// Key file commands.
     Keys {
         #[command(subcommand)]
@@ -210,6 +219,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = connect(&settings.database_url).await?;
             db.migrate().await.context("migration failed")?;
             println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Grants { app_role, apply } => {
+            let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            let db = connect(&settings.database_url).await?;
+            if apply {
+                let n = pcis_store::grants::grant_app_role(&db, &app_role).await?;
+                println!("{n} statements applied: {app_role} has the application's rights");
+            } else {
+                for s in pcis_store::grants::app_role_statements(&db, &app_role).await? {
+                    println!("{s};");
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => {

@@ -165,6 +165,8 @@ pub(crate) fn truncate(s: &str, max_chars: usize) -> String {
 }
 
 /// Storage failures become an internal error; the detail goes to the log, never the user.
+/// The operator's commands print the error: where the cause is the deployment's (a missing
+/// grant, an unreachable database), it says so and what to do.
 pub(crate) trait DbExt<T> {
     fn db(self) -> DomainResult<T>;
 }
@@ -173,7 +175,23 @@ impl<T> DbExt<T> for Result<T, DbError> {
     fn db(self) -> DomainResult<T> {
         self.map_err(|e| {
             tracing::error!(error = %e, "storage error");
-            DomainError::Internal("storage".into())
+            DomainError::Internal(storage_failure(&e))
         })
+    }
+}
+
+/// What an operator is told of a storage failure. Only the database's messages about rights
+/// and connections are repeated: others may quote a row's values.
+fn storage_failure(e: &DbError) -> String {
+    match e {
+        DbError::Database(d) if d.code().as_deref() == Some("42501") => format!(
+            "storage: {}; the application role lacks a right: run `pcis grants --app-role ROLE --apply` \
+             as the schema's owner",
+            d.message()
+        ),
+        DbError::Io(_) | DbError::PoolTimedOut | DbError::Tls(_) => {
+            format!("storage: the database cannot be reached ({e}); check database_url and the server")
+        }
+        _ => "storage".into(),
     }
 }

@@ -546,7 +546,8 @@ pub async fn refresh_statistics(tx: &mut Tx) -> DbResult<()> {
             sqlx::query("ANALYZE customer").execute(&mut **t).await?;
         }
         Tx::Pg(t) => {
-            sqlx::query("ANALYZE customer, customer_assignment, account, txn").execute(&mut **t).await?;
+            // Runs as the schema's owner (migration 0021), so the application role may call it.
+            sqlx::query("SELECT pcis_refresh_statistics()").execute(&mut **t).await?;
         }
     }
     Ok(())

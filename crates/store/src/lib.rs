@@ -12,6 +12,7 @@ pub mod customers;
 pub mod db;
 pub mod deferred_index;
 pub mod extract;
+pub mod grants;
 pub mod institutions;
 pub mod jobs;
 pub mod listing;

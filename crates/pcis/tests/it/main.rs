@@ -14,6 +14,7 @@ mod customers;
 mod import;
 mod log_scan;
 mod matrix;
+mod operator;
 mod reveal;
 mod suspects;
 mod workflow;

@@ -1,0 +1,150 @@
+//! The operator's path (issue 17) through the real binary: the application role's grants on
+//! PostgreSQL, and commands that refuse to guess a database.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::helpers::{AUDIT_KEY_HEX, Backend, fresh_database, keep_child_log, test_key_file};
+
+/// `pcis` with the given database and key file, nothing from the environment.
+fn pcis(dir: &Path, database: Option<&str>, args: &[&str]) -> Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pcis"));
+    command.current_dir(dir).args(["--keys", dir.join("keys.json").to_str().unwrap()]);
+    if let Some(url) = database {
+        command.args(["--database", url]);
+    }
+    let out = command
+        .args(args)
+        .env_remove("PCIS_KEYS")
+        .env_remove("PCIS_DATABASE_URL")
+        .env_remove("PCIS_CONFIG")
+        .env("PCIS_LOG", crate::helpers::LOG_FILTER)
+        .output()
+        .expect("run pcis");
+    keep_child_log("operator", &out.stderr);
+    out
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keys.json"), test_key_file(AUDIT_KEY_HEX).to_string()).unwrap();
+    dir
+}
+
+/// Issue 17 (1): with exactly the rights `pcis grants` gives, the application role runs the
+/// nightly job (an import, the tier recomputation with its temporary table and statistics,
+/// the suspicious list), a key rotation and an audit verification; it can neither change the
+/// schema nor rewrite the audit log.
+#[tokio::test]
+async fn the_application_role_runs_nightly_import_and_rotation_with_its_grants_only() {
+    let dir = setup();
+    let d = dir.path();
+    let Some(owner) = fresh_database(Backend::Postgres, d).await else { return };
+    let role = format!("pcis_app_{}", std::process::id());
+    let admin = sqlx::PgPool::connect(&owner).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP OWNED BY {role}"))).execute(&admin).await.ok();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {role}"))).execute(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE ROLE {role} LOGIN"))).execute(&admin).await.unwrap();
+    // As on a production database: no right through PUBLIC (the other tests connect as a
+    // superuser, whom this does not touch).
+    let database: String =
+        sqlx::query_scalar("SELECT current_database()::text").fetch_one(&admin).await.unwrap();
+    let public = |verb: &str| {
+        format!(
+            "{verb} TEMPORARY ON DATABASE \"{database}\" {} PUBLIC",
+            if verb == "GRANT" { "TO" } else { "FROM" }
+        )
+    };
+    sqlx::query(sqlx::AssertSqlSafe(public("REVOKE"))).execute(&admin).await.unwrap();
+
+    for args in [
+        &["migrate"][..],
+        &[
+            "bootstrap",
+            "--head-office-code",
+            "000000",
+            "--head-office-name",
+            "总行",
+            "--admin-username",
+            "admin",
+            "--admin-name",
+            "管理员",
+            "--admin-staff-no",
+            "A0001",
+        ],
+    ] {
+        let out = pcis(d, Some(&owner), args);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let printed = pcis(d, Some(&owner), &["grants", "--app-role", &role]);
+    assert!(printed.status.success(), "{}", text(&printed));
+    assert!(
+        text(&printed).contains(&format!("TEMPORARY ON DATABASE \"{database}\" TO {role};")),
+        "{}",
+        text(&printed)
+    );
+    let applied = pcis(d, Some(&owner), &["grants", "--app-role", &role, "--apply"]);
+    assert!(applied.status.success(), "{}", text(&applied));
+
+    let app = owner.replacen("postgres@", &format!("{role}@"), 1);
+    let inbox = d.join("inbox");
+    let generated =
+        pcis(d, None, &["gen", "--customers", "300", "--out", inbox.join("2026-12-04").to_str().unwrap()]);
+    assert!(generated.status.success(), "{}", text(&generated));
+    let nightly =
+        pcis(d, Some(&app), &["nightly", "--inbox", inbox.to_str().unwrap(), "--date", "2026-12-05"]);
+    assert!(nightly.status.success(), "{}", text(&nightly));
+    assert!(text(&nightly).contains("nightly 2026-12-05: done"), "{}", text(&nightly));
+
+    let rotate = pcis(d, Some(&app), &["keys", "rotate"]);
+    assert!(rotate.status.success(), "{}", text(&rotate));
+    assert!(!text(&rotate).contains("re-sealed 0 of 0"), "{}", text(&rotate));
+    let verify = pcis(d, Some(&app), &["audit", "verify"]);
+    assert!(verify.status.success(), "{}", text(&verify));
+
+    let as_app = sqlx::PgPool::connect(&app).await.unwrap();
+    for forbidden in
+        ["DELETE FROM audit_log", "UPDATE audit_log SET action = 'x'", "CREATE TABLE intruder (x INT)"]
+    {
+        let e = sqlx::query(forbidden).execute(&as_app).await.expect_err(forbidden);
+        let code = e
+            .as_database_error()
+            .and_then(sqlx::error::DatabaseError::code)
+            .map(std::borrow::Cow::into_owned);
+        assert_eq!(code.as_deref(), Some("42501"), "{forbidden}: {e}");
+    }
+    as_app.close().await;
+    sqlx::query(sqlx::AssertSqlSafe(public("GRANT"))).execute(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP OWNED BY {role}"))).execute(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE {role}"))).execute(&admin).await.unwrap();
+}
+
+/// Issue 17 (2): a command that touches data names its database; none is made up in the
+/// working directory.
+#[test]
+fn commands_refuse_to_run_without_a_database() {
+    let dir = setup();
+    for args in
+        [&["keys", "rotate", "--reseal-only"][..], &["migrate"], &["audit", "verify"], &["check-config"]]
+    {
+        let out = pcis(dir.path(), None, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("no database"), "{args:?}: {}", text(&out));
+    }
+    assert!(!dir.path().join("pcis.db").exists());
+}
+
+/// Grants are PostgreSQL's; on SQLite the command says so.
+#[test]
+fn grants_on_sqlite_are_refused() {
+    let dir = setup();
+    let url = format!("sqlite:{}", dir.path().join("pcis.db").display());
+    assert!(pcis(dir.path(), Some(&url), &["migrate"]).status.success());
+    let out = pcis(dir.path(), Some(&url), &["grants", "--app-role", "pcis_app"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("PostgreSQL only"), "{}", text(&out));
+}

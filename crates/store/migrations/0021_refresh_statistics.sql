@@ -1,0 +1,11 @@
+--@postgres -- The planner's statistics after each load, for the application role: ANALYZE needs the
+--@postgres -- table's owner (PostgreSQL 15 has no MAINTAIN right), and the app role must not own the
+--@postgres -- schema. The function runs as its owner, the migration role, and analyzes these tables only.
+--@postgres CREATE FUNCTION pcis_refresh_statistics() RETURNS void
+--@postgres     LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT
+--@postgres AS $$
+--@postgres BEGIN
+--@postgres     ANALYZE customer, customer_assignment, account, txn;
+--@postgres END
+--@postgres $$;
+--@postgres REVOKE ALL ON FUNCTION pcis_refresh_statistics() FROM PUBLIC;
