@@ -18,6 +18,9 @@ pub struct Settings {
     pub key_file: PathBuf,
     /// `Secure` cookies; false only for plain HTTP on loopback.
     pub secure_cookies: bool,
+    /// The reverse proxies in front (their addresses): their `X-Forwarded-For` names the
+    /// client the audit log records. Plain HTTP on a non-loopback address needs them.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub security: SecurityConfig,
     /// The nightly job (R-OPS-4); none when absent.
     pub nightly: Option<crate::nightly::NightlySettings>,
@@ -31,6 +34,7 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".into(),
             key_file: "pcis-keys.json".into(),
             secure_cookies: true,
+            trusted_proxies: Vec::new(),
             security: SecurityConfig::default(),
             nightly: None,
         }

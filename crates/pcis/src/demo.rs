@@ -57,7 +57,8 @@ pub async fn run(
     let logins_file = dir.join("demo-logins.txt");
     write_private(&logins_file, &(logins.join("\n") + "\n"))?;
     let listen = listen.to_owned();
-    crate::serve(app, &listen, false, |addr| {
+    let web = pcis_web::WebConfig { secure_cookies: false, trusted_proxies: Vec::new() };
+    crate::serve(app, &listen, web, |addr| {
         // Write errors are ignored: a closed stdout (a script that read the URL and went
         // away) must not take the server down.
         let mut out = std::io::stdout().lock();

@@ -192,8 +192,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 tracing::info!(at = %n.at, "nightly job scheduled");
                 tokio::spawn(nightly::schedule(app.clone(), n, at));
             }
-            serve(app, &listen, settings.secure_cookies, |addr| println!("PCIS listening on http://{addr}"))
-                .await?;
+            let web = pcis_web::WebConfig {
+                secure_cookies: settings.secure_cookies,
+                trusted_proxies: settings.trusted_proxies.clone(),
+            };
+            serve(app, &listen, web, |addr| println!("PCIS listening on http://{addr}")).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Nightly { inbox, date } => {
@@ -409,18 +412,20 @@ pub(crate) async fn open(settings: &Settings) -> anyhow::Result<App> {
 pub(crate) async fn serve(
     app: App,
     listen: &str,
-    secure_cookies: bool,
+    web: pcis_web::WebConfig,
     on_ready: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    if !addr.ip().is_loopback() && !secure_cookies {
+    // Plain HTTP leaves loopback only for a TLS-terminating proxy the configuration names.
+    if !addr.ip().is_loopback() && (!web.secure_cookies || web.trusted_proxies.is_empty()) {
         bail!(
-            "refusing plain-HTTP cookies on a non-loopback address; set secure_cookies = true behind a TLS proxy"
+            "refusing plain HTTP on the non-loopback address {addr}: put a TLS proxy in front, list its \
+             addresses in trusted_proxies and keep secure_cookies = true"
         );
     }
-    let router = pcis_web::router(app, pcis_web::WebConfig { secure_cookies });
+    let router = pcis_web::router(app, web);
     on_ready(addr);
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async {

@@ -6,6 +6,7 @@ rust_i18n::i18n!("locales", fallback = "zh-CN");
 
 mod access_log;
 mod api;
+mod client_address;
 mod error;
 mod i18n;
 mod inputs;
@@ -31,6 +32,9 @@ pub use i18n::{Lang, translate};
 pub struct WebConfig {
     /// `Secure` on cookies; off only for the plain-HTTP loopback demo.
     pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` / `X-Real-IP` name the client (none: the
+    /// connection's own address is the client's).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Clone)]

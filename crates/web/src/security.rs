@@ -4,10 +4,8 @@
 //! session's CSRF token (header, query or form field); bearer-token API calls are not
 //! ambient credentials and need none.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use axum::middleware::Next;
@@ -57,9 +55,8 @@ pub async fn headers(req: Request<Body>, next: Next) -> Response {
     res
 }
 
-fn request_meta(req: &Request<Body>) -> RequestMeta {
-    let ip =
-        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
+fn request_meta(req: &Request<Body>, trusted_proxies: &[std::net::IpAddr]) -> RequestMeta {
+    let ip = crate::client_address::of(req, trusted_proxies);
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -72,7 +69,7 @@ fn request_meta(req: &Request<Body>) -> RequestMeta {
 }
 
 pub async fn session_and_csrf(State(state): State<AppState>, req: Request<Body>, next: Next) -> Response {
-    let meta = request_meta(&req);
+    let meta = request_meta(&req, &state.config.trusted_proxies);
     let jar = CookieJar::from_headers(req.headers());
     let lang = Lang::from_cookies(&jar);
     let bearer = req

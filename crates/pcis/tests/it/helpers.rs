@@ -170,6 +170,15 @@ pub fn keep_child_log(name: &str, output: &[u8]) {
 }
 
 pub async fn spawn_app_with(backend: Backend, config: SecurityConfig) -> Option<TestApp> {
+    spawn_app_behind(backend, config, Vec::new()).await
+}
+
+/// An app whose HTTP layer believes the client address named by these proxies.
+pub async fn spawn_app_behind(
+    backend: Backend,
+    config: SecurityConfig,
+    trusted_proxies: Vec<std::net::IpAddr>,
+) -> Option<TestApp> {
     capture_logs();
     let dir = tempfile::tempdir().unwrap();
     let db_url = fresh_database(backend, dir.path()).await?;
@@ -196,7 +205,8 @@ pub async fn spawn_app_with(backend: Backend, config: SecurityConfig) -> Option<
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = pcis_web::router(app.clone(), pcis_web::WebConfig { secure_cookies: false });
+    let router =
+        pcis_web::router(app.clone(), pcis_web::WebConfig { secure_cookies: false, trusted_proxies });
     tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .await

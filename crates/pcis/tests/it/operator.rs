@@ -1,10 +1,16 @@
 //! The operator's path (issue 17) through the real binary: the application role's grants on
-//! PostgreSQL, and commands that refuse to guess a database.
+//! PostgreSQL, commands that refuse to guess a database, the client's address behind a proxy.
 
 use std::path::Path;
 use std::process::Output;
 
-use crate::helpers::{AUDIT_KEY_HEX, Backend, fresh_database, keep_child_log, test_key_file};
+use pcis_domain::role::Role;
+use pcis_service::SecurityConfig;
+
+use crate::both_backends;
+use crate::helpers::{
+    AUDIT_KEY_HEX, Api, Backend, fresh_database, keep_child_log, spawn_app_behind, test_key_file, username_of,
+};
 
 /// `pcis` with the given database and key file, nothing from the environment.
 fn pcis(dir: &Path, database: Option<&str>, args: &[&str]) -> Output {
@@ -147,4 +153,22 @@ fn grants_on_sqlite_are_refused() {
     let out = pcis(dir.path(), Some(&url), &["grants", "--app-role", "pcis_app"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("PostgreSQL only"), "{}", text(&out));
+}
+
+both_backends!(the_audit_records_the_client_a_trusted_proxy_names);
+
+/// Issue 17 (5): behind a proxy the configuration trusts, the audit log records the client
+/// that proxy names; from anyone else, `X-Forwarded-For` is ignored.
+async fn the_audit_records_the_client_a_trusted_proxy_names(b: Backend) {
+    let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    for (proxies, recorded) in [(vec![loopback], "203.0.113.9"), (vec![], "127.0.0.1")] {
+        let Some(app) = spawn_app_behind(b, SecurityConfig::default(), proxies).await else { return };
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", "10.9.9.9, 203.0.113.9".parse().unwrap());
+        let http = reqwest::Client::builder().default_headers(headers).build().unwrap();
+        let mut api = Api { base: app.base.clone(), http, token: None };
+        api.login(&username_of(Role::ReportViewer), "not the password").await;
+        let login = app.audit_actions("session.login").await;
+        assert_eq!(login.last().expect("the login is audited").entry.who.ip, recorded);
+    }
 }
