@@ -94,6 +94,16 @@ pub enum ChainBreak {
     Altered { seq: i64 },
     /// The record does not follow the one before it (deleted, inserted or reordered).
     Unlinked { seq: i64 },
+    /// The key is not the one the chain was written with: nothing is known of tampering.
+    WrongKey,
+}
+
+/// The check value of an audit key, stored with the chain: a wrong key is told from a
+/// tampered chain without revealing anything of the key.
+pub fn key_check(key: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(b"PCIS audit key check");
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Checks records in order, continuing from `prev` (the previous record's seq and hash).

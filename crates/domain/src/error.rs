@@ -36,7 +36,7 @@ pub enum DomainError {
     #[error("invalid rows: {0:?}")]
     InvalidRows(Vec<RowError>),
     /// Bad input; nothing was written.
-    #[error("invalid input: {0:?}")]
+    #[error("invalid input: {}", fields(.0))]
     Invalid(Vec<FieldError>),
     /// The policy refused; `reason` is an i18n key.
     #[error("denied: {reason}")]
@@ -62,6 +62,11 @@ pub enum DomainError {
     /// Storage or another internal failure; details go to the log, never to the user.
     #[error("internal: {0}")]
     Internal(String),
+}
+
+/// The fields and rules of invalid input, for an operator's command line: `field (rule), …`.
+fn fields(errors: &[FieldError]) -> String {
+    errors.iter().map(|e| format!("{} ({})", e.field, e.rule)).collect::<Vec<_>>().join(", ")
 }
 
 impl DomainError {

@@ -119,18 +119,25 @@ impl Settings {
         if let Some(n) = &s.nightly {
             n.time()?;
         }
-        if s.database_url.is_empty() {
-            bail!(
-                "no database: pass --database, set PCIS_DATABASE_URL, or set database_url in the configuration"
-            );
-        }
-        if !(s.database_url.starts_with("sqlite:")
+        if !(s.database_url.is_empty()
+            || s.database_url.starts_with("sqlite:")
             || s.database_url.starts_with("postgres://")
             || s.database_url.starts_with("postgresql://"))
         {
             bail!("database URL must start with sqlite: or postgres://");
         }
         Ok(s)
+    }
+
+    /// The database of a command that touches data: never made up (a `pcis.db` appearing in
+    /// whatever directory a command ran in would hide a mistyped setting).
+    pub fn database_url(&self) -> anyhow::Result<&str> {
+        if self.database_url.is_empty() {
+            bail!(
+                "no database: pass --database, set PCIS_DATABASE_URL, or set database_url in the configuration"
+            );
+        }
+        Ok(&self.database_url)
     }
 
     /// Keys from `PCIS_KEYS` (the key file's JSON, for deployments that inject secrets by

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use pcis_domain::audit::ChainBreak;
 use pcis_service::{App, SystemClock};
 use pcis_store::Db;
 
@@ -219,14 +220,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => {
             let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
-            let db = connect(&settings.database_url).await?;
+            let db = connect(settings.database_url()?).await?;
             db.migrate().await.context("migration failed")?;
             println!("migrations applied");
             Ok(ExitCode::SUCCESS)
         }
         Command::Grants { app_role, apply } => {
             let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
-            let db = connect(&settings.database_url).await?;
+            let db = connect(settings.database_url()?).await?;
             if apply {
                 let n = pcis_store::grants::grant_app_role(&db, &app_role).await?;
                 println!("{n} statements applied: {app_role} has the application's rights");
@@ -239,6 +240,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::CheckConfig => {
             let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            settings.database_url()?;
             settings.load_keys()?;
             println!("{}", settings.describe());
             println!("configuration OK");
@@ -305,6 +307,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Keys { command: KeysCommand::Rotate { reseal_only } } => {
             let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            // Before the key file changes: a rotation without its database must not half-happen.
+            settings.database_url()?;
             if !reseal_only {
                 if std::env::var_os("PCIS_KEYS").is_some() {
                     bail!(
@@ -379,16 +383,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("audit chain intact: {} records", report.records);
                     Ok(ExitCode::SUCCESS)
                 }
-                Some(b) => {
-                    let (seq, what) = match b {
-                        pcis_domain::audit::ChainBreak::Altered { seq } => {
-                            (seq, "its content does not match its hash (altered)")
-                        }
-                        pcis_domain::audit::ChainBreak::Unlinked { seq } => {
-                            (seq, "it does not follow the previous record (deleted, inserted or reordered)")
-                        }
+                Some(ChainBreak::WrongKey) => {
+                    eprintln!(
+                        "audit chain NOT VERIFIED: the audit key given is not the one this log was written with \
+                         (check --keys, PCIS_KEY_FILE or PCIS_KEYS); this says nothing about tampering"
+                    );
+                    Ok(ExitCode::from(3))
+                }
+                Some(b @ (ChainBreak::Altered { seq } | ChainBreak::Unlinked { seq })) => {
+                    let what = if matches!(b, ChainBreak::Altered { .. }) {
+                        "its content does not match its hash (altered)"
+                    } else {
+                        "it does not follow the previous record (deleted, inserted or reordered)"
                     };
                     eprintln!("audit chain BROKEN at record {seq}: {what}");
+                    if !report.key_known && seq == 1 {
+                        eprintln!(
+                            "this log holds no check value of its key yet: if the first record fails, the key \
+                             may be the wrong one"
+                        );
+                    }
                     Ok(ExitCode::from(1))
                 }
             }
@@ -403,7 +417,7 @@ async fn connect(url: &str) -> anyhow::Result<Db> {
 /// Connects, migrates (R-OPS-3) and loads the services.
 pub(crate) async fn open(settings: &Settings) -> anyhow::Result<App> {
     let keys = settings.load_keys()?;
-    let db = connect(&settings.database_url).await?;
+    let db = connect(settings.database_url()?).await?;
     db.migrate().await.context("migration failed")?;
     let app = App::new(db, settings.security.clone(), keys, Arc::new(SystemClock)).await?;
     Ok(app)

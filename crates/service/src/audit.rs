@@ -1,7 +1,7 @@
 //! Audit search for the security auditor (R-AUD-3) and whole-chain verification (R-AUD-2).
 
 use pcis_domain::DomainResult;
-use pcis_domain::audit::{AuditEntry, AuditRecord, ChainBreak, GENESIS, Outcome, verify_chain};
+use pcis_domain::audit::{AuditEntry, AuditRecord, ChainBreak, GENESIS, Outcome, key_check, verify_chain};
 use pcis_domain::audit_action::AuditAction;
 use pcis_domain::customer::SensitiveField;
 use pcis_domain::policy::Actor;
@@ -25,6 +25,9 @@ pub struct LoginAlerts {
 pub struct VerifyReport {
     pub records: i64,
     pub broken: Option<ChainBreak>,
+    /// The chain holds its key's check value, so the key used is known to be the right one
+    /// (an older chain holds none until it first verifies).
+    pub key_known: bool,
 }
 
 impl App {
@@ -77,6 +80,10 @@ impl App {
     /// (a deleted tail would otherwise pass).
     pub async fn verify_audit(&self, mut progress: impl FnMut(i64)) -> DomainResult<VerifyReport> {
         let mut tx = self.db.begin_read().await.db()?;
+        let stored_check = store::stored_key_check(&mut tx).await.db()?;
+        if stored_check.as_deref().is_some_and(|c| c != key_check(&self.keys.audit_hmac)) {
+            return Ok(VerifyReport { records: 0, broken: Some(ChainBreak::WrongKey), key_known: true });
+        }
         let mut prev = (0_i64, GENESIS.to_owned());
         let mut count = 0;
         loop {
@@ -86,13 +93,24 @@ impl App {
             }
             count += batch.len() as i64;
             if let Err(b) = verify_chain(&self.keys.audit_hmac, &mut prev, &batch) {
-                return Ok(VerifyReport { records: count, broken: Some(b) });
+                return Ok(VerifyReport {
+                    records: count,
+                    broken: Some(b),
+                    key_known: stored_check.is_some(),
+                });
             }
             progress(count);
         }
         let head = store::head(&mut tx).await.db()?;
         let broken = (head != prev).then_some(ChainBreak::Unlinked { seq: prev.0 + 1 });
-        Ok(VerifyReport { records: count, broken })
+        drop(tx);
+        let key_known = stored_check.is_some() || broken.is_none();
+        if broken.is_none() && stored_check.is_none() && count > 0 {
+            let mut tx = self.db.begin().await.db()?;
+            store::record_key_check(&mut tx, &self.keys.audit_hmac).await.db()?;
+            tx.commit().await.db()?;
+        }
+        Ok(VerifyReport { records: count, broken, key_known })
     }
 }
 

@@ -1,7 +1,7 @@
 //! The audit log in storage: append under the chain head's row lock, search, and read in
 //! order for verification.
 
-use pcis_domain::audit::{AuditEntry, AuditRecord, AuditWho, Outcome, chain_hash};
+use pcis_domain::audit::{AuditEntry, AuditRecord, AuditWho, Outcome, chain_hash, key_check};
 use pcis_domain::policy::ScopeFilter;
 use time::OffsetDateTime;
 
@@ -44,8 +44,32 @@ pub async fn append(tx: &mut Tx, key: &[u8], entry: &AuditEntry, at: OffsetDateT
         .bind(&prev)
         .bind(&hash)
     )?;
-    exec!(tx, sqlx::query("UPDATE audit_chain_head SET last_hash = $1 WHERE id = 1").bind(&hash))?;
+    // The first record of a chain also records its key's check value.
+    exec!(
+        tx,
+        sqlx::query(
+            "UPDATE audit_chain_head SET last_hash = $1,
+                    key_check = COALESCE(key_check, CASE WHEN seq = 1 THEN $2 END) WHERE id = 1"
+        )
+        .bind(&hash)
+        .bind(key_check(key))
+    )?;
     Ok(seq)
+}
+
+/// The audit key's check value stored with the chain, if one was recorded.
+pub async fn stored_key_check(tx: &mut Tx) -> DbResult<Option<String>> {
+    on_tx!(tx, c => sqlx::query_scalar("SELECT key_check FROM audit_chain_head WHERE id = 1").fetch_one(c).await)
+}
+
+/// Records the check value of a key that has just verified the whole chain (an older chain).
+pub async fn record_key_check(tx: &mut Tx, key: &[u8]) -> DbResult<()> {
+    exec!(
+        tx,
+        sqlx::query("UPDATE audit_chain_head SET key_check = $1 WHERE id = 1 AND key_check IS NULL")
+            .bind(key_check(key))
+    )?;
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]

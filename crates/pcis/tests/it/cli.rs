@@ -6,7 +6,11 @@ use reqwest::StatusCode;
 use crate::both_backends;
 use crate::helpers::{Backend, csrf_of, spawn_app};
 
-both_backends!(audit_verify_names_the_edited_record, keys_rotate_reseals_every_value_under_a_new_key);
+both_backends!(
+    audit_verify_names_the_edited_record,
+    an_older_chain_learns_its_key_check_from_a_passing_verification,
+    keys_rotate_reseals_every_value_under_a_new_key
+);
 
 async fn audit_verify_names_the_edited_record(b: Backend) {
     let Some(app) = spawn_app(b).await else { return };
@@ -24,13 +28,36 @@ async fn audit_verify_names_the_edited_record(b: Backend) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("record {victim}")), "{stderr}");
 
-    // A wrong key cannot verify anything.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pcis"))
+    // A wrong key cannot verify anything, and says so rather than crying tamper.
+    let out = verify_with_wrong_key(&app);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not the one this log was written with"));
+}
+
+fn verify_with_wrong_key(app: &crate::helpers::TestApp) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_pcis"))
         .args(["--database", &app.db_url, "audit", "verify"])
         .env("PCIS_KEYS", crate::helpers::test_key_file(&"00".repeat(32)).to_string())
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Issue 17 (2): a chain written before the key's check value existed gets it from its first
+/// passing verification; until then a failing first record hints that the key may be wrong.
+async fn an_older_chain_learns_its_key_check_from_a_passing_verification(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let forget = "UPDATE audit_chain_head SET key_check = NULL";
+    match &app.app.db {
+        pcis_store::Db::Sqlite { write: p, .. } => sqlx::query(forget).execute(p).await.map(drop),
+        pcis_store::Db::Pg(p) => sqlx::query(forget).execute(p).await.map(drop),
+    }
+    .unwrap();
+    let out = verify_with_wrong_key(&app);
     assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("record 1") && stderr.contains("may be the wrong one"), "{stderr}");
+    assert!(app.cli(&["audit", "verify"]).status.success());
+    assert_eq!(verify_with_wrong_key(&app).status.code(), Some(3));
 }
 
 /// R-PRV-3: `pcis keys rotate` adds a data key, makes it active and re-seals every stored
