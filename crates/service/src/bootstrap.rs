@@ -1,12 +1,12 @@
 //! Setting up a deployment before any administrator exists: the institution tree from seed
 //! data and accounts with one-time passwords. Recorded in the audit trail as `system`.
 
-use pcis_domain::DomainResult;
 use pcis_domain::audit::AuditWho;
 use pcis_domain::audit_action::AuditAction;
-use pcis_domain::institution::{InstitutionInput, Level};
+use pcis_domain::institution::{InstCode, InstitutionInput, Level};
 use pcis_domain::password;
 use pcis_domain::user::{UserId, UserInput};
+use pcis_domain::{DomainError, DomainResult};
 use pcis_store::{institutions, users};
 use serde_json::json;
 
@@ -27,27 +27,39 @@ pub(crate) fn system() -> AuditWho {
 
 impl App {
     /// Adds one institution under its parent unless its code exists; true if it was added.
+    /// Used by the bootstrap, the demo and the extract load alike, so that they agree on one
+    /// tree with one head office: a row without a parent makes the root only while the tree
+    /// is empty, and a code already stored must name the parent it is stored under. Nothing
+    /// moves an institution to another parent yet (its subtree's paths, and its customers'
+    /// copies of them, would move with it), so such a row is refused, never counted as the
+    /// same.
     pub(crate) async fn add_institution(
         &self,
         tx: &mut pcis_store::Tx,
         s: &SeedInstitution,
     ) -> DomainResult<bool> {
-        if institutions::get_by_code(tx, &s.code).await.db()?.is_some() {
-            return Ok(false);
-        }
         let parent = match &s.parent_code {
             Some(code) => Some(
-                institutions::get_by_code(tx, code)
+                institutions::get_by_code(tx, &code.trim().to_ascii_uppercase())
                     .await
                     .db()?
-                    .ok_or(pcis_domain::DomainError::invalid("parent_code", "err.inst_parent_unknown"))?,
+                    .ok_or(DomainError::invalid("parent_code", "err.inst_parent_unknown"))?,
             ),
             None => None,
         };
+        let code = InstCode::parse(&s.code).map_err(|e| DomainError::Invalid(vec![e]))?;
+        if let Some(stored) = institutions::get_by_code(tx, code.as_str()).await.db()? {
+            if stored.parent_id != parent.as_ref().map(|p| p.id) {
+                return Err(DomainError::invalid("parent_code", "err.inst_parent_differs"));
+            }
+            return Ok(false);
+        }
+        if parent.is_none() && institutions::head_office(tx).await.db()?.is_some() {
+            return Err(DomainError::invalid("parent_code", "err.inst_root_exists"));
+        }
         let level =
             parent.as_ref().map_or(Some(Level::HEAD_OFFICE), |p| Level::new(i64::from(p.level.get()) + 1));
-        let level =
-            level.ok_or(pcis_domain::DomainError::invalid("parent_code", "err.inst_parent_outlet"))?;
+        let level = level.ok_or(DomainError::invalid("parent_code", "err.inst_parent_outlet"))?;
         let input = InstitutionInput {
             code: s.code.clone(),
             name: s.name.clone(),
@@ -60,6 +72,7 @@ impl App {
     }
 
     /// Inserts the institutions whose codes do not exist yet; returns how many were added.
+    /// A second head office, or a code stored under another parent, refuses the whole seed.
     pub async fn seed_institutions(&self, seed: &[SeedInstitution]) -> DomainResult<u64> {
         let mut tx = self.db.begin().await.db()?;
         let mut added = 0;
@@ -82,7 +95,7 @@ impl App {
         let inst = institutions::get_by_code(&mut tx, &draft.institution_code)
             .await
             .db()?
-            .ok_or(pcis_domain::DomainError::invalid("institution_code", "err.inst_unknown"))?;
+            .ok_or(DomainError::invalid("institution_code", "err.inst_unknown"))?;
         let now = self.clock.now();
         let existing = users::login_info_by_name(&mut tx, draft.username.as_str()).await.db()?;
         let id = match existing {
@@ -166,7 +179,7 @@ impl App {
                 let inst = institutions::get_by_code(&mut tx, &s.outlet_code)
                     .await
                     .db()?
-                    .ok_or(pcis_domain::DomainError::invalid("outlet", "err.inst_unknown"))?;
+                    .ok_or(DomainError::invalid("outlet", "err.inst_unknown"))?;
                 places.insert(s.outlet_code.clone(), inst);
             }
             let inst = &places[&s.outlet_code];
@@ -202,7 +215,7 @@ impl App {
             let mut account_ids = Vec::new();
             for a in &s.accounts {
                 let (number, _luhn_ok) = pcis_domain::customer::parse_account_no(&a.number)
-                    .map_err(|e| pcis_domain::DomainError::Invalid(vec![e]))?;
+                    .map_err(|e| DomainError::Invalid(vec![e]))?;
                 let stored = self.seal(
                     SensitiveField::AccountNo,
                     number.expose(),

@@ -91,6 +91,14 @@ pub async fn get_by_code(tx: &mut Tx, code: &str) -> DbResult<Option<Institution
     row.map(Row::into_domain).transpose()
 }
 
+/// The head office: the institution without a parent (the first made, should the tree hold
+/// two from before a second root was refused); None while the tree is empty.
+pub async fn head_office(tx: &mut Tx) -> DbResult<Option<Institution>> {
+    let sql = format!("SELECT {COLUMNS} FROM institution WHERE parent_id IS NULL ORDER BY id LIMIT 1");
+    let row: Option<Row> = on_tx!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_optional(c).await)?;
+    row.map(Row::into_domain).transpose()
+}
+
 /// Every institution within the scope, in tree order (parents before children).
 pub async fn list(tx: &mut Tx, scope: &ScopeFilter) -> DbResult<Vec<Institution>> {
     let mut q = SqlBuilder::new(&format!("SELECT {COLUMNS} FROM institution WHERE 1 = 1"));

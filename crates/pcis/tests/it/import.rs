@@ -1,7 +1,8 @@
 //! `pcis gen` and `pcis import` through the real binary, on both backends (R-ETL-1..3): a
 //! generated day loads; loading it again changes nothing; bad rows go to the rejects file with
 //! their rule and every good row loads; a GB18030 folder loads like its UTF-8 twin; the tiers
-//! are recomputed.
+//! are recomputed; the core's institution tree and the bootstrap's agree on one head office,
+//! and a folder moves no institution.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -20,7 +21,10 @@ both_backends!(
     tiers_follow_the_thresholds_at_their_boundaries,
     a_threshold_change_by_the_business_administrator_applies_at_the_next_load,
     the_nightly_job_runs_once_across_nodes,
-    planted_shared_contacts_are_listed_and_nothing_else
+    planted_shared_contacts_are_listed_and_nothing_else,
+    a_second_head_office_from_the_core_is_refused,
+    a_moved_parent_is_refused_not_counted_unchanged,
+    the_first_load_into_an_empty_tree_makes_its_head_office
 );
 
 /// A fresh database with its key file, and the `pcis` binary pointed at them.
@@ -92,16 +96,19 @@ impl Target {
 
     /// Two text columns of every row of a query.
     async fn pairs(&self, sql: &str) -> Vec<(String, String)> {
-        let db = Db::connect(&self.url).await.unwrap();
-        let rows = match &db {
-            Db::Sqlite { read, .. } => {
-                sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(read).await
-            }
-            Db::Pg(p) => sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(p).await,
-        };
-        db.close().await;
-        rows.unwrap()
+        pairs_at(&self.url, sql).await
     }
+}
+
+/// Two text columns of every row of a query on the database at `url`.
+async fn pairs_at(url: &str, sql: &str) -> Vec<(String, String)> {
+    let db = Db::connect(url).await.unwrap();
+    let rows = match &db {
+        Db::Sqlite { read, .. } => sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(read).await,
+        Db::Pg(p) => sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(p).await,
+    };
+    db.close().await;
+    rows.unwrap()
 }
 
 /// Writes a generated day of 60 customers into a new folder.
@@ -330,20 +337,27 @@ fn boundary_day(dir: &Path) -> PathBuf {
         card(99),
         cases.len()
     ));
-    let files = [
-        ("institutions.csv", institutions.to_owned()),
-        ("products.csv", products.to_owned()),
-        ("customers.csv", customers),
-        ("accounts.csv", accounts),
-        ("transactions.csv", "txn_no,account_no,posted_at,amount,currency,channel,summary\n".to_owned()),
-    ];
+    write_day(
+        &folder,
+        [
+            ("institutions.csv", institutions.to_owned()),
+            ("products.csv", products.to_owned()),
+            ("customers.csv", customers),
+            ("accounts.csv", accounts),
+            ("transactions.csv", "txn_no,account_no,posted_at,amount,currency,channel,summary\n".to_owned()),
+        ],
+    );
+    folder
+}
+
+/// Writes a day's files (header first, LF-ended lines) and the manifest counting them.
+fn write_day(folder: &Path, files: [(&str, String); 5]) {
     let mut manifest = String::from("business_date,file,rows,encoding\n");
     for (name, text) in &files {
         std::fs::write(folder.join(name), text).unwrap();
         manifest.push_str(&format!("2026-11-23,{name},{},UTF-8\n", text.lines().count() - 1));
     }
     std::fs::write(folder.join("manifest.csv"), manifest).unwrap();
-    folder
 }
 
 /// A Luhn-valid card number of the test bank.
@@ -560,7 +574,9 @@ async fn the_nightly_job_runs_once_across_nodes(b: Backend) {
 
     let Some(app) = spawn_app(b).await else { return };
     let inbox = tempfile::tempdir().unwrap();
-    generate(inbox.path(), "2026-11-23", &["--shared-contact-share", "0.1"]);
+    let folder = generate(inbox.path(), "2026-11-23", &["--shared-contact-share", "0.1"]);
+    // The core's head office is the one the deployment was bootstrapped with.
+    head_office_named(&folder, "HO");
     let nightly = |day: &str| {
         Command::new(env!("CARGO_BIN_EXE_pcis"))
             .args(["--database", &app.db_url, "--keys", app.key_file.to_str().unwrap()])
@@ -629,8 +645,9 @@ async fn the_nightly_job_runs_once_across_nodes(b: Backend) {
 }
 
 /// In production the application role may read and write rows but not alter the schema
-/// (docs/OPERATIONS.md §1). A first load run as that role (the nightly job) keeps the tables'
-/// indexes instead of setting them aside, and loads the same.
+/// (docs/OPERATIONS.md §1; its rights are what `pcis grants` gives). A first load run as that
+/// role (the nightly job) keeps the tables' indexes instead of setting them aside, and loads
+/// the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_application_role_loads_without_setting_indexes_aside() {
     let Some(owner) = Target::new(Backend::Postgres).await else { return };
@@ -640,15 +657,10 @@ async fn the_application_role_loads_without_setting_indexes_aside() {
     let role = format!("app_{schema}");
     let db = Db::connect(&owner.url).await.unwrap();
     let Db::Pg(pool) = &db else { unreachable!() };
-    for sql in [
-        format!("CREATE ROLE {role} LOGIN"),
-        format!("GRANT USAGE ON SCHEMA {schema} TO {role}"),
-        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"),
-        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.unwrap();
-    }
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE ROLE {role} LOGIN"))).execute(pool).await.unwrap();
     db.close().await;
+    let granted = owner.pcis(&["grants", "--app-role", &role, "--apply"]);
+    assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
     let as_app = owner.url.replacen("://postgres@", &format!("://{role}@"), 1);
     assert_ne!(as_app, owner.url, "the test URL names the postgres user");
     let app = Target { dir: tempfile::tempdir().unwrap(), url: as_app };
@@ -664,4 +676,193 @@ async fn the_application_role_loads_without_setting_indexes_aside() {
         sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.unwrap();
     }
     db.close().await;
+}
+
+/// Renames a generated folder's head office (the generator's is `000000`) to `code`.
+fn head_office_named(folder: &Path, code: &str) {
+    let path = folder.join("institutions.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let renamed = text.replace("\n000000,", &format!("\n{code},")).replace(",000000,", &format!(",{code},"));
+    assert_ne!(renamed, text, "the generated tree has its head office");
+    std::fs::write(path, renamed).unwrap();
+}
+
+/// A day bringing only these institution rows (the other files empty).
+fn institutions_day(dir: &Path, name: &str, rows: &str) -> PathBuf {
+    let folder = dir.join(name);
+    std::fs::create_dir_all(&folder).unwrap();
+    write_day(
+        &folder,
+        [
+            ("institutions.csv", format!("code,name,level,parent_code,kind,effective_from\n{rows}")),
+            ("products.csv", "product_code,product_type,product_name,currency\n".into()),
+            (
+                "customers.csv",
+                "customer_no,name,gender,birth_date,id_type,id_number,mobile,address,institution_code\n"
+                    .into(),
+            ),
+            (
+                "accounts.csv",
+                "account_no,customer_no,product_code,currency,balance,opened_on,status,institution_code\n"
+                    .into(),
+            ),
+            ("transactions.csv", "txn_no,account_no,posted_at,amount,currency,channel,summary\n".into()),
+        ],
+    );
+    folder
+}
+
+/// The rejects file of a folder: [file, row, key, field, rule] per row, each checked to carry
+/// its message in words.
+fn rejects_of(folder: &Path) -> Vec<[String; 5]> {
+    let mut reader = csv::Reader::from_path(folder.join("rejects.csv")).unwrap();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            assert!(!r[5].is_empty() && !r[5].starts_with("err."), "a message in words: {r:?}");
+            std::array::from_fn(|i| r[i].to_owned())
+        })
+        .collect()
+}
+
+fn reject(row: &str, code: &str, rule: &str) -> [String; 5] {
+    ["institutions.csv", row, code, "parent_code", rule].map(str::to_owned)
+}
+
+/// The institution tree: (code, "parent-code level path"), by code.
+async fn tree_at(url: &str) -> Vec<(String, String)> {
+    pairs_at(
+        url,
+        "SELECT i.code, COALESCE(p.code, '-') || ' ' || CAST(i.level AS TEXT) || ' ' || i.path
+         FROM institution i LEFT JOIN institution p ON p.id = i.parent_id ORDER BY i.code",
+    )
+    .await
+}
+
+/// The head offices: (code, path).
+async fn head_offices_at(url: &str) -> Vec<(String, String)> {
+    pairs_at(url, "SELECT code, path FROM institution WHERE parent_id IS NULL ORDER BY code").await
+}
+
+/// Issue 17 (4): a deployment bootstrapped with head office HO loads a core folder naming
+/// another head office, ZH. ZH is refused by rule (the API refuses a second root too), its
+/// children with it as their parent is unknown, the rows of the stored tree stay unchanged;
+/// the tree is as before, and a second load does the same.
+async fn a_second_head_office_from_the_core_is_refused(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let folder = institutions_day(
+        dir.path(),
+        "two-roots",
+        "ZH,总行,1,,management,2020-01-01\n\
+         ZH01,安徽省分行,2,ZH,management,2020-01-01\n\
+         HO,总行,1,,management,2020-01-01\n\
+         P1,江苏省分行,2,HO,management,2020-01-01\n",
+    );
+    let before = tree_at(&app.db_url).await;
+    for _ in 0..2 {
+        let out = app.cli(&["import", folder.to_str().unwrap()]);
+        let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{summary}{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(counts(&summary, "institutions.csv"), [4, 0, 0, 2, 2], "{summary}");
+        assert_eq!(
+            rejects_of(&folder),
+            [reject("2", "ZH", "err.inst_root_exists"), reject("3", "ZH01", "err.inst_parent_unknown")]
+        );
+        assert_eq!(tree_at(&app.db_url).await, before);
+    }
+    let roots = head_offices_at(&app.db_url).await;
+    assert_eq!(roots.iter().map(|(code, _)| code.as_str()).collect::<Vec<_>>(), ["HO"]);
+}
+
+/// Issue 17 (4): a folder whose row names another parent than the stored one (a sub-branch
+/// and an outlet under another branch, a province branch as a head office) does not count it
+/// unchanged: nothing moves an institution with its subtree yet, so the row is refused with
+/// the rule saying where to move it; its neighbours load, and the stored tree keeps its
+/// parents, levels and paths.
+async fn a_moved_parent_is_refused_not_counted_unchanged(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let folder = institutions_day(
+        dir.path(),
+        "moved",
+        "HO,总行,1,,management,2020-01-01\n\
+         S2,西湖支行,4,C1,management,2020-01-01\n\
+         O3,湖滨路网点,5,S1,self_run,2020-01-01\n\
+         O2,人民路代理网点,5,S1,agency,2020-01-01\n\
+         O4,新街口网点,5,S1,self_run,2020-01-01\n\
+         P2,浙江省分行,1,,management,2020-01-01\n",
+    );
+    let before = tree_at(&app.db_url).await;
+    let out = app.cli(&["import", folder.to_str().unwrap()]);
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{summary}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(counts(&summary, "institutions.csv"), [6, 1, 0, 2, 3], "{summary}");
+    assert_eq!(
+        rejects_of(&folder),
+        [
+            reject("3", "S2", "err.inst_parent_differs"),
+            reject("4", "O3", "err.inst_parent_differs"),
+            reject("7", "P2", "err.inst_parent_differs")
+        ]
+    );
+    let after = tree_at(&app.db_url).await;
+    let s1 = app.institution_id("S1").await;
+    let o4 = app.institution_id("O4").await;
+    let added = after.iter().find(|(code, _)| code == "O4").unwrap();
+    assert!(added.1.starts_with("S1 5 ") && added.1.ends_with(&format!("/{s1}/{o4}/")), "{added:?}");
+    assert_eq!(after.into_iter().filter(|(code, _)| code != "O4").collect::<Vec<_>>(), before);
+}
+
+/// Issue 17 (4): a database without institutions takes the core's tree, head office first
+/// (the first root row of the folder); another root row in the same folder is refused. The
+/// bootstrap then agrees with it: with another head-office code it refuses and writes
+/// nothing, with the core's code it adds the administrator there.
+async fn the_first_load_into_an_empty_tree_makes_its_head_office(b: Backend) {
+    let Some(t) = Target::new(b).await else { return };
+    let folder = institutions_day(
+        t.dir.path(),
+        "empty",
+        "ZH,总行,1,,management,2020-01-01\n\
+         HO,总行,1,,management,2020-01-01\n\
+         ZH01,安徽省分行,2,ZH,management,2020-01-01\n",
+    );
+    let summary = t.import(&folder);
+    assert_eq!(counts(&summary, "institutions.csv"), [3, 2, 0, 0, 1], "{summary}");
+    assert_eq!(rejects_of(&folder), [reject("3", "HO", "err.inst_root_exists")]);
+    let roots = head_offices_at(&t.url).await;
+    assert_eq!(roots.iter().map(|(code, _)| code.as_str()).collect::<Vec<_>>(), ["ZH"]);
+    let tree = tree_at(&t.url).await;
+    assert_eq!(
+        tree.iter().map(|(c, p)| (c.as_str(), &p[..5])).collect::<Vec<_>>(),
+        [("ZH", "- 1 /"), ("ZH01", "ZH 2 ")]
+    );
+
+    let bootstrap = |code: &str| {
+        t.pcis(&[
+            "bootstrap",
+            "--head-office-code",
+            code,
+            "--head-office-name",
+            "总行",
+            "--admin-username",
+            "admin",
+            "--admin-name",
+            "管理员",
+            "--admin-staff-no",
+            "A001",
+        ])
+    };
+    let refused = bootstrap("HO");
+    assert!(!refused.status.success(), "{}", String::from_utf8_lossy(&refused.stdout));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("err.inst_root_exists"));
+    assert_eq!(tree_at(&t.url).await, tree);
+    assert_eq!(t.count("SELECT COUNT(*) FROM app_user").await, 0);
+    let agreed = bootstrap("ZH");
+    assert!(agreed.status.success(), "{}", String::from_utf8_lossy(&agreed.stderr));
+    assert_eq!(tree_at(&t.url).await, tree);
+    let at = "SELECT COUNT(*) FROM app_user u JOIN institution i ON i.id = u.institution_id
+        WHERE u.username = 'admin' AND i.code = 'ZH'";
+    assert_eq!(t.count(at).await, 1);
 }
