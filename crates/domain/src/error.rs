@@ -59,6 +59,10 @@ pub enum DomainError {
     /// one at a time); `id` names it, so the person can find it.
     #[error("already pending: {id}")]
     AlreadyPending { id: i64 },
+    /// Not possible on this node just now, nothing wrong with the request (a data key being
+    /// distributed during a rotation): try again shortly.
+    #[error("unavailable: {0}")]
+    Unavailable(&'static str),
     /// Storage or another internal failure; details go to the log, never to the user.
     #[error("internal: {0}")]
     Internal(String),
@@ -86,6 +90,7 @@ impl DomainError {
             Self::NotFound => "not_found",
             Self::Conflict(_) => "conflict",
             Self::AlreadyPending { .. } => "already_pending",
+            Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
     }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use pcis_domain::crypto::DataKeys;
+use pcis_service::key_ring::KeyRing;
 use pcis_service::{Keys, SecurityConfig};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub database_url: String,
@@ -24,6 +25,9 @@ pub struct Settings {
     pub security: SecurityConfig,
     /// The nightly job (R-OPS-4); none when absent.
     pub nightly: Option<crate::nightly::NightlySettings>,
+    /// The bearer token a Prometheus scraper presents at `/metrics` (or `PCIS_METRICS_TOKEN`);
+    /// without one `/metrics` is not served.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -37,6 +41,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             security: SecurityConfig::default(),
             nightly: None,
+            metrics_token: None,
         }
     }
 }
@@ -73,8 +78,15 @@ impl KeyFile {
         }
     }
 
-    /// The keys the services use; every key must be 32 bytes of hex.
-    pub fn into_keys(self) -> anyhow::Result<Keys> {
+    /// The key file at `path`.
+    pub fn read(path: &Path) -> anyhow::Result<KeyFile> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the key file {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("invalid keys in {}", path.display()))
+    }
+
+    /// The audit key and the data keys; every key must be 32 bytes of hex.
+    pub fn into_keys(self) -> anyhow::Result<([u8; 32], DataKeys)> {
         let bytes = |name: &str, hex_key: &str| -> anyhow::Result<[u8; 32]> {
             hex::decode(hex_key.trim())
                 .ok()
@@ -90,12 +102,46 @@ impl KeyFile {
         let blind = bytes("blind_index", &self.blind_index)?;
         let data =
             DataKeys::new(self.active_data_key, data, blind.to_vec()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(Keys { audit_hmac: Arc::from(audit), data: Arc::new(data) })
+        Ok((audit, data))
+    }
+}
+
+/// A setting that is wrong: which one, what is wrong and what to do.
+#[derive(Debug)]
+pub struct Problem {
+    pub setting: &'static str,
+    pub what: String,
+}
+
+impl Problem {
+    pub fn new(setting: &'static str, what: impl Into<String>) -> Problem {
+        Problem { setting, what: what.into() }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.setting, self.what)
     }
 }
 
 impl Settings {
+    /// The settings, refused when any of them is invalid ([`Settings::invalid`]).
     pub fn load(
+        file: Option<&Path>,
+        database: Option<String>,
+        keys: Option<PathBuf>,
+    ) -> anyhow::Result<Settings> {
+        let s = Settings::read(file, database, keys)?;
+        let problems = s.invalid();
+        if !problems.is_empty() {
+            bail!("{}", problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("; "));
+        }
+        Ok(s)
+    }
+
+    /// The file's settings with the flags' over them, not validated beyond their types.
+    pub fn read(
         file: Option<&Path>,
         database: Option<String>,
         keys: Option<PathBuf>,
@@ -115,18 +161,39 @@ impl Settings {
         if let Some(k) = keys {
             s.key_file = k;
         }
-        s.security.validate().map_err(|e| anyhow::anyhow!("invalid security setting: {e}"))?;
-        if let Some(n) = &s.nightly {
-            n.time()?;
-        }
-        if !(s.database_url.is_empty()
-            || s.database_url.starts_with("sqlite:")
-            || s.database_url.starts_with("postgres://")
-            || s.database_url.starts_with("postgresql://"))
-        {
-            bail!("database URL must start with sqlite: or postgres://");
+        if let Ok(token) = std::env::var("PCIS_METRICS_TOKEN") {
+            s.metrics_token = Some(token);
         }
         Ok(s)
+    }
+
+    /// Every setting that is invalid on its face (every command refuses these; `check-config`
+    /// also asks the database, the files and the network).
+    pub fn invalid(&self) -> Vec<Problem> {
+        let mut problems: Vec<Problem> =
+            self.security.problems().into_iter().map(|p| Problem::new("security", p)).collect();
+        if let Some(n) = &self.nightly
+            && n.time().is_err()
+        {
+            problems.push(Problem::new("nightly.at", format!("must be HH:MM (China time), not {:?}", n.at)));
+        }
+        let url = &self.database_url;
+        if !(url.is_empty()
+            || url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            problems.push(Problem::new("database_url", "must start with sqlite: or postgres://"));
+        }
+        if let Some(t) = &self.metrics_token
+            && (t.len() < 32 || !t.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            problems.push(Problem::new(
+                "metrics_token",
+                "must be at least 32 printable ASCII characters without spaces (e.g. `openssl rand -hex 32`)",
+            ));
+        }
+        problems
     }
 
     /// The database of a command that touches data: never made up (a `pcis.db` appearing in
@@ -143,41 +210,45 @@ impl Settings {
     /// Keys from `PCIS_KEYS` (the key file's JSON, for deployments that inject secrets by
     /// environment) or else from the key file.
     pub fn load_keys(&self) -> anyhow::Result<Keys> {
-        let (text, source) = match std::env::var("PCIS_KEYS") {
-            Ok(json) => (json, "PCIS_KEYS".to_owned()),
-            Err(_) => {
-                let text = std::fs::read_to_string(&self.key_file)
-                    .with_context(|| format!("cannot read the key file {}", self.key_file.display()))?;
-                (text, self.key_file.display().to_string())
-            }
+        if let Ok(json) = std::env::var("PCIS_KEYS") {
+            let file: KeyFile = serde_json::from_str(&json).context("invalid keys in PCIS_KEYS")?;
+            let (audit, data) = file.into_keys().context("invalid keys in PCIS_KEYS")?;
+            return Ok(Keys { audit_hmac: Arc::from(audit), data: Arc::new(KeyRing::fixed(data)) });
+        }
+        let path = self.key_file.clone();
+        let read = move || -> anyhow::Result<([u8; 32], DataKeys)> {
+            KeyFile::read(&path)?.into_keys().with_context(|| format!("invalid keys in {}", path.display()))
         };
-        let file: KeyFile =
-            serde_json::from_str(&text).with_context(|| format!("invalid keys in {source}"))?;
-        file.into_keys().with_context(|| format!("invalid keys in {source}"))
+        let (audit, data) = read()?;
+        // A node reads its data keys again when it meets a version it does not hold, or on
+        // SIGHUP (a key rotation, docs/OPERATIONS.md); the audit key never changes.
+        let source = Box::new(move || read().map(|(_, data)| data).map_err(|e| format!("{e:#}")));
+        Ok(Keys { audit_hmac: Arc::from(audit), data: Arc::new(KeyRing::reloading(data, source)) })
     }
 
-    /// The effective settings, secrets left out.
-    pub fn describe(&self) -> String {
-        format!(
-            "database_url = {}\nlisten = {}\nkey_file = {}\nsecure_cookies = {}\nsecurity = {:?}\nnightly = {:?}",
-            redact(&self.database_url),
-            self.listen,
-            self.key_file.display(),
-            self.secure_cookies,
-            self.security,
-            self.nightly
-        )
+    /// The effective settings in the configuration's own format (TOML), secrets left out:
+    /// the database password is masked; key material is never part of the settings.
+    pub fn describe(&self) -> anyhow::Result<String> {
+        let shown = Settings {
+            database_url: redact(&self.database_url),
+            metrics_token: self.metrics_token.as_ref().map(|_| "***".to_owned()),
+            ..self.clone()
+        };
+        toml::to_string(&shown).context("cannot write the settings as TOML")
     }
 }
 
 impl KeyFile {
-    /// Adds a fresh data key one version above the highest and makes it the active one;
-    /// older versions stay so existing values remain readable. Returns the new version.
+    /// Adds a fresh data key one version above the highest, not yet active: every node must
+    /// hold it before any value is sealed under it. Returns the new version.
     pub fn add_data_key(&mut self) -> u32 {
-        let version = self.data_keys.keys().max().map_or(1, |v| v + 1);
+        let version = self.newest_data_key() + 1;
         self.data_keys.insert(version, random_hex());
-        self.active_data_key = version;
         version
+    }
+
+    pub fn newest_data_key(&self) -> u32 {
+        self.data_keys.keys().max().copied().unwrap_or(0)
     }
 }
 
@@ -204,9 +275,9 @@ pub fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A database URL with any password replaced.
+/// A database URL with any password replaced: the one before `@` and a `password=` parameter.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
+    let url = match (url.find("://"), url.find('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];
             match creds.find(':') {
@@ -215,6 +286,19 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    };
+    match url.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => url,
     }
 }
 
@@ -227,6 +311,10 @@ mod tests {
         assert_eq!(redact("postgres://app:s3cret@db:5432/pcis"), "postgres://app:***@db:5432/pcis");
         assert_eq!(redact("postgres://postgres@127.0.0.1/test"), "postgres://postgres@127.0.0.1/test");
         assert_eq!(redact("sqlite:pcis.db"), "sqlite:pcis.db");
+        assert_eq!(
+            redact("postgres://app@db/pcis?sslmode=require&password=s3cret"),
+            "postgres://app@db/pcis?sslmode=require&password=***"
+        );
     }
 
     #[test]
@@ -235,5 +323,43 @@ mod tests {
             toml::from_str("listen = \"0.0.0.0:80\"\n[security]\nlockout_failures = 3\n").unwrap();
         assert_eq!(s.security.lockout_failures, 3);
         assert!(toml::from_str::<Settings>("lisen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn settings_are_described_as_toml_that_reads_back_without_the_password() {
+        let text = "database_url = \"postgres://app:s3cret@db/pcis\"\ntrusted_proxies = [\"10.0.0.1\"]\n\
+                    [security]\nlockout_failures = 3\n[nightly]\nat = \"02:30\"\ninbox = \"/srv/inbox\"\n";
+        let shown = toml::from_str::<Settings>(text).unwrap().describe().unwrap();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let back: Settings = toml::from_str(&shown).unwrap();
+        assert_eq!(back.database_url, "postgres://app:***@db/pcis");
+        assert_eq!(back.security.lockout_failures, 3);
+        assert_eq!(back.trusted_proxies, ["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
+        assert_eq!(back.nightly.unwrap().inbox, Path::new("/srv/inbox"));
+    }
+
+    #[test]
+    fn every_invalid_setting_is_named() {
+        let text = "database_url = \"mysql://x\"\n[security]\nlockout_failures = 0\nsession_idle_minutes = 120\n\
+                    [nightly]\nat = \"25:00\"\ninbox = \"/srv/inbox\"\n";
+        let problems: Vec<String> =
+            toml::from_str::<Settings>(text).unwrap().invalid().iter().map(Problem::to_string).collect();
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        for name in ["lockout_failures", "session_idle_minutes", "nightly.at", "database_url"] {
+            assert!(problems.iter().any(|p| p.contains(name)), "{name}: {problems:?}");
+        }
+    }
+
+    #[test]
+    fn the_metrics_token_is_never_shown_and_a_weak_one_is_refused() {
+        let token = "0123456789abcdef0123456789abcdef";
+        let s: Settings = toml::from_str(&format!("metrics_token = \"{token}\"\n")).unwrap();
+        assert!(s.invalid().is_empty());
+        let shown = s.describe().unwrap();
+        assert!(!shown.contains(token) && shown.contains("metrics_token = \"***\""), "{shown}");
+        for weak in ["short", "0123456789abcdef 0123456789abcdef"] {
+            let s: Settings = toml::from_str(&format!("metrics_token = \"{weak}\"\n")).unwrap();
+            assert!(s.invalid().iter().any(|p| p.setting == "metrics_token"), "{weak}");
+        }
     }
 }

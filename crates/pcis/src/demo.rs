@@ -57,7 +57,7 @@ pub async fn run(
     let logins_file = dir.join("demo-logins.txt");
     write_private(&logins_file, &(logins.join("\n") + "\n"))?;
     let listen = listen.to_owned();
-    let web = pcis_web::WebConfig { secure_cookies: false, trusted_proxies: Vec::new() };
+    let web = pcis_web::WebConfig { secure_cookies: false, trusted_proxies: Vec::new(), metrics_token: None };
     crate::serve(app, &listen, web, |addr| {
         // Write errors are ignored: a closed stdout (a script that read the URL and went
         // away) must not take the server down.

@@ -1,6 +1,8 @@
 //! `pcis` — the one binary: serve, demo, migrate, check-config, audit verify.
 //! Exit code 0 on success; otherwise a one-line reason on stderr and a non-zero code.
 
+mod backup;
+mod check_config;
 mod config;
 mod demo;
 mod extract_gen;
@@ -21,7 +23,15 @@ use pcis_store::Db;
 use crate::config::Settings;
 
 #[derive(Parser)]
-#[command(name = "pcis", version, about = "PCIS — 个人客户信息系统 (personal customer information system)")]
+#[command(
+    name = "pcis",
+    version,
+    about = "PCIS — 个人客户信息系统 (personal customer information system)",
+    after_help = "Logging: PCIS_LOG chooses what is logged on stderr, as a tracing EnvFilter directive \
+                  (default info,sqlx=warn; e.g. PCIS_LOG=debug or PCIS_LOG=warn,pcis::access=info). On a \
+                  terminal the lines are for reading; otherwise (a file, a pipe, journald) each is one JSON \
+                  object, with no colour codes, and a request's lines carry its id."
+)]
 struct Cli {
     /// Database URL: `sqlite:PATH` or `postgres://…`.
     #[arg(long, global = true, env = "PCIS_DATABASE_URL")]
@@ -94,7 +104,9 @@ enum Command {
     },
     /// Apply the database migrations and exit.
     Migrate,
-    /// Validate the configuration and the key file; print the effective settings without secrets.
+    /// Check every setting (the listen address, the database answers and is fully migrated,
+    /// the key file is the owner's alone, the inbox is readable), report every problem (exit 2),
+    /// and print the effective settings as TOML without secrets. Changes nothing.
     CheckConfig,
     /// Create the head office (if the tree is empty) and a system administrator with a
     /// one-time password, printed once. Run again, it issues a new one-time password.
@@ -124,6 +136,21 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Copy the database while the servers run (SQLite: VACUUM INTO; PostgreSQL: pg_dump of
+    /// the connection's schema) to a new owner-only file, with PATH.manifest.json beside it:
+    /// row counts, migrations, audit chain head, data-key versions needed. No key material.
+    Backup {
+        /// The backup file to write; refuses an existing one.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup (with its manifest) into an empty database, then check every table's
+    /// rows against the manifest. Refuses a database that is not empty.
+    Restore {
+        /// The backup file; PATH.manifest.json must be beside it.
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Audit log commands.
     Audit {
         #[command(subcommand)]
@@ -135,10 +162,12 @@ enum Command {
 enum KeysCommand {
     /// Write a new key file (mode 0600) at the configured path; refuses to overwrite one.
     Init,
-    /// Add a new data key to the key file, make it active, and re-seal every stored value
-    /// under it while the servers keep running (they read every key version). Restart the
-    /// servers afterwards so they seal new values with the new key, then run with
-    /// `--reseal-only` to pick up what they wrote meanwhile.
+    /// Add a new data key to the key file, not yet active. Copy the file to every node (they
+    /// read it on SIGHUP, or when they first meet a value sealed under it), then `rotate`.
+    Add,
+    /// Make the newest data key (from `add`) the active one and re-seal every stored value
+    /// under it while the servers keep running. Copy the key file to every node again and
+    /// send them SIGHUP, then run with `--reseal-only` to pick up what they sealed meanwhile.
     Rotate {
         /// Keep the keys as they are; only re-seal values not under the active key (also the
         /// way to finish a rotation whose new key came in through PCIS_KEYS).
@@ -155,13 +184,19 @@ enum AuditCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PCIS_LOG")
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        logs.init();
+    } else {
+        // A file, a pipe or journald: one JSON object a line, no colour codes, and the spans
+        // the event is in (the request span carries the request id).
+        logs.json().with_ansi(false).with_current_span(true).with_span_list(true).init();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -196,6 +231,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let web = pcis_web::WebConfig {
                 secure_cookies: settings.secure_cookies,
                 trusted_proxies: settings.trusted_proxies.clone(),
+                metrics_token: settings.metrics_token.as_deref().map(pcis_web::MetricsToken::new),
             };
             serve(app, &listen, web, |addr| println!("PCIS listening on http://{addr}")).await?;
             Ok(ExitCode::SUCCESS)
@@ -238,14 +274,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig => {
-            let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
-            settings.database_url()?;
-            settings.load_keys()?;
-            println!("{}", settings.describe());
-            println!("configuration OK");
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::CheckConfig => check_config::run(cli.config.as_deref(), cli.database, cli.keys).await,
         Command::Keys { command: KeysCommand::Init } => {
             let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
             if settings.key_file.exists() {
@@ -305,6 +334,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let ok = import_cli::run(&app, &dir, rejects).await?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Command::Keys { command: KeysCommand::Add } => {
+            let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            if std::env::var_os("PCIS_KEYS").is_some() {
+                bail!("the keys come from PCIS_KEYS: add the new data key in the secret store");
+            }
+            let mut file = config::KeyFile::read(&settings.key_file)?;
+            let version = file.add_data_key();
+            config::replace_private(&settings.key_file, &serde_json::to_string_pretty(&file)?)?;
+            println!(
+                "data key version {version} added to {} (active is still {}): copy the file to every node, \
+                 reload them (SIGHUP), then run `pcis keys rotate`",
+                settings.key_file.display(),
+                file.active_data_key
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Keys { command: KeysCommand::Rotate { reseal_only } } => {
             let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
             // Before the key file changes: a rotation without its database must not half-happen.
@@ -316,13 +361,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                          store, then run `pcis keys rotate --reseal-only`"
                     );
                 }
-                let text = std::fs::read_to_string(&settings.key_file)
-                    .with_context(|| format!("cannot read the key file {}", settings.key_file.display()))?;
-                let mut file: config::KeyFile = serde_json::from_str(&text)
-                    .with_context(|| format!("invalid keys in {}", settings.key_file.display()))?;
-                let version = file.add_data_key();
+                let mut file = config::KeyFile::read(&settings.key_file)?;
+                let version = file.newest_data_key();
+                if version == file.active_data_key {
+                    bail!(
+                        "no newer data key to activate: run `pcis keys add`, copy the key file to every node and \
+                         reload them, then `pcis keys rotate`"
+                    );
+                }
+                file.active_data_key = version;
                 config::replace_private(&settings.key_file, &serde_json::to_string_pretty(&file)?)?;
-                println!("data key version {version} added and active in {}", settings.key_file.display());
+                println!("data key version {version} active in {}", settings.key_file.display());
             }
             let app = open(&settings).await?;
             let bar = indicatif::ProgressBar::new(0).with_style(
@@ -374,6 +423,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup { out } => {
+            let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            backup::backup(settings.database_url()?, &out).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { from } => {
+            let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            settings.database_url()?;
+            backup::restore(&settings, &from).await
+        }
         Command::Audit { command: AuditCommand::Verify } => {
             let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
             let app = open(&settings).await?;
@@ -423,6 +482,21 @@ pub(crate) async fn open(settings: &Settings) -> anyhow::Result<App> {
     Ok(app)
 }
 
+/// SIGHUP makes the node read its key file again (a key rotation, docs/OPERATIONS.md).
+fn reload_keys_on_hangup(keys: Arc<pcis_service::key_ring::KeyRing>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match keys.reload() {
+                Ok(active) => println!("data keys reloaded: version {active} active"),
+                Err(e) => tracing::error!(error = %e, "cannot reload the data keys"),
+            }
+        }
+    });
+    Ok(())
+}
+
 pub(crate) async fn serve(
     app: App,
     listen: &str,
@@ -439,6 +513,7 @@ pub(crate) async fn serve(
              addresses in trusted_proxies and keep secure_cookies = true"
         );
     }
+    reload_keys_on_hangup(app.keys.data.clone())?;
     let router = pcis_web::router(app, web);
     on_ready(addr);
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())

@@ -10,14 +10,14 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use pcis_domain::CST;
 use pcis_service::App;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::{OffsetDateTime, Time};
 
 use crate::import_cli;
 
 /// `[nightly]` in the configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NightlySettings {
     /// When to run, `HH:MM` China time.

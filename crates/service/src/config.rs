@@ -1,10 +1,10 @@
 //! Security parameters (R-AUTH-1..3), all configurable, with the bank's defaults.
 
 use pcis_domain::password::PasswordPolicy;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use time::Duration;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecurityConfig {
     pub password: PasswordPolicy,
@@ -28,8 +28,16 @@ impl Default for SecurityConfig {
 }
 
 impl SecurityConfig {
-    /// Refuses settings weaker than the bank's floor.
+    /// Refuses settings weaker than the bank's floor (the first one found).
     pub fn validate(&self) -> Result<(), String> {
+        match self.problems().first() {
+            Some(msg) => Err((*msg).to_owned()),
+            None => Ok(()),
+        }
+    }
+
+    /// Every setting weaker than the bank's floor, with its allowed range.
+    pub fn problems(&self) -> Vec<&'static str> {
         let p = &self.password;
         let checks = [
             (p.min_length >= 8, "password.min_length must be at least 8"),
@@ -43,10 +51,7 @@ impl SecurityConfig {
                 "session_absolute_hours must be between 1 and 24",
             ),
         ];
-        match checks.iter().find(|(ok, _)| !ok) {
-            Some((_, msg)) => Err((*msg).to_owned()),
-            None => Ok(()),
-        }
+        checks.iter().filter(|(ok, _)| !ok).map(|&(_, msg)| msg).collect()
     }
 
     pub fn idle(&self) -> Duration {

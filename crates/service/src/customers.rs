@@ -282,7 +282,7 @@ impl App {
             self.keys.data.open(field.code(), &sealed).map_err(|e| {
                 let customer = grant.customer().0;
                 tracing::error!(error = %e, customer, field = field.code(), "cannot open a sealed value");
-                DomainError::Internal("sealed value".into())
+                crate::key_ring::unopenable(&e)
             })?
         };
         Ok(Some(value))

@@ -25,6 +25,9 @@ impl App {
         let now = self.clock.now();
         let claimed = store::claim(&mut tx, job, run_key, node, now, now + LEASE).await.db()?;
         tx.commit().await.db()?;
+        if claimed.is_none() {
+            self.metrics.job_run(job, "skipped");
+        }
         Ok(claimed)
     }
 
@@ -35,11 +38,13 @@ impl App {
             Ok(detail) => ("done", detail.to_string(), String::new()),
             Err(message) => ("failed", "{}".to_owned(), message.clone()),
         };
-        store::finish(&mut tx, id, status, &detail, &message, self.clock.now()).await.db()?;
+        let job = store::finish(&mut tx, id, status, &detail, &message, self.clock.now()).await.db()?;
         let audit =
             json!({ "status": status, "detail": outcome.as_ref().ok(), "error": outcome.as_ref().err() });
         self.record(&mut tx, with_detail(entry(system(), AuditAction::JobRun, id), audit)).await?;
-        tx.commit().await.db()
+        tx.commit().await.db()?;
+        self.metrics.job_run(&job, status);
+        Ok(())
     }
 
     /// The latest job runs, newest first, for the administrators; audited.

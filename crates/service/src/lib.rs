@@ -12,7 +12,9 @@ mod hashing;
 pub mod import;
 pub mod institutions;
 pub mod jobs;
+pub mod key_ring;
 pub mod keys;
+pub mod ops;
 pub mod parameters;
 pub mod proposals;
 pub mod roles;
@@ -54,7 +56,7 @@ pub struct RequestMeta {
 pub struct Keys {
     pub audit_hmac: Arc<[u8]>,
     /// Data keys (versioned) and the blind-index key for C2/C3 values (R-PRV-3).
-    pub data: Arc<pcis_domain::crypto::DataKeys>,
+    pub data: Arc<key_ring::KeyRing>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -71,6 +73,8 @@ pub struct App {
     pub config: Arc<SecurityConfig>,
     pub keys: Keys,
     pub clock: Arc<dyn Clock>,
+    /// This process's counters, for `/metrics`.
+    pub metrics: Arc<ops::Metrics>,
 }
 
 impl App {
@@ -79,12 +83,14 @@ impl App {
         let mut tx = db.begin_read().await.db()?;
         let grants = pcis_store::matrix::load(&mut tx).await.db()?;
         drop(tx);
-        Ok(App { db, policy: Arc::new(Policy::new(grants)), config: Arc::new(config), keys, clock })
+        let metrics = Arc::default();
+        Ok(App { db, policy: Arc::new(Policy::new(grants)), config: Arc::new(config), keys, clock, metrics })
     }
 
     /// Writes an audit record inside the caller's transaction.
     pub(crate) async fn record(&self, tx: &mut Tx, entry: AuditEntry) -> DomainResult<()> {
         pcis_store::audit::append(tx, &self.keys.audit_hmac, &entry, self.clock.now()).await.db()?;
+        self.metrics.audit_appended(entry.outcome);
         Ok(())
     }
 

@@ -320,11 +320,8 @@ impl App {
 
     async fn open_payload(&self, tx: &mut pcis_store::Tx, id: i64) -> DomainResult<CustomerPatch> {
         let sealed = store::payload(tx, id).await.db()?;
-        let json = self
-            .keys
-            .data
-            .open(PAYLOAD_FIELD, &sealed)
-            .map_err(|_| DomainError::Internal("proposal".into()))?;
+        let json =
+            self.keys.data.open(PAYLOAD_FIELD, &sealed).map_err(|e| crate::key_ring::unopenable(&e))?;
         serde_json::from_str(&json).map_err(|_| DomainError::Internal("proposal".into()))
     }
 

@@ -172,6 +172,27 @@ impl Db {
             Db::Pg(p) => p.close().await,
         }
     }
+
+    /// Each pool's connections, open and idle, for the metrics (sampled when scraped).
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        let stats = |pool: &'static str, size: u32, idle: usize| PoolStats { pool, size, idle };
+        match self {
+            Db::Sqlite { read, write } => vec![
+                stats("read", read.size(), read.num_idle()),
+                stats("write", write.size(), write.num_idle()),
+            ],
+            Db::Pg(p) => vec![stats("main", p.size(), p.num_idle())],
+        }
+    }
+}
+
+/// One pool's connections at a moment: open (`size`) and of those idle.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    /// `read` and `write` on SQLite, `main` on PostgreSQL.
+    pub pool: &'static str,
+    pub size: u32,
+    pub idle: usize,
 }
 
 impl Tx {

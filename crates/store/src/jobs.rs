@@ -4,7 +4,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::{DbResult, Tx, exec, micros, on_tx};
+use crate::{DbResult, Tx, micros, on_tx};
 
 /// Claims the occurrence `run_key` of `job` for `node` until `lease_until`: a new claim, a
 /// failed run retried, or a running one whose node let its lease expire. `None` when the
@@ -52,6 +52,7 @@ pub async fn claim(
     })
 }
 
+/// Records how run `id` ended; returns the job's name.
 pub async fn finish(
     tx: &mut Tx,
     id: i64,
@@ -59,19 +60,20 @@ pub async fn finish(
     detail: &str,
     message: &str,
     now: OffsetDateTime,
-) -> DbResult<()> {
-    exec!(
-        tx,
-        sqlx::query(
-            "UPDATE job_run SET status = $2, detail = $3, message = $4, finished_us = $5 WHERE id = $1"
+) -> DbResult<String> {
+    on_tx!(tx, c => {
+        sqlx::query_scalar(
+            "UPDATE job_run SET status = $2, detail = $3, message = $4, finished_us = $5 WHERE id = $1
+             RETURNING job",
         )
         .bind(id)
         .bind(status)
         .bind(detail)
         .bind(message)
         .bind(micros(now))
-    )?;
-    Ok(())
+        .fetch_one(c)
+        .await
+    })
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]

@@ -7,6 +7,7 @@
 //! record commit or roll back together.
 
 pub mod audit;
+pub mod backup;
 pub mod bulk;
 pub mod customers;
 pub mod db;
@@ -20,6 +21,7 @@ pub mod matrix;
 pub mod migrations;
 pub mod monitoring;
 pub mod proposals;
+pub mod schema_check;
 pub mod sealed;
 pub mod sessions;
 pub mod suspects;

@@ -27,6 +27,7 @@ fn status_of(e: &DomainError) -> StatusCode {
         DomainError::Unauthenticated | DomainError::BadCredentials => StatusCode::UNAUTHORIZED,
         DomainError::NotFound => StatusCode::NOT_FOUND,
         DomainError::Conflict(_) | DomainError::AlreadyPending { .. } => StatusCode::CONFLICT,
+        DomainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -35,7 +36,7 @@ fn status_of(e: &DomainError) -> StatusCode {
 pub fn message_key(e: &DomainError) -> &'static str {
     match e {
         DomainError::Denied { reason } => reason,
-        DomainError::Conflict(key) => key,
+        DomainError::Conflict(key) | DomainError::Unavailable(key) => key,
         DomainError::AlreadyPending { .. } => "err.already_pending",
         other => match other.code() {
             "invalid_input" | "invalid_rows" => "err.invalid_input",

@@ -11,6 +11,7 @@ mod error;
 mod i18n;
 mod inputs;
 mod listing;
+mod ops;
 mod pages;
 mod security;
 mod shown_once;
@@ -26,6 +27,7 @@ use pcis_service::App;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 pub use i18n::{Lang, translate};
+pub use ops::MetricsToken;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -35,29 +37,33 @@ pub struct WebConfig {
     /// Reverse proxies whose `X-Forwarded-For` / `X-Real-IP` name the client (none: the
     /// connection's own address is the client's).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The bearer token of `/metrics`; without one the endpoint does not exist (404).
+    pub metrics_token: Option<MetricsToken>,
 }
 
 #[derive(Clone)]
 pub struct AppState {
     pub app: App,
     pub config: Arc<WebConfig>,
+    http_metrics: Arc<ops::HttpMetrics>,
 }
 
 /// Largest accepted request body (CSV imports are the biggest legitimate ones).
 const BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 pub fn router(app: App, config: WebConfig) -> Router {
-    let state = AppState { app, config: Arc::new(config) };
+    let metrics = config.metrics_token.is_some();
+    let state = AppState { app, config: Arc::new(config), http_metrics: Arc::default() };
     Router::new()
         .merge(pages::routes())
         .merge(api::routes())
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(api::readyz))
         .route("/static/app.css", get(views::stylesheet))
         .route("/static/app.js", get(views::script))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::session_and_csrf))
+        // The probes and the metrics need no session: a cookie sent with them is not looked up.
+        .merge(ops::routes(metrics))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(error::render_errors))
         .layer(axum::middleware::from_fn(security::headers))
@@ -65,5 +71,6 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .layer(axum::middleware::from_fn(access_log::access_log))
         .layer(SetRequestIdLayer::new(access_log::REQUEST_ID, access_log::MakeId))
         .layer(axum::middleware::from_fn(access_log::drop_client_id))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
         .with_state(state)
 }

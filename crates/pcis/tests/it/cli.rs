@@ -4,9 +4,10 @@ use pcis_domain::role::Role;
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::{Backend, csrf_of, spawn_app};
+use crate::helpers::{Api, Backend, csrf_of, spawn_app};
 
 both_backends!(
+    a_rotation_never_answers_500_on_a_node_holding_the_old_key_file,
     audit_verify_names_the_edited_record,
     an_older_chain_learns_its_key_check_from_a_passing_verification,
     keys_rotate_reseals_every_value_under_a_new_key
@@ -60,8 +61,9 @@ async fn an_older_chain_learns_its_key_check_from_a_passing_verification(b: Back
     assert_eq!(verify_with_wrong_key(&app).status.code(), Some(3));
 }
 
-/// R-PRV-3: `pcis keys rotate` adds a data key, makes it active and re-seals every stored
-/// value under it; old versions stay in the key file; a rerun finds nothing left; audited.
+/// R-PRV-3: `pcis keys add` adds a data key, not yet active; `pcis keys rotate` makes it
+/// active and re-seals every stored value under it; old versions stay in the key file; a
+/// rerun finds nothing left; audited. Without an added key there is nothing to activate.
 async fn keys_rotate_reseals_every_value_under_a_new_key(b: Backend) {
     let Some(app) = spawn_app(b).await else { return };
     let id = crate::customers::seed(&app).await;
@@ -69,6 +71,15 @@ async fn keys_rotate_reseals_every_value_under_a_new_key(b: Backend) {
     let change = serde_json::json!({ "kind": "modify", "changes": { "occupation": "教师" } });
     let r = manager.post(&format!("/api/v1/customers/{id}/proposals"), change).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
+
+    let refused = app.cli(&["keys", "rotate"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("pcis keys add"));
+    let added = app.cli(&["keys", "add"]);
+    assert!(String::from_utf8_lossy(&added.stdout).contains("version 2 added"), "{added:?}");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&app.key_file).unwrap()).unwrap();
+    assert_eq!(file["active_data_key"], 1, "an added key is not active before every node holds it");
 
     let out = app.cli(&["keys", "rotate"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -272,9 +283,26 @@ fn check_config_validates_and_hides_secrets() {
         .env_remove("PCIS_DATABASE_URL")
         .output()
         .unwrap();
+    let key_material = std::fs::read_to_string(&keys).unwrap()[20..40].to_owned();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // The database `db` does not answer: refused and named, and still no secret printed.
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("database_url"), "{stderr}");
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains("s3cret") && !text.contains(&key_material), "{text}");
+    }
+    // A database that answers and is migrated passes.
+    let database = format!("sqlite:{}", dir.path().join("pcis.db").display());
+    assert!(pcis().args(["--database", &database, "migrate"]).output().unwrap().status.success());
+    let out = pcis()
+        .args(["--config", config.to_str().unwrap(), "--keys", keys.to_str().unwrap()])
+        .args(["--database", &database, "check-config"])
+        .env_remove("PCIS_KEYS")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && stdout.contains("configuration OK"), "{stdout}");
-    assert!(!stdout.contains("s3cret") && !stdout.contains(&std::fs::read_to_string(&keys).unwrap()[20..40]));
+    assert!(!stdout.contains(&key_material));
     let mut file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&keys).unwrap()).unwrap();
     assert_eq!(file["active_data_key"], 1, "keys init writes data keys and the blind-index key");
     file["blind_index"] = file["data_keys"]["1"].clone();
@@ -282,8 +310,86 @@ fn check_config_validates_and_hides_secrets() {
     std::fs::write(&bad_keys, file.to_string()).unwrap();
     let out = pcis().args(["--keys", bad_keys.to_str().unwrap(), "check-config"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "a blind-index key equal to a data key is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid keys"));
     std::fs::write(&config, "[security]\nsession_idle_minutes = 120\n").unwrap();
     let out = pcis().args(["--config", config.to_str().unwrap(), "check-config"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("session_idle_minutes"));
+}
+
+/// A `pcis serve` node of the test app's database with its own key file; killed on drop.
+struct Node {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve_node(app: &crate::helpers::TestApp, key_file: &std::path::Path) -> Node {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pcis"))
+        .args([
+            "--database",
+            &app.db_url,
+            "--keys",
+            key_file.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("PCIS_KEYS")
+        .env_remove("PCIS_CONFIG")
+        .env("PCIS_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start pcis serve");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = lines
+        .find_map(|l| l.ok()?.strip_prefix("PCIS listening on ").map(str::to_owned))
+        .expect("the node prints its address");
+    Node { child, base }
+}
+
+/// Issue 17 (2): a key rotation with two nodes running, one still holding the old key file:
+/// every value is re-sealed under the new key; the node that lacks it answers "try again"
+/// (503), never 500, and serves the value as soon as its file holds the key — without a restart.
+async fn a_rotation_never_answers_500_on_a_node_holding_the_old_key_file(b: Backend) {
+    let Some(app) = spawn_app(b).await else { return };
+    let id = crate::customers::seed(&app).await;
+    app.api_as(Role::AccountManager).await; // the one-time password is changed
+    let old_file = app.key_file.with_file_name("node-b-keys.json");
+    std::fs::copy(&app.key_file, &old_file).unwrap();
+    let node_a = serve_node(&app, &app.key_file);
+    let node_b = serve_node(&app, &old_file);
+    let (on_a, on_b) = (manager_on(&node_a).await, manager_on(&node_b).await);
+    let reveal = |api| reveal_mobile(api, id);
+    assert_eq!(reveal(&on_b).await.body["value"], "13812345678");
+
+    assert!(app.cli(&["keys", "add"]).status.success());
+    let rotated = app.cli(&["keys", "rotate"]);
+    assert!(String::from_utf8_lossy(&rotated.stdout).contains("under data key version 2"), "{rotated:?}");
+    // Node A's file holds version 2: it reloads by itself on meeting it.
+    assert_eq!(reveal(&on_a).await.body["value"], "13812345678");
+    // Node B's file does not yet: "try again", not a server error.
+    let r = reveal(&on_b).await;
+    assert_eq!((r.status, r.code()), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"), "{:?}", r.body);
+    std::fs::copy(&app.key_file, &old_file).unwrap();
+    assert_eq!(reveal(&on_b).await.body["value"], "13812345678");
+}
+
+async fn manager_on(node: &Node) -> Api {
+    let mut api = Api { base: node.base.clone(), http: reqwest::Client::new(), token: None };
+    api.login(&crate::helpers::username_of(Role::AccountManager), crate::helpers::PASSWORD).await;
+    api
+}
+
+async fn reveal_mobile(api: &Api, customer: i64) -> crate::helpers::Reply {
+    let path = format!("/api/v1/customers/{customer}/reveal");
+    api.post(&path, serde_json::json!({ "field": "mobile", "reason": "核实身份" })).await
 }

@@ -179,6 +179,22 @@ pub async fn spawn_app_behind(
     config: SecurityConfig,
     trusted_proxies: Vec<std::net::IpAddr>,
 ) -> Option<TestApp> {
+    let web = pcis_web::WebConfig { secure_cookies: false, trusted_proxies, metrics_token: None };
+    spawn_app_serving(backend, config, web).await
+}
+
+/// An app serving `/metrics` to this bearer token.
+pub async fn spawn_app_with_metrics(backend: Backend, token: &str) -> Option<TestApp> {
+    let metrics_token = Some(pcis_web::MetricsToken::new(token));
+    let web = pcis_web::WebConfig { secure_cookies: false, trusted_proxies: Vec::new(), metrics_token };
+    spawn_app_serving(backend, SecurityConfig::default(), web).await
+}
+
+async fn spawn_app_serving(
+    backend: Backend,
+    config: SecurityConfig,
+    web: pcis_web::WebConfig,
+) -> Option<TestApp> {
     capture_logs();
     let dir = tempfile::tempdir().unwrap();
     let db_url = fresh_database(backend, dir.path()).await?;
@@ -188,7 +204,10 @@ pub async fn spawn_app_behind(
     db.migrate().await.expect("migrate");
     let clock = Arc::new(ManualClock::default());
     let data = pcis_domain::crypto::DataKeys::new(1, [(1, [7u8; 32])].into(), vec![8u8; 32]).unwrap();
-    let keys = Keys { audit_hmac: Arc::from(hex_decode(AUDIT_KEY_HEX)), data: Arc::new(data) };
+    let keys = Keys {
+        audit_hmac: Arc::from(hex_decode(AUDIT_KEY_HEX)),
+        data: Arc::new(pcis_service::key_ring::KeyRing::fixed(data)),
+    };
     let app = App::new(db, config, keys, clock.clone()).await.expect("app");
     app.seed_institutions(&seed_tree()).await.expect("seed tree");
     let mut passwords = HashMap::new();
@@ -205,8 +224,7 @@ pub async fn spawn_app_behind(
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router =
-        pcis_web::router(app.clone(), pcis_web::WebConfig { secure_cookies: false, trusted_proxies });
+    let router = pcis_web::router(app.clone(), web);
     tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .await

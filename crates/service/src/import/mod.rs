@@ -370,12 +370,15 @@ impl App {
         let (before, started) = (l.counts.millis, std::time::Instant::now());
         while let Some(batch) = batches.recv().await {
             let mut tx = self.db.begin().await.db()?;
-            l.counts.read += batch.rows.len() as u64;
+            let (rows, rejected_before) = (batch.rows.len() as u64, l.counts.rejected);
+            l.counts.read += rows;
             P::write(self, &mut tx, batch.rows, l).await?;
             l.counts.millis = before + started.elapsed().as_millis() as u64;
             let counts = serde_json::to_string(&l.counts).unwrap_or_default();
             store::checkpoint(&mut tx, l.run, l.file, batch.done as i64, &counts).await.db()?;
             tx.commit().await.db()?;
+            let rejected = l.counts.rejected - rejected_before;
+            self.metrics.import_rows(l.file, rows.saturating_sub(rejected), rejected);
             l.sink.progress(l.file, batch.done, 0);
         }
         reading.await.map_err(|e| DomainError::Internal(format!("reading {}: {e}", l.file)))

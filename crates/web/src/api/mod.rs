@@ -93,16 +93,6 @@ struct Id {
     id: i64,
 }
 
-pub async fn readyz(State(st): State<AppState>) -> Response {
-    match st.app.db.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "database not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
