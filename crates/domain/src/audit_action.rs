@@ -103,6 +103,12 @@ pub enum AuditAction {
     ParameterUpdate,
     #[strum(serialize = "keys.rotate")]
     KeysRotate,
+    /// An operator's backup of the database (the record is inside the backup).
+    #[strum(serialize = "database.backup")]
+    DatabaseBackup,
+    /// The application role given its rights (`pcis grants --apply`).
+    #[strum(serialize = "database.grants")]
+    DatabaseGrants,
     #[strum(serialize = "import.run")]
     ImportRun,
     #[strum(serialize = "import.runs")]
@@ -176,6 +182,7 @@ impl AuditAction {
             }
             ParameterView | ParameterUpdate => "business_parameter",
             KeysRotate => "key",
+            DatabaseBackup | DatabaseGrants => "database",
             ImportRun | ImportRuns => "import_run",
             JobRun | JobRuns => "job_run",
             SuspectBuild | SuspectList | SuspectView | SuspectResolve | SuspectReport => "suspect_item",
@@ -199,6 +206,8 @@ impl AuditAction {
             | CustomerSeed
             | CustomerRecomputeTiers
             | KeysRotate
+            | DatabaseBackup
+            | DatabaseGrants
             | ImportRun
             | JobRun
             | CustomerOverdue

@@ -29,6 +29,7 @@ pub async fn run(
     problems.extend(database_problems(&settings).await);
     problems.extend(key_problems(&settings));
     problems.extend(inbox(&settings));
+    problems.extend(tls_problems(&settings).await);
 
     if std::env::var_os("PCIS_KEYS").is_some() {
         println!("# keys come from PCIS_KEYS; key_file is not read");
@@ -61,12 +62,15 @@ fn listen(s: &Settings) -> Vec<Problem> {
             )];
         }
     };
-    if addrs.iter().any(|a| !a.ip().is_loopback()) && (!s.secure_cookies || s.trusted_proxies.is_empty()) {
+    if s.tls.is_none()
+        && addrs.iter().any(|a| !a.ip().is_loopback())
+        && (!s.secure_cookies || s.trusted_proxies.is_empty())
+    {
         return vec![Problem::new(
             "listen",
             format!(
-                "{} is not a loopback address, where `pcis serve` refuses plain HTTP: put a TLS proxy in front, \
-                 list its addresses in trusted_proxies and keep secure_cookies = true",
+                "{} is not a loopback address, where `pcis serve` refuses plain HTTP: set [tls], or put a TLS \
+                 proxy in front, list its addresses in trusted_proxies and keep secure_cookies = true",
                 s.listen
             ),
         )];
@@ -224,6 +228,38 @@ fn key_problems(s: &Settings) -> Vec<Problem> {
     }
     if let Err(e) = s.load_keys() {
         problems.push(Problem::new(setting, format!("{e:#}")));
+    }
+    problems
+}
+
+/// `[tls]`: the certificate and key load (as `serve` loads them), and the key is its owner's alone.
+async fn tls_problems(s: &Settings) -> Vec<Problem> {
+    let Some(tls) = &s.tls else { return Vec::new() };
+    let mut problems = Vec::new();
+    if !s.secure_cookies {
+        problems.push(Problem::new(
+            "secure_cookies",
+            "must be true with [tls]: cookies sent over HTTPS are Secure",
+        ));
+    }
+    if let Ok(meta) = std::fs::metadata(&tls.key)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        problems.push(Problem::new(
+            "tls.key",
+            format!("{0} is readable by others than its owner: run chmod 600 {0}", tls.key.display()),
+        ));
+    }
+    crate::install_tls_provider();
+    if let Err(e) = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.certificate, &tls.key).await {
+        problems.push(Problem::new(
+            "tls",
+            format!(
+                "cannot load the certificate {} and key {} ({e}): give PEM files, the chain first",
+                tls.certificate.display(),
+                tls.key.display()
+            ),
+        ));
     }
     problems
 }

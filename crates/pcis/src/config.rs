@@ -28,6 +28,16 @@ pub struct Settings {
     /// The bearer token a Prometheus scraper presents at `/metrics` (or `PCIS_METRICS_TOKEN`);
     /// without one `/metrics` is not served.
     pub metrics_token: Option<String>,
+    /// HTTPS served by the binary itself (R-OPS-5); none: plain HTTP behind a proxy.
+    pub tls: Option<TlsSettings>,
+}
+
+/// `[tls]`: the server's certificate chain and private key, PEM files (read again on SIGHUP).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for Settings {
@@ -42,6 +52,7 @@ impl Default for Settings {
             security: SecurityConfig::default(),
             nightly: None,
             metrics_token: None,
+            tls: None,
         }
     }
 }

@@ -58,7 +58,7 @@ pub async fn run(
     write_private(&logins_file, &(logins.join("\n") + "\n"))?;
     let listen = listen.to_owned();
     let web = pcis_web::WebConfig { secure_cookies: false, trusted_proxies: Vec::new(), metrics_token: None };
-    crate::serve(app, &listen, web, |addr| {
+    crate::serve(app, &listen, web, None, |addr| {
         // Write errors are ignored: a closed stdout (a script that read the URL and went
         // away) must not take the server down.
         let mut out = std::io::stdout().lock();

@@ -15,8 +15,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use axum_server::tls_rustls::RustlsConfig;
 use clap::{Parser, Subcommand};
 use pcis_domain::audit::ChainBreak;
+use pcis_domain::audit_action::AuditAction;
 use pcis_service::{App, SystemClock};
 use pcis_store::Db;
 
@@ -233,7 +235,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 trusted_proxies: settings.trusted_proxies.clone(),
                 metrics_token: settings.metrics_token.as_deref().map(pcis_web::MetricsToken::new),
             };
-            serve(app, &listen, web, |addr| println!("PCIS listening on http://{addr}")).await?;
+            let scheme = if settings.tls.is_some() { "https" } else { "http" };
+            serve(app, &listen, web, settings.tls.as_ref(), |addr| {
+                println!("PCIS listening on {scheme}://{addr}");
+            })
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Nightly { inbox, date } => {
@@ -266,6 +272,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = connect(settings.database_url()?).await?;
             if apply {
                 let n = pcis_store::grants::grant_app_role(&db, &app_role).await?;
+                let app = open(&settings).await?;
+                let detail = serde_json::json!({ "role": app_role, "statements": n });
+                app.record_operation(AuditAction::DatabaseGrants, "", detail).await?;
                 println!("{n} statements applied: {app_role} has the application's rights");
             } else {
                 for s in pcis_store::grants::app_role_statements(&db, &app_role).await? {
@@ -425,6 +434,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Backup { out } => {
             let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
+            // Recorded before the snapshot, so the backup holds the record of its own making.
+            let app = open(&settings).await?;
+            let file = out.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            app.record_operation(AuditAction::DatabaseBackup, "", serde_json::json!({ "file": file }))
+                .await?;
             backup::backup(settings.database_url()?, &out).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -482,8 +496,12 @@ pub(crate) async fn open(settings: &Settings) -> anyhow::Result<App> {
     Ok(app)
 }
 
-/// SIGHUP makes the node read its key file again (a key rotation, docs/OPERATIONS.md).
-fn reload_keys_on_hangup(keys: Arc<pcis_service::key_ring::KeyRing>) -> anyhow::Result<()> {
+/// SIGHUP makes the node read its key file again (a key rotation, docs/OPERATIONS.md) and,
+/// serving TLS, its certificate and key (a renewed certificate, without a restart).
+fn reload_on_hangup(
+    keys: Arc<pcis_service::key_ring::KeyRing>,
+    tls: Option<(RustlsConfig, config::TlsSettings)>,
+) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangups = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     tokio::spawn(async move {
@@ -492,34 +510,92 @@ fn reload_keys_on_hangup(keys: Arc<pcis_service::key_ring::KeyRing>) -> anyhow::
                 Ok(active) => println!("data keys reloaded: version {active} active"),
                 Err(e) => tracing::error!(error = %e, "cannot reload the data keys"),
             }
+            if let Some((config, files)) = &tls {
+                match config.reload_from_pem_file(&files.certificate, &files.key).await {
+                    Ok(()) => println!("TLS certificate reloaded"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot reload the TLS certificate; the old one stays");
+                    }
+                }
+            }
         }
     });
     Ok(())
+}
+
+/// rustls's one process-wide crypto provider (a second install changes nothing): ring, as
+/// sqlx's TLS uses; aws-lc-rs (post-quantum key exchange) needs a C toolchain build we avoid.
+pub(crate) fn install_tls_provider() {
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 pub(crate) async fn serve(
     app: App,
     listen: &str,
     web: pcis_web::WebConfig,
+    tls: Option<&config::TlsSettings>,
     on_ready: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
     let listener =
-        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        std::net::TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     // Plain HTTP leaves loopback only for a TLS-terminating proxy the configuration names.
-    if !addr.ip().is_loopback() && (!web.secure_cookies || web.trusted_proxies.is_empty()) {
+    if tls.is_none() && !addr.ip().is_loopback() && (!web.secure_cookies || web.trusted_proxies.is_empty()) {
         bail!(
-            "refusing plain HTTP on the non-loopback address {addr}: put a TLS proxy in front, list its \
-             addresses in trusted_proxies and keep secure_cookies = true"
+            "refusing plain HTTP on the non-loopback address {addr}: set [tls] certificate and key, or put a \
+             TLS proxy in front, list its addresses in trusted_proxies and keep secure_cookies = true"
         );
     }
-    reload_keys_on_hangup(app.keys.data.clone())?;
+    if tls.is_some() && !web.secure_cookies {
+        bail!("secure_cookies = false with [tls]: cookies sent over HTTPS must be Secure");
+    }
+    let tls = match tls {
+        Some(files) => {
+            install_tls_provider();
+            let config =
+                RustlsConfig::from_pem_file(&files.certificate, &files.key).await.with_context(|| {
+                    format!(
+                        "cannot load the TLS certificate {} and key {}",
+                        files.certificate.display(),
+                        files.key.display()
+                    )
+                })?;
+            Some((config, files.clone()))
+        }
+        None => None,
+    };
+    reload_on_hangup(app.keys.data.clone(), tls.clone())?;
     let router = pcis_web::router(app, web);
     on_ready(addr);
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let service = |router: axum::Router| router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match tls {
+        None => {
+            listener.set_nonblocking(true)?;
+            axum::serve(tokio::net::TcpListener::from_std(listener)?, service(router))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+        }
+        Some((config, _)) => {
+            // Browsers remember to come back over HTTPS only (R-OPS-5).
+            let router =
+                router.layer(axum::middleware::map_response(|mut res: axum::response::Response| async {
+                    res.headers_mut().insert(
+                        axum::http::header::STRICT_TRANSPORT_SECURITY,
+                        axum::http::HeaderValue::from_static("max-age=31536000"),
+                    );
+                    res
+                }));
+            let handle = axum_server::Handle::new();
+            let stop = handle.clone();
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                stop.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            axum_server::from_tcp_rustls(listener, config)?.handle(handle).serve(service(router)).await?;
+        }
+    }
     Ok(())
 }

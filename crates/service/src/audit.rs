@@ -114,6 +114,22 @@ impl App {
     }
 }
 
+impl App {
+    /// Records what an operator did from the command line (a key rotation, a backup, the
+    /// application role's grants): no person is signed in, so the record names `system`.
+    pub async fn record_operation(
+        &self,
+        action: AuditAction,
+        target: impl ToString,
+        detail: serde_json::Value,
+    ) -> DomainResult<()> {
+        let mut tx = self.db.begin().await.db()?;
+        let record = with_detail(crate::entry(crate::bootstrap::system(), action, target), detail);
+        self.record(&mut tx, record).await?;
+        tx.commit().await.db()
+    }
+}
+
 pub(crate) fn with_detail(e: AuditEntry, detail: serde_json::Value) -> AuditEntry {
     AuditEntry { detail: detail.to_string(), ..e }
 }

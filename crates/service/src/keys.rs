@@ -7,9 +7,7 @@
 use pcis_store::sealed::{self, SEALED_COLUMNS};
 use serde_json::json;
 
-use crate::audit::with_detail;
-use crate::bootstrap::system;
-use crate::{App, DbExt, entry};
+use crate::{App, DbExt};
 use pcis_domain::DomainResult;
 use pcis_domain::audit_action::AuditAction;
 
@@ -66,11 +64,9 @@ impl App {
                 );
             }
         }
-        let mut tx = self.db.begin().await.db()?;
         let detail = json!({ "active_version": active, "stale": report.stale, "resealed": report.resealed,
             "skipped": report.skipped });
-        self.record(&mut tx, with_detail(entry(system(), AuditAction::KeysRotate, active), detail)).await?;
-        tx.commit().await.db()?;
+        self.record_operation(AuditAction::KeysRotate, active, detail).await?;
         Ok(report)
     }
 }

@@ -255,6 +255,17 @@ pub fn libpq_env(url: &str) -> DbResult<Vec<(&'static str, String)>> {
         PgSslMode::VerifyFull => "verify-full",
     };
     env.push(("PGSSLMODE", ssl.to_owned()));
+    // The certificates the URL names for TLS (`sslrootcert=/etc/pcis/db-ca.pem` with
+    // `verify-full`), so that the client programs verify the server as the connection does.
+    for (names, var) in [
+        (&["sslrootcert", "ssl-root-cert", "ssl-ca"][..], "PGSSLROOTCERT"),
+        (&["sslcert", "ssl-cert"][..], "PGSSLCERT"),
+        (&["sslkey", "ssl-key"][..], "PGSSLKEY"),
+    ] {
+        if let Some(path) = url_parameter(url, names) {
+            env.push((var, path));
+        }
+    }
     if let Some(password) = url_password(url) {
         env.push(("PGPASSWORD", password));
     }
@@ -272,6 +283,16 @@ fn url_password(url: &str) -> Option<String> {
     let from_query =
         rest.split_once('?').and_then(|(_, q)| q.split('&').find_map(|pair| pair.strip_prefix("password=")));
     from_authority.or(from_query).map(percent_decode)
+}
+
+/// The last value of a query parameter of the URL under any of these names, percent-decoded.
+fn url_parameter(url: &str, names: &[&str]) -> Option<String> {
+    let (_, query) = url.split_once('?')?;
+    query
+        .rsplit('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| names.contains(key))
+        .map(|(_, value)| percent_decode(value))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -319,5 +340,23 @@ mod tests {
         assert_eq!(get("PGDATABASE"), Some("pcis"));
         assert_eq!(get("PGPASSWORD"), Some("pw"));
         assert!(env.iter().all(|(_, v)| !v.contains("search_path")));
+    }
+
+    #[test]
+    fn libpq_verifies_the_server_with_the_urls_certificate() {
+        let env = libpq_env(
+            "postgres://app@db.internal/pcis?sslmode=verify-full&sslrootcert=%2Fetc%2Fpcis%2Fdb-ca.pem",
+        )
+        .unwrap();
+        let get = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("PGSSLMODE"), Some("verify-full"));
+        assert_eq!(get("PGSSLROOTCERT"), Some("/etc/pcis/db-ca.pem"));
+        assert_eq!(get("PGSSLCERT"), None);
+        let env = libpq_env("postgres://app@db/pcis?ssl-ca=/ca.pem&sslcert=/c.pem&sslkey=/k.pem").unwrap();
+        let get = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
+        assert_eq!(
+            (get("PGSSLROOTCERT"), get("PGSSLCERT"), get("PGSSLKEY")),
+            (Some("/ca.pem"), Some("/c.pem"), Some("/k.pem"))
+        );
     }
 }

@@ -82,6 +82,8 @@ async fn a_backup_restores_into_an_empty_database_whose_chain_verifies(b: Backen
     let out = app.cli(&["backup", "--out", backup.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("data key version(s) 1"), "{}", text(&out.stdout));
+    let recorded = app.audit_actions("database.backup").await;
+    assert_eq!(recorded.len(), 1, "the backup is audited, and holds its own record");
     let manifest_file = dir.path().join("pcis.backup.manifest.json");
     assert_eq!((mode(&backup), mode(&manifest_file)), (0o600, 0o600));
 
@@ -149,8 +151,9 @@ async fn a_backup_restores_into_an_empty_database_whose_chain_verifies(b: Backen
 
     if b == Backend::Postgres {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_pcis"))
-            .args(["--database", &app.db_url, "backup", "--out"])
+            .args(["--database", &app.db_url, "--keys", app.key_file.to_str().unwrap(), "backup", "--out"])
             .arg(dir.path().join("other.backup"))
+            .env_remove("PCIS_KEYS")
             .env("PCIS_PG_BIN", "/nonexistent")
             .output()
             .unwrap();

@@ -18,6 +18,8 @@ mod log_scan;
 mod matrix;
 mod metrics;
 mod operator;
+mod operator_path;
+mod pg_tls;
 mod reveal;
 mod suspects;
 mod workflow;

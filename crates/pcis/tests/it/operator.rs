@@ -95,6 +95,11 @@ async fn the_application_role_runs_nightly_import_and_rotation_with_its_grants_o
     );
     let applied = pcis(d, Some(&owner), &["grants", "--app-role", &role, "--apply"]);
     assert!(applied.status.success(), "{}", text(&applied));
+    let audited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'database.grants'")
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert_eq!(audited, 1);
 
     let app = owner.replacen("postgres@", &format!("{role}@"), 1);
     let inbox = d.join("inbox");
@@ -229,4 +234,90 @@ fn the_packaged_nginx_site_and_systemd_unit_are_valid() {
             .unwrap();
         assert!(out.status.success() && out.stderr.is_empty(), "{}", text(&out));
     }
+}
+
+/// A self-signed certificate for 127.0.0.1 in `dir` (`NAME.crt`, `NAME.key`), by openssl.
+fn self_signed(dir: &Path, name: &str) -> Option<()> {
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=pcis-test"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args([
+            "-keyout",
+            dir.join(format!("{name}.key")).to_str()?,
+            "-out",
+            dir.join(format!("{name}.crt")).to_str()?,
+        ])
+        .output()
+        .ok()?;
+    out.status.success().then_some(())
+}
+
+/// `curl` over HTTPS trusting only `ca`: the status line and headers.
+fn curl_https(url: &str, ca: &Path) -> String {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-D", "-", "-o", "/dev/null", "--cacert", ca.to_str().unwrap(), url])
+        .output()
+        .expect("run curl");
+    text(&out)
+}
+
+/// Issue 17 (5): the binary serves HTTPS itself from PEM files named in the configuration,
+/// with HSTS, and takes a renewed certificate on SIGHUP without a restart; plain HTTP on a
+/// non-loopback address without a trusted proxy is refused.
+#[test]
+fn the_binary_serves_tls_and_reloads_its_certificate_on_sighup() {
+    let dir = setup();
+    let d = dir.path();
+    if self_signed(d, "first").is_none() || self_signed(d, "renewed").is_none() {
+        assert!(!crate::helpers::require_all(), "openssl is required (PCIS_TEST_REQUIRE_ALL)");
+        return crate::helpers::skip("TLS serving (openssl not installed)");
+    }
+    std::fs::copy(d.join("first.crt"), d.join("pcis.crt")).unwrap();
+    std::fs::copy(d.join("first.key"), d.join("pcis.key")).unwrap();
+    let url = format!("sqlite:{}", d.join("pcis.db").display());
+    assert!(pcis(d, Some(&url), &["migrate"]).status.success());
+    let config = d.join("pcis.toml");
+    std::fs::write(
+        &config,
+        format!("[tls]\ncertificate = \"{0}/pcis.crt\"\nkey = \"{0}/pcis.key\"\n", d.display()),
+    )
+    .unwrap();
+
+    let plain = pcis(d, Some(&url), &["serve", "--listen", "0.0.0.0:0"]);
+    assert_eq!(plain.status.code(), Some(2));
+    assert!(text(&plain).contains("refusing plain HTTP"), "{}", text(&plain));
+
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pcis"))
+        .current_dir(d)
+        .args(["--config", config.to_str().unwrap(), "--database", &url])
+        .args(["--keys", d.join("keys.json").to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+        .env_remove("PCIS_KEYS")
+        .env("PCIS_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start pcis serve");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = lines.find_map(|l| l.ok()?.strip_prefix("PCIS listening on ").map(str::to_owned)).unwrap();
+    assert!(base.starts_with("https://"), "{base}");
+    let health = format!("{base}/healthz");
+
+    let first = curl_https(&health, &d.join("first.crt"));
+    assert!(first.starts_with("HTTP/") && first.contains(" 200"), "{first}");
+    assert!(first.to_ascii_lowercase().contains("strict-transport-security: max-age=31536000"), "{first}");
+    assert!(
+        !curl_https(&health, &d.join("renewed.crt")).contains(" 200"),
+        "the renewed one is not served yet"
+    );
+
+    std::fs::copy(d.join("renewed.crt"), d.join("pcis.crt")).unwrap();
+    std::fs::copy(d.join("renewed.key"), d.join("pcis.key")).unwrap();
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    assert!(lines.any(|l| l.is_ok_and(|l| l.contains("TLS certificate reloaded"))));
+    let renewed = curl_https(&health, &d.join("renewed.crt"));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(renewed.contains(" 200"), "{renewed}");
 }
