@@ -16,7 +16,7 @@ fn the_operators_path_of_the_runbook_works_end_to_end() {
     let Ok(url) = std::env::var("PCIS_TEST_POSTGRES_URL") else {
         return skip("the operator's path (PCIS_TEST_POSTGRES_URL unset)");
     };
-    for tool in ["psql", "pg_dump", "curl"] {
+    for tool in ["psql", "pg_dump", "curl", "openssl"] {
         let found = std::process::Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
