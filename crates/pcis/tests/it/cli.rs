@@ -4,7 +4,7 @@ use pcis_domain::role::Role;
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::{Api, Backend, csrf_of, spawn_app};
+use crate::helpers::{Api, Backend, ServedNode, csrf_of, spawn_app};
 
 both_backends!(
     a_rotation_never_answers_500_on_a_node_holding_the_old_key_file,
@@ -317,43 +317,10 @@ fn check_config_validates_and_hides_secrets() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("session_idle_minutes"));
 }
 
-/// A `pcis serve` node of the test app's database with its own key file; killed on drop.
-struct Node {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve_node(app: &crate::helpers::TestApp, key_file: &std::path::Path) -> Node {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pcis"))
-        .args([
-            "--database",
-            &app.db_url,
-            "--keys",
-            key_file.to_str().unwrap(),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env_remove("PCIS_KEYS")
-        .env_remove("PCIS_CONFIG")
-        .env("PCIS_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start pcis serve");
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = lines
-        .find_map(|l| l.ok()?.strip_prefix("PCIS listening on ").map(str::to_owned))
-        .expect("the node prints its address");
-    Node { child, base }
+/// A `pcis serve` node of the test app's database with its own key file.
+fn serve_node(app: &crate::helpers::TestApp, key_file: &std::path::Path) -> ServedNode {
+    let dir = key_file.parent().unwrap();
+    ServedNode::start(dir, &["--database", &app.db_url, "--keys", key_file.to_str().unwrap()])
 }
 
 /// Issue 17 (2): a key rotation with two nodes running, one still holding the old key file:
@@ -383,7 +350,7 @@ async fn a_rotation_never_answers_500_on_a_node_holding_the_old_key_file(b: Back
     assert_eq!(reveal(&on_b).await.body["value"], "13812345678");
 }
 
-async fn manager_on(node: &Node) -> Api {
+async fn manager_on(node: &ServedNode) -> Api {
     let mut api = Api { base: node.base.clone(), http: reqwest::Client::new(), token: None };
     api.login(&crate::helpers::username_of(Role::AccountManager), crate::helpers::PASSWORD).await;
     api

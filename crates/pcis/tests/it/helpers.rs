@@ -412,3 +412,76 @@ pub async fn ui_login(app: &TestApp, role: Role) -> (reqwest::Client, String) {
     let token = csrf_of(&home.text().await.unwrap());
     (web, token)
 }
+
+/// The real `pcis` binary run in `dir` with `args` alone: nothing from the caller's
+/// environment (database, configuration, keys, libpq's TLS settings), its log kept as `log`.
+pub fn pcis_in(dir: &std::path::Path, log: &str, args: &[&str]) -> std::process::Output {
+    let out = pcis_command(dir, args).output().expect("run pcis");
+    keep_child_log(log, &out.stderr);
+    out
+}
+
+fn pcis_command(dir: &std::path::Path, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pcis"));
+    command.current_dir(dir).args(args).env("PCIS_LOG", LOG_FILTER);
+    for inherited in ["PCIS_KEYS", "PCIS_DATABASE_URL", "PCIS_CONFIG", "PGSSLROOTCERT", "PGSSLMODE"] {
+        command.env_remove(inherited);
+    }
+    command
+}
+
+/// Standard output and error of a run, for assertions.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// A `pcis serve` process (its arguments before `serve --listen 127.0.0.1:0`); killed on drop.
+pub struct ServedNode {
+    pub child: std::process::Child,
+    /// `http://…` or `https://…`, as the node printed it.
+    pub base: String,
+    /// The rest of the node's standard output.
+    pub lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl ServedNode {
+    pub fn start(dir: &std::path::Path, args: &[&str]) -> ServedNode {
+        use std::io::BufRead;
+        let mut child = pcis_command(dir, args)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("PCIS_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start pcis serve");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = lines
+            .find_map(|l| l.ok()?.strip_prefix("PCIS listening on ").map(str::to_owned))
+            .expect("the node prints its address");
+        ServedNode { child, base, lines }
+    }
+}
+
+impl Drop for ServedNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The arguments of `pcis bootstrap` for a head office `code` and the administrator `admin`.
+pub fn bootstrap_args(code: &str) -> [&str; 11] {
+    [
+        "bootstrap",
+        "--head-office-code",
+        code,
+        "--head-office-name",
+        "总行",
+        "--admin-username",
+        "admin",
+        "--admin-name",
+        "管理员",
+        "--admin-staff-no",
+        "A001",
+    ]
+}

@@ -839,21 +839,7 @@ async fn the_first_load_into_an_empty_tree_makes_its_head_office(b: Backend) {
         [("ZH", "- 1 /"), ("ZH01", "ZH 2 ")]
     );
 
-    let bootstrap = |code: &str| {
-        t.pcis(&[
-            "bootstrap",
-            "--head-office-code",
-            code,
-            "--head-office-name",
-            "总行",
-            "--admin-username",
-            "admin",
-            "--admin-name",
-            "管理员",
-            "--admin-staff-no",
-            "A001",
-        ])
-    };
+    let bootstrap = |code: &str| t.pcis(&crate::helpers::bootstrap_args(code));
     let refused = bootstrap("HO");
     assert!(!refused.status.success(), "{}", String::from_utf8_lossy(&refused.stdout));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("err.inst_root_exists"));

@@ -9,30 +9,23 @@ use pcis_service::SecurityConfig;
 
 use crate::both_backends;
 use crate::helpers::{
-    AUDIT_KEY_HEX, Api, Backend, fresh_database, keep_child_log, spawn_app_behind, test_key_file, username_of,
+    AUDIT_KEY_HEX, Api, Backend, ServedNode, fresh_database, output_text, pcis_in, spawn_app_behind,
+    test_key_file, username_of,
 };
 
-/// `pcis` with the given database and key file, nothing from the environment.
+/// `pcis` in `dir` with its key file and the given database.
 fn pcis(dir: &Path, database: Option<&str>, args: &[&str]) -> Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pcis"));
-    command.current_dir(dir).args(["--keys", dir.join("keys.json").to_str().unwrap()]);
+    let keys = dir.join("keys.json");
+    let mut all = vec!["--keys", keys.to_str().unwrap()];
     if let Some(url) = database {
-        command.args(["--database", url]);
+        all.extend(["--database", url]);
     }
-    let out = command
-        .args(args)
-        .env_remove("PCIS_KEYS")
-        .env_remove("PCIS_DATABASE_URL")
-        .env_remove("PCIS_CONFIG")
-        .env("PCIS_LOG", crate::helpers::LOG_FILTER)
-        .output()
-        .expect("run pcis");
-    keep_child_log("operator", &out.stderr);
-    out
+    all.extend(args);
+    pcis_in(dir, "operator", &all)
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    output_text(out)
 }
 
 fn setup() -> tempfile::TempDir {
@@ -67,22 +60,7 @@ async fn the_application_role_runs_nightly_import_and_rotation_with_its_grants_o
     };
     sqlx::query(sqlx::AssertSqlSafe(public("REVOKE"))).execute(&admin).await.unwrap();
 
-    for args in [
-        &["migrate"][..],
-        &[
-            "bootstrap",
-            "--head-office-code",
-            "000000",
-            "--head-office-name",
-            "总行",
-            "--admin-username",
-            "admin",
-            "--admin-name",
-            "管理员",
-            "--admin-staff-no",
-            "A0001",
-        ],
-    ] {
+    for args in [&["migrate"][..], &crate::helpers::bootstrap_args("000000")] {
         let out = pcis(d, Some(&owner), args);
         assert!(out.status.success(), "{}", text(&out));
     }
@@ -287,19 +265,12 @@ fn the_binary_serves_tls_and_reloads_its_certificate_on_sighup() {
     assert_eq!(plain.status.code(), Some(2));
     assert!(text(&plain).contains("refusing plain HTTP"), "{}", text(&plain));
 
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pcis"))
-        .current_dir(d)
-        .args(["--config", config.to_str().unwrap(), "--database", &url])
-        .args(["--keys", d.join("keys.json").to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
-        .env_remove("PCIS_KEYS")
-        .env("PCIS_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start pcis serve");
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = lines.find_map(|l| l.ok()?.strip_prefix("PCIS listening on ").map(str::to_owned)).unwrap();
+    let keys = d.join("keys.json");
+    let mut node = ServedNode::start(
+        d,
+        &["--config", config.to_str().unwrap(), "--database", &url, "--keys", keys.to_str().unwrap()],
+    );
+    let base = node.base.clone();
     assert!(base.starts_with("https://"), "{base}");
     let health = format!("{base}/healthz");
 
@@ -313,11 +284,10 @@ fn the_binary_serves_tls_and_reloads_its_certificate_on_sighup() {
 
     std::fs::copy(d.join("renewed.crt"), d.join("pcis.crt")).unwrap();
     std::fs::copy(d.join("renewed.key"), d.join("pcis.key")).unwrap();
-    let pid = child.id().to_string();
+    let pid = node.child.id().to_string();
     assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
-    assert!(lines.any(|l| l.is_ok_and(|l| l.contains("TLS certificate reloaded"))));
+    assert!(node.lines.any(|l| l.is_ok_and(|l| l.contains("TLS certificate reloaded"))));
     let renewed = curl_https(&health, &d.join("renewed.crt"));
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(node);
     assert!(renewed.contains(" 200"), "{renewed}");
 }

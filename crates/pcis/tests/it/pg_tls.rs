@@ -7,28 +7,20 @@ use std::net::ToSocketAddrs;
 use std::path::Path;
 use std::process::Output;
 
-use crate::helpers::{AUDIT_KEY_HEX, Backend, fresh_database, keep_child_log, skip, test_key_file};
+use crate::helpers::{AUDIT_KEY_HEX, Backend, fresh_database, output_text, pcis_in, skip, test_key_file};
 
 /// The certificate Debian's PostgreSQL serves by default (`make-ssl-cert`).
 const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
 
 fn pcis(dir: &Path, database: &str, args: &[&str]) -> Output {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pcis"))
-        .args(["--database", database, "--keys", dir.join("keys.json").to_str().unwrap()])
-        .args(args)
-        .env_remove("PCIS_KEYS")
-        .env_remove("PCIS_CONFIG")
-        .env_remove("PGSSLROOTCERT")
-        .env_remove("PGSSLMODE")
-        .env("PCIS_LOG", crate::helpers::LOG_FILTER)
-        .output()
-        .expect("run pcis");
-    keep_child_log("pg_tls", &out.stderr);
-    out
+    let keys = dir.join("keys.json");
+    let mut all = vec!["--database", database, "--keys", keys.to_str().unwrap()];
+    all.extend(args);
+    pcis_in(dir, "pg_tls", &all)
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    output_text(out)
 }
 
 /// The URL with another host (`postgres://user[:pw]@HOST[:port]/…`).
