@@ -14,6 +14,7 @@ mod check_config;
 mod cli;
 mod customers;
 mod import;
+mod import_tree;
 mod log_scan;
 mod matrix;
 mod metrics;
