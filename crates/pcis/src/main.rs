@@ -272,7 +272,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = connect(settings.database_url()?).await?;
             if apply {
                 let n = pcis_store::grants::grant_app_role(&db, &app_role).await?;
-                let app = open(&settings).await?;
+                let app = open_current(&settings).await?;
                 let detail = serde_json::json!({ "role": app_role, "statements": n });
                 app.record_operation(AuditAction::DatabaseGrants, "", detail).await?;
                 println!("{n} statements applied: {app_role} has the application's rights");
@@ -435,7 +435,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup { out } => {
             let settings = Settings::load(cli.config.as_deref(), cli.database, cli.keys)?;
             // Recorded before the snapshot, so the backup holds the record of its own making.
-            let app = open(&settings).await?;
+            let app = open_current(&settings).await?;
             let file = out.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
             app.record_operation(AuditAction::DatabaseBackup, "", serde_json::json!({ "file": file }))
                 .await?;
@@ -494,6 +494,28 @@ pub(crate) async fn open(settings: &Settings) -> anyhow::Result<App> {
     db.migrate().await.context("migration failed")?;
     let app = App::new(db, settings.security.clone(), keys, Arc::new(SystemClock)).await?;
     Ok(app)
+}
+
+/// Connects and loads the services without migrating: for commands that must record what
+/// they do on the schema as it is (a backup taken before an upgrade stays a pre-upgrade one).
+async fn open_current(settings: &Settings) -> anyhow::Result<App> {
+    let keys = settings.load_keys()?;
+    let url = settings.database_url()?;
+    let state = pcis_store::schema_check::schema_state(url)
+        .await
+        .with_context(|| format!("cannot open the database {}", config::redact(url)))?;
+    if !state.is_current() {
+        bail!(
+            "the database's schema is not this version's (migrations pending {:?}, failed {:?}, changed {:?}, \
+             unknown {:?}): use the binary that runs it, or run `pcis migrate` first",
+            state.pending,
+            state.failed,
+            state.changed,
+            state.unknown
+        );
+    }
+    let db = connect(url).await?;
+    Ok(App::new(db, settings.security.clone(), keys, Arc::new(SystemClock)).await?)
 }
 
 /// SIGHUP makes the node read its key file again (a key rotation, docs/OPERATIONS.md) and,

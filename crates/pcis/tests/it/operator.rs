@@ -291,3 +291,24 @@ fn the_binary_serves_tls_and_reloads_its_certificate_on_sighup() {
     drop(node);
     assert!(renewed.contains(" 200"), "{renewed}");
 }
+
+/// A backup records itself on the schema as it is: it never migrates first, so a backup taken
+/// with a newer binary before an upgrade is refused rather than taken of an upgraded database.
+#[tokio::test]
+async fn a_backup_never_migrates_the_database_it_copies() {
+    let dir = setup();
+    let d = dir.path();
+    let url = format!("sqlite:{}", d.join("pcis.db").display());
+    assert!(pcis(d, Some(&url), &["migrate"]).status.success());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 22").execute(&pool).await.unwrap();
+    let out = pcis(d, Some(&url), &["backup", "--out", d.join("b.backup").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("not this version's"), "{}", text(&out));
+    assert!(!d.join("b.backup").exists());
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE version = 22")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "nothing was migrated");
+}
